@@ -1,0 +1,262 @@
+/**
+ * The channel actor (`channel:<id>`): the single writer of one channel. It checks membership,
+ * de-duplicates sends by clientMsgId, numbers messages 1, 2, 3... with no gaps, commits each
+ * change before answering, and hands committed events to its fan-out.
+ *
+ * Storage layout (sub-keys; docs/STORAGE.md): `i` info, `n` counters, `f` fan-out mark,
+ * `m/<seq>` messages, `e/<ev>` events, `v/<ev>` member lists, `d/<clientMsgId>` dedupe.
+ */
+import { errors } from '../errors.js'
+import type { ChannelView, Message } from '../protocol/frames.js'
+import { HIGH, SEP, num, parseNum } from '../storage/keys.js'
+import type { ActorStore } from '../storage/actor-store.js'
+import type { KvOp } from '../storage/kv.js'
+import type { ActorEnv } from './env.js'
+import { Fanout } from './fanout.js'
+import { type ChannelId, checkClientMsgId, checkText, parseChannelId } from './ids.js'
+import type { ChannelEvent, ChannelReplies, ChannelRequest } from './messages.js'
+import type { Actor } from './runtime.js'
+
+interface Info { kind: 'dm' | 'group'; name: string; createdBy: string; members: string[]; createdAt: number }
+interface Counters { lastSeq: number; lastEv: number }
+interface StoredMessage { from: string; text: string; ts: number; clientMsgId: string; ev: number }
+type StoredEvent =
+  | { t: 'm'; seq: number }
+  | { t: 'member_added' | 'member_removed'; user: string; by: string; ts: number; to: string[] }
+
+const K = {
+  info: 'i',
+  counters: 'n',
+  fanout: 'f',
+  message: (seq: number) => `m${SEP}${num(seq)}`,
+  event: (ev: number) => `e${SEP}${num(ev)}`,
+  members: (ev: number) => `v${SEP}${num(ev)}`,
+  dedupe: (clientMsgId: string) => `d${SEP}${clientMsgId}`,
+}
+
+export class ChannelActor implements Actor<ChannelRequest> {
+  private readonly id: ChannelId
+  private info: Info | null = null
+  private counters: Counters = { lastSeq: 0, lastEv: 0 }
+  private fanout!: Fanout
+
+  constructor(private readonly channelId: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
+    this.id = parseChannelId(channelId)
+  }
+
+  async activate(): Promise<void> {
+    const [info, counters, done] = await this.store.getMany<unknown>([K.info, K.counters, K.fanout])
+    this.info = (info as Info | undefined) ?? null
+    this.counters = (counters as Counters | undefined) ?? { lastSeq: 0, lastEv: 0 }
+    const fanoutDone = (done as number | undefined) ?? 0
+    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, fanoutDone)
+    if (fanoutDone < this.counters.lastEv) await this.replayFanout(fanoutDone)
+  }
+
+  isReadOnly(req: ChannelRequest): boolean {
+    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages'
+  }
+
+  canPassivate(): boolean {
+    return this.fanout.pending === 0
+  }
+
+  async deactivate(): Promise<void> {
+    this.fanout.stop()
+    if (this.info && this.fanout.done > 0) await this.store.commit([{ type: 'put', key: K.fanout, value: this.fanout.done }]).catch(() => {})
+  }
+
+  async receive(req: ChannelRequest): Promise<unknown> {
+    switch (req.kind) {
+      case 'create': return this.handleCreate(req)
+      case 'addMember': return this.handleAddMember(req)
+      case 'removeMember': return this.handleRemoveMember(req)
+      case 'send': return this.handleSend(req)
+      case 'history': return this.handleHistory(req)
+      case 'info': return this.handleInfo(req)
+      case 'messages': return this.handleMessages(req)
+      default: {
+        const never: never = req
+        throw errors.badFrame(`unknown channel request ${(never as { kind: string }).kind}`)
+      }
+    }
+  }
+
+  private async handleCreate(req: Extract<ChannelRequest, { kind: 'create' }>): Promise<ChannelReplies['create']> {
+    if (this.id.kind !== 'group') throw errors.badRequest('only groups are created explicitly')
+    if (this.info) throw errors.unavailable('group id collision; retry')
+    const ts = this.env.now()
+    const info: Info = { kind: 'group', name: req.name, createdBy: req.by, members: [...req.members], createdAt: ts }
+    const ops: KvOp[] = [{ type: 'put', key: K.info, value: info }]
+    let ev = this.counters.lastEv
+    ops.push({ type: 'put', key: K.members(ev + 1), value: info.members })
+    const events: Array<[ChannelEvent, string[]]> = []
+    for (const member of info.members) {
+      ev++
+      const stored: StoredEvent = { t: 'member_added', user: member, by: req.by, ts, to: [member] }
+      ops.push({ type: 'put', key: K.event(ev), value: stored })
+      events.push([toEvent(this.channelId, ev, stored), [member]])
+    }
+    const counters = { lastSeq: this.counters.lastSeq, lastEv: ev }
+    ops.push({ type: 'put', key: K.counters, value: counters })
+    await this.store.commit(ops)
+    this.info = info
+    this.counters = counters
+    for (const [event, to] of events) this.fanout.enqueue(event, to)
+    return this.view()
+  }
+
+  private async handleAddMember(req: Extract<ChannelRequest, { kind: 'addMember' }>): Promise<ChannelReplies['addMember']> {
+    const info = this.requireGroup()
+    if (!info.members.includes(req.by)) throw errors.forbidden('only members may add members')
+    if (info.members.includes(req.user)) return this.view()
+    if (info.members.length >= this.env.config.maxGroupSize) throw errors.groupFull(this.env.config.maxGroupSize)
+    const members = [...info.members, req.user]
+    await this.commitMembership({ ...info, members }, 'member_added', req.user, req.by, members)
+    return this.view()
+  }
+
+  private async handleRemoveMember(req: Extract<ChannelRequest, { kind: 'removeMember' }>): Promise<ChannelReplies['removeMember']> {
+    const info = this.requireGroup()
+    if (!info.members.includes(req.by)) throw errors.forbidden('only members may remove members')
+    if (req.by !== req.user && req.by !== info.createdBy) throw errors.forbidden('only the creator may remove other members')
+    if (!info.members.includes(req.user)) throw errors.notFound(`${req.user} is not a member`)
+    const members = info.members.filter((m) => m !== req.user)
+    // The removed member hears of it too.
+    await this.commitMembership({ ...info, members }, 'member_removed', req.user, req.by, info.members)
+    return this.view()
+  }
+
+  private async commitMembership(info: Info, type: 'member_added' | 'member_removed', user: string, by: string, to: string[]): Promise<void> {
+    const ev = this.counters.lastEv + 1
+    const stored: StoredEvent = { t: type, user, by, ts: this.env.now(), to }
+    const counters = { lastSeq: this.counters.lastSeq, lastEv: ev }
+    await this.store.commit([
+      { type: 'put', key: K.info, value: info },
+      { type: 'put', key: K.members(ev), value: info.members },
+      { type: 'put', key: K.event(ev), value: stored },
+      { type: 'put', key: K.counters, value: counters },
+      { type: 'put', key: K.fanout, value: this.fanout.done },
+    ])
+    this.info = info
+    this.counters = counters
+    this.fanout.enqueue(toEvent(this.channelId, ev, stored), to)
+  }
+
+  private async handleSend(req: Extract<ChannelRequest, { kind: 'send' }>): Promise<ChannelReplies['send']> {
+    const clientMsgId = checkClientMsgId(req.clientMsgId)
+    const text = checkText(req.text)
+    const ops: KvOp[] = []
+    const info = await this.requireExisting(ops)
+    if (!info.members.includes(req.from)) throw errors.forbidden('not a member of this channel')
+    const prior = await this.store.get<{ seq: number; ts: number }>(K.dedupe(clientMsgId))
+    if (prior) return { channel: this.channelId, seq: prior.seq, ts: prior.ts, clientMsgId }
+
+    const seq = this.counters.lastSeq + 1
+    const ev = this.counters.lastEv + 1
+    const ts = this.env.now()
+    const counters = { lastSeq: seq, lastEv: ev }
+    const stored: StoredMessage = { from: req.from, text, ts, clientMsgId, ev }
+    ops.push(
+      { type: 'put', key: K.message(seq), value: stored },
+      { type: 'put', key: K.event(ev), value: { t: 'm', seq } satisfies StoredEvent },
+      { type: 'put', key: K.dedupe(clientMsgId), value: { seq, ts } },
+      { type: 'put', key: K.counters, value: counters },
+      { type: 'put', key: K.fanout, value: this.fanout.done },
+    )
+    await this.store.commit(ops)
+    this.info = info
+    this.counters = counters
+    const message: Message = { channel: this.channelId, seq, from: req.from, text, ts, clientMsgId }
+    this.fanout.enqueue({ ev, type: 'message', message }, info.members)
+    return { channel: this.channelId, seq, ts, clientMsgId }
+  }
+
+  private async handleHistory(req: Extract<ChannelRequest, { kind: 'history' }>): Promise<Message[]> {
+    const info = await this.requireExisting()
+    if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
+    const lo = req.after !== undefined ? { gt: K.message(Math.max(0, req.after)) } : { gt: K.message(0) }
+    const hi = req.before !== undefined ? { lt: K.message(Math.max(0, req.before)) } : { lt: `m${SEP}${HIGH}` }
+    // `after` asks for the oldest messages past it; otherwise the newest ones are wanted.
+    const reverse = req.after === undefined
+    const rows = await this.store.range<StoredMessage>({ ...lo, ...hi, limit: req.limit, reverse })
+    if (reverse) rows.reverse()
+    return rows.map(([key, m]) => this.toMessage(parseNum(key.slice(2)), m))
+  }
+
+  private async handleInfo(req: Extract<ChannelRequest, { kind: 'info' }>): Promise<ChannelReplies['info']> {
+    const info = await this.requireExisting()
+    if (req.user !== undefined && !info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
+    return { view: this.viewOf(info), lastSeq: this.counters.lastSeq }
+  }
+
+  private async handleMessages(req: Extract<ChannelRequest, { kind: 'messages' }>): Promise<Message[]> {
+    const rows = await this.store.getMany<StoredMessage>(req.seqs.map(K.message))
+    const out: Message[] = []
+    rows.forEach((m, i) => {
+      if (m) out.push(this.toMessage(req.seqs[i]!, m))
+    })
+    return out
+  }
+
+  /** Re-queues events committed but not known delivered (after a restart or a move). */
+  private async replayFanout(done: number): Promise<void> {
+    const rows = await this.store.range<StoredEvent>({ gt: K.event(done), lte: K.event(this.counters.lastEv) })
+    const seqs = rows.flatMap(([, e]) => (e.t === 'm' ? [e.seq] : []))
+    const bodies = new Map((await this.handleMessages({ kind: 'messages', seqs })).map((m) => [m.seq, m]))
+    for (const [key, stored] of rows) {
+      const ev = parseNum(key.slice(2))
+      if (stored.t !== 'm') {
+        this.fanout.enqueue(toEvent(this.channelId, ev, stored), stored.to)
+        continue
+      }
+      const message = bodies.get(stored.seq)
+      if (!message) continue
+      this.fanout.enqueue({ ev, type: 'message', message }, await this.membersAt(ev))
+    }
+  }
+
+  /** The member list in force at event `ev`: the newest list written at or before it. */
+  private async membersAt(ev: number): Promise<string[]> {
+    const [row] = await this.store.range<string[]>({ gte: K.members(0), lte: K.members(ev), reverse: true, limit: 1 })
+    return row ? row[1] : (this.info?.members ?? [])
+  }
+
+  private requireGroup(): Info {
+    if (this.id.kind !== 'group' || !this.info) throw errors.notFound(`no group ${this.channelId}`)
+    return this.info
+  }
+
+  /**
+   * The channel's info. A 1:1 channel exists implicitly once both users exist; its info is
+   * written (into `ops`, with the first message) the first time it is used for a send.
+   */
+  private async requireExisting(ops?: KvOp[]): Promise<Info> {
+    if (this.info) return this.info
+    if (this.id.kind === 'group') throw errors.notFound(`no channel ${this.channelId}`)
+    const { a, b } = this.id
+    const found = await this.env.actors.users([a, b], { kind: 'profile' })
+    for (const [i, r] of found.entries()) {
+      if (!r.ok) throw r.error.code === 'NOT_FOUND' ? errors.notFound(`no user ${[a, b][i]}`) : r.error
+    }
+    const info: Info = { kind: 'dm', name: `${a}, ${b}`, createdBy: a, members: [a, b], createdAt: this.env.now() }
+    if (ops) ops.push({ type: 'put', key: K.info, value: info }, { type: 'put', key: K.members(0), value: info.members })
+    return info
+  }
+
+  private view(): ChannelView {
+    return this.viewOf(this.info!)
+  }
+
+  private viewOf(info: Info): ChannelView {
+    return { id: this.channelId, kind: info.kind, name: info.name, members: [...info.members] }
+  }
+
+  private toMessage(seq: number, m: StoredMessage): Message {
+    return { channel: this.channelId, seq, from: m.from, text: m.text, ts: m.ts, clientMsgId: m.clientMsgId }
+  }
+}
+
+function toEvent(channel: string, ev: number, e: Exclude<StoredEvent, { t: 'm' }>): ChannelEvent {
+  return { ev, type: e.t, channel, user: e.user, by: e.by, ts: e.ts }
+}

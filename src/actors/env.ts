@@ -1,0 +1,68 @@
+/**
+ * What an actor may use of the world around it. Actors never know whether another actor or a
+ * device is local or remote: they call through `Actors` and push through `Pusher`, and the node
+ * plugs in a local or a cluster implementation.
+ */
+import type { Logger } from 'pino'
+import { ChatError, asChatError } from '../errors.js'
+import type { ChannelReplies, ChannelRequest, DeviceRef, UserReplies, UserRequest } from './messages.js'
+import { channelKey, userKey } from './messages.js'
+import type { ActorRequest } from './runtime.js'
+
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: ChatError }
+
+/** Delivers a request to the actor that owns `key`, wherever it lives. */
+export interface Router {
+  call(key: string, req: ActorRequest): Promise<unknown>
+  /** The same request to many keys; batched per destination node. One result per key, in order. */
+  callMany(keys: string[], req: ActorRequest): Promise<Array<Settled<unknown>>>
+}
+
+/** Sends pre-serialized frames to devices' sockets on whichever node holds them. Never blocks. */
+export interface Pusher {
+  push(devices: readonly DeviceRef[], frame: string): void
+}
+
+/** Hands notifications for users with no live device to a push service. Never blocks. */
+export interface Notifier {
+  notify(user: string, notification: { channel: string; from: string; text: string; seq: number }): void
+}
+
+type UserKind = UserRequest['kind']
+type ChannelKind = ChannelRequest['kind']
+
+/** Typed calls to user and channel actors over a Router. */
+export class Actors {
+  constructor(readonly router: Router) {}
+
+  user<K extends UserKind>(username: string, req: Extract<UserRequest, { kind: K }>): Promise<UserReplies[K]> {
+    return this.router.call(userKey(username), req) as Promise<UserReplies[K]>
+  }
+
+  channel<K extends ChannelKind>(id: string, req: Extract<ChannelRequest, { kind: K }>): Promise<ChannelReplies[K]> {
+    return this.router.call(channelKey(id), req) as Promise<ChannelReplies[K]>
+  }
+
+  async users<K extends UserKind>(usernames: string[], req: Extract<UserRequest, { kind: K }>): Promise<Array<Settled<UserReplies[K]>>> {
+    try {
+      return (await this.router.callMany(usernames.map(userKey), req)) as Array<Settled<UserReplies[K]>>
+    } catch (err) {
+      const error = asChatError(err)
+      return usernames.map(() => ({ ok: false, error }))
+    }
+  }
+}
+
+export interface ActorConfig {
+  nodeId: string
+  maxGroupSize: number
+}
+
+export interface ActorEnv {
+  actors: Actors
+  pusher: Pusher
+  notifier: Notifier
+  config: ActorConfig
+  log: Logger
+  now(): number
+}

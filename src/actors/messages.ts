@@ -1,0 +1,94 @@
+/**
+ * The typed messages between the gateway, the router and the actors, defined once. Each actor
+ * kind has a request union keyed on `kind` and a map from kind to reply type, so a caller gets
+ * the reply type of the request it sends, and a remote hop can carry both as JSON.
+ */
+import type { ChannelView, Message, PresenceView, UserView, ChannelKind } from '../protocol/frames.js'
+
+/** A connected device: where its socket lives, so pushes can reach it. */
+export interface DeviceRef { sessionId: string; deviceId: string; node: string }
+
+export type FriendState = 'requested' | 'pending' | 'friends'
+
+/** A change of a channel that its members must see, numbered by the channel's event counter. */
+export type ChannelEvent =
+  | { ev: number; type: 'message'; message: Message }
+  | { ev: number; type: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
+
+// ---- user actor: key `user:<username>` ----
+
+export type UserRequest =
+  | { kind: 'signup'; passwordHash: string; displayName: string }
+  | { kind: 'credentials' }
+  | { kind: 'profile' }
+  | { kind: 'updateProfile'; displayName: string }
+  | { kind: 'friendReceived'; from: string }
+  | { kind: 'friendSent'; to: string; theirState: FriendState }
+  | { kind: 'friends' }
+  | { kind: 'deliver'; channel: string; events: ChannelEvent[] }
+  | { kind: 'connect'; device: DeviceRef; at: number }
+  | { kind: 'activity'; sessionId: string; live: boolean; at: number }
+  | { kind: 'disconnect'; sessionId: string; lastActiveAt: number }
+  | { kind: 'dropNode'; node: string }
+  | { kind: 'sync'; since: number; limit: number }
+  | { kind: 'read'; channel: string; seq: number; sessionId: string | null }
+  | { kind: 'channels' }
+  | { kind: 'presence' }
+  | { kind: 'presenceFor'; requester: string; requesterChannels: string[] }
+  | { kind: 'presenceQuery'; users: string[] }
+  | { kind: 'presenceChanged'; presence: PresenceView }
+
+export interface SyncResult { events: import('../protocol/frames.js').InboxEvent[]; next: number; more: boolean }
+
+export interface UserReplies {
+  signup: UserView
+  credentials: { passwordHash: string; user: UserView }
+  profile: UserView
+  updateProfile: UserView
+  friendReceived: FriendState
+  friendSent: FriendState
+  friends: Array<{ username: string; state: FriendState }>
+  deliver: { cursor: number }
+  connect: { inboxSeq: number }
+  activity: null
+  disconnect: null
+  dropNode: null
+  sync: SyncResult
+  read: { seq: number }
+  channels: Array<{ id: string; readSeq: number }>
+  presence: PresenceView
+  presenceFor: PresenceView | null
+  presenceQuery: PresenceView[]
+  presenceChanged: null
+}
+
+// ---- channel actor: key `channel:<id>` ----
+
+export interface ChannelInfo { view: ChannelView; lastSeq: number }
+
+export type ChannelRequest =
+  | { kind: 'create'; name: string; by: string; members: string[] }
+  | { kind: 'addMember'; by: string; user: string }
+  | { kind: 'removeMember'; by: string; user: string }
+  | { kind: 'send'; from: string; clientMsgId: string; text: string }
+  | { kind: 'history'; user: string; before?: number; after?: number; limit: number }
+  | { kind: 'info'; user?: string }
+  | { kind: 'messages'; seqs: number[] }
+
+export interface ChannelReplies {
+  create: ChannelView
+  addMember: ChannelView
+  removeMember: ChannelView
+  send: { channel: string; seq: number; ts: number; clientMsgId: string }
+  history: Message[]
+  info: ChannelInfo
+  messages: Message[]
+}
+
+export type UserKey = `user:${string}`
+export type ChannelKey = `channel:${string}`
+
+export const userKey = (username: string): UserKey => `user:${username}`
+export const channelKey = (id: string): ChannelKey => `channel:${id}`
+
+export type { ChannelKind }

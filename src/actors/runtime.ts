@@ -1,0 +1,212 @@
+/**
+ * Virtual actors (as in Orleans): an actor key is activated on its first message with its state
+ * loaded from storage, handles one message at a time from its mailbox, and is passivated after
+ * being idle. Messages an actor marks read-only skip the mailbox and run beside it; they may only
+ * read committed state.
+ *
+ * Contract: for one key, non-read-only messages run in the order `call` was invoked, one at a
+ * time; at most one activation of a key exists in this runtime at a time.
+ */
+import { ChatError, errors } from '../errors.js'
+
+export interface ActorRequest { kind: string }
+
+export interface Actor<Req extends ActorRequest = ActorRequest> {
+  /** Loads state; runs once before the first message. */
+  activate(): Promise<void>
+  /** Handles one message; dispatches on `req.kind`. */
+  receive(req: Req): Promise<unknown>
+  /** Whether `req` only reads committed state and may run beside the mailbox. */
+  isReadOnly(req: Req): boolean
+  /** False while the actor must stay in memory (live devices, fan-out in progress). */
+  canPassivate(): boolean
+  /** Lets go of timers and background work; runs once, after the last message. */
+  deactivate(): Promise<void>
+}
+
+export type ActorFactory = (key: string) => Promise<Actor> | Actor
+
+type ActivationState = 'activating' | 'valid' | 'deactivating' | 'invalid'
+
+interface Envelope {
+  req: ActorRequest
+  resolve: (value: unknown) => void
+  reject: (err: unknown) => void
+}
+
+class Activation {
+  state: ActivationState = 'activating'
+  actor: Actor | null = null
+  readonly mailbox: Envelope[] = []
+  running = false
+  inFlightReadOnly = 0
+  lastUsed = Date.now()
+  ready: Promise<void>
+  /** Wakes a deactivation waiting for the mailbox to drain. */
+  drained?: () => void
+  /** Settles once this activation is deactivated and removed. */
+  gone?: Promise<void>
+
+  constructor(readonly key: string, start: () => Promise<Actor>) {
+    this.ready = start().then((actor) => {
+      this.actor = actor
+      this.state = 'valid'
+    })
+  }
+
+  get idle(): boolean {
+    return !this.running && this.mailbox.length === 0 && this.inFlightReadOnly === 0
+  }
+}
+
+export interface RuntimeOptions {
+  factory: ActorFactory
+  passivateAfterMs: number
+  /** Called with each error thrown by a handler that is not a ChatError (a bug), for the log. */
+  onError?: (key: string, err: unknown) => void
+}
+
+export class ActorRuntime {
+  private readonly activations = new Map<string, Activation>()
+  private readonly sweeper: NodeJS.Timeout
+  private stopping = false
+
+  constructor(private readonly options: RuntimeOptions) {
+    const every = Math.max(5, Math.floor(options.passivateAfterMs / 2))
+    this.sweeper = setInterval(() => void this.sweep(), every)
+    this.sweeper.unref()
+  }
+
+  get size(): number {
+    return this.activations.size
+  }
+
+  keys(): string[] {
+    return [...this.activations.keys()]
+  }
+
+  isActive(key: string): boolean {
+    return this.activations.get(key)?.state === 'valid'
+  }
+
+  /** Delivers `req` to the actor `key`, activating it if needed, and resolves with its reply. */
+  async call(key: string, req: ActorRequest): Promise<unknown> {
+    if (this.stopping) throw errors.unavailable('node is shutting down')
+    let activation = this.activations.get(key)
+    // A deactivating activation finishes its mailbox; newcomers wait for it, then start afresh.
+    while (activation && (activation.state === 'deactivating' || activation.state === 'invalid')) {
+      await activation.ready.catch(() => {})
+      await this.whenGone(activation)
+      activation = this.activations.get(key)
+    }
+    if (!activation) activation = this.activate(key)
+    activation.lastUsed = Date.now()
+    if (activation.state === 'activating') {
+      try {
+        await activation.ready
+      } catch (err) {
+        if (this.activations.get(key) === activation) this.activations.delete(key)
+        throw err
+      }
+    }
+    const actor = activation.actor!
+    if (actor.isReadOnly(req)) return this.runReadOnly(activation, actor, req)
+    return new Promise((resolve, reject) => {
+      activation!.mailbox.push({ req, resolve, reject })
+      this.pump(activation!)
+    })
+  }
+
+  /** Deactivates one key after its mailbox drains (handoff when the ring moves). */
+  async deactivate(key: string): Promise<void> {
+    const activation = this.activations.get(key)
+    if (activation) await this.deactivateActivation(activation)
+  }
+
+  /** Drains every mailbox, deactivates every actor, and refuses new calls. */
+  async stop(): Promise<void> {
+    this.stopping = true
+    clearInterval(this.sweeper)
+    await Promise.all([...this.activations.values()].map((a) => this.deactivateActivation(a)))
+  }
+
+  private activate(key: string): Activation {
+    const activation = new Activation(key, async () => {
+      const actor = await this.options.factory(key)
+      await actor.activate()
+      return actor
+    })
+    this.activations.set(key, activation)
+    return activation
+  }
+
+  private async runReadOnly(activation: Activation, actor: Actor, req: ActorRequest): Promise<unknown> {
+    activation.inFlightReadOnly++
+    try {
+      return await actor.receive(req)
+    } catch (err) {
+      this.report(activation.key, err)
+      throw err
+    } finally {
+      activation.inFlightReadOnly--
+      activation.lastUsed = Date.now()
+      activation.drained?.()
+    }
+  }
+
+  private pump(activation: Activation): void {
+    if (activation.running) return
+    activation.running = true
+    void (async () => {
+      try {
+        for (let env = activation.mailbox.shift(); env; env = activation.mailbox.shift()) {
+          try {
+            env.resolve(await activation.actor!.receive(env.req))
+          } catch (err) {
+            this.report(activation.key, err)
+            env.reject(err)
+          }
+        }
+      } finally {
+        activation.running = false
+        activation.lastUsed = Date.now()
+        activation.drained?.()
+      }
+    })()
+  }
+
+  private report(key: string, err: unknown): void {
+    if (!(err instanceof ChatError)) this.options.onError?.(key, err)
+  }
+
+  private async sweep(): Promise<void> {
+    const cutoff = Date.now() - this.options.passivateAfterMs
+    for (const activation of this.activations.values()) {
+      if (activation.state !== 'valid' || !activation.idle || activation.lastUsed > cutoff) continue
+      if (!activation.actor!.canPassivate()) continue
+      await this.deactivateActivation(activation)
+    }
+  }
+
+  private async deactivateActivation(activation: Activation): Promise<void> {
+    if (activation.state === 'deactivating' || activation.state === 'invalid') return this.whenGone(activation)
+    await activation.ready.catch(() => {})
+    if (activation.state !== 'valid') return
+    activation.state = 'deactivating'
+    activation.gone = (async () => {
+      while (!activation.idle) await new Promise<void>((r) => (activation.drained = r))
+      try {
+        await activation.actor!.deactivate()
+      } catch (err) {
+        this.options.onError?.(activation.key, err)
+      }
+      activation.state = 'invalid'
+      if (this.activations.get(activation.key) === activation) this.activations.delete(activation.key)
+    })()
+    return activation.gone
+  }
+
+  private whenGone(activation: Activation): Promise<void> {
+    return activation.gone ?? Promise.resolve()
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * The user actor (`user:<username>`): the account, friends, the channels the user is in, the
+ * inbox, read positions, and the user's live devices. Every event the user must see gets the next
+ * `inboxSeq` (1, 2, 3... with no gaps) and is pushed to every live device after it is committed.
+ * The inbox holds pointers `(channel, seq)` for messages; bodies stay in the channel's log.
+ *
+ * Storage layout (sub-keys; docs/STORAGE.md): `p` profile, `m` meta, `f/<user>` friend state,
+ * `c/<channel>` membership and read position, `k/<channel>` delivery cursor, `i/<inboxSeq>` inbox.
+ */
+import { errors } from '../errors.js'
+import type { InboxEvent, Message, PresenceView, UserView } from '../protocol/frames.js'
+import { HIGH, SEP, num, parseNum } from '../storage/keys.js'
+import type { ActorStore } from '../storage/actor-store.js'
+import type { KvOp } from '../storage/kv.js'
+import type { ActorEnv } from './env.js'
+import type { ChannelEvent, DeviceRef, FriendState, SyncResult, UserReplies, UserRequest } from './messages.js'
+import type { Actor } from './runtime.js'
+
+interface Profile { username: string; displayName: string; passwordHash: string; createdAt: number }
+interface Meta { inboxSeq: number; lastActiveAt: number | null }
+interface Membership { readSeq: number }
+type InboxEntry =
+  | { c: string; s: number }
+  | { op: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
+
+const K = {
+  profile: 'p',
+  meta: 'm',
+  friend: (u: string) => `f${SEP}${u}`,
+  channel: (c: string) => `c${SEP}${c}`,
+  cursor: (c: string) => `k${SEP}${c}`,
+  inbox: (n: number) => `i${SEP}${num(n)}`,
+}
+
+export class UserActor implements Actor<UserRequest> {
+  private profile: Profile | null = null
+  private meta: Meta = { inboxSeq: 0, lastActiveAt: null }
+  private readonly friends = new Map<string, FriendState>()
+  private readonly channels = new Map<string, Membership>()
+  private readonly cursors = new Map<string, number>()
+  /** Every connected device gets pushes; only live ones (recent frames) count for presence. */
+  private readonly devices = new Map<string, { ref: DeviceRef; live: boolean }>()
+
+  constructor(private readonly username: string, private readonly store: ActorStore, private readonly env: ActorEnv) {}
+
+  async activate(): Promise<void> {
+    const [profile, meta] = await this.store.getMany<unknown>([K.profile, K.meta])
+    this.profile = (profile as Profile | undefined) ?? null
+    if (!this.profile) return
+    this.meta = (meta as Meta | undefined) ?? this.meta
+    const [friends, channels, cursors] = await Promise.all([
+      this.store.range<FriendState>({ gt: `f${SEP}`, lt: `f${SEP}${HIGH}` }),
+      this.store.range<Membership>({ gt: `c${SEP}`, lt: `c${SEP}${HIGH}` }),
+      this.store.range<number>({ gt: `k${SEP}`, lt: `k${SEP}${HIGH}` }),
+    ])
+    for (const [k, v] of friends) this.friends.set(k.slice(2), v)
+    for (const [k, v] of channels) this.channels.set(k.slice(2), v)
+    for (const [k, v] of cursors) this.cursors.set(k.slice(2), v)
+  }
+
+  isReadOnly(req: UserRequest): boolean {
+    switch (req.kind) {
+      case 'credentials': case 'profile': case 'friends': case 'sync': case 'channels':
+      case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged':
+        return true
+      default:
+        return false
+    }
+  }
+
+  canPassivate(): boolean {
+    return this.devices.size === 0
+  }
+
+  async deactivate(): Promise<void> {}
+
+  async receive(req: UserRequest): Promise<unknown> {
+    switch (req.kind) {
+      case 'signup': return this.handleSignup(req)
+      case 'credentials': return { passwordHash: this.requireProfile().passwordHash, user: this.view() }
+      case 'profile': this.requireProfile(); return this.view()
+      case 'updateProfile': return this.handleUpdateProfile(req)
+      case 'friendReceived': return this.handleFriendReceived(req)
+      case 'friendSent': return this.handleFriendSent(req)
+      case 'friends': this.requireProfile(); return [...this.friends].map(([username, state]) => ({ username, state }))
+      case 'deliver': return this.handleDeliver(req)
+      case 'connect': return this.handleConnect(req)
+      case 'activity': return this.handleActivity(req)
+      case 'disconnect': return this.handleDisconnect(req)
+      case 'dropNode': return this.handleDropNode(req)
+      case 'sync': return this.handleSync(req)
+      case 'read': return this.handleRead(req)
+      case 'channels': this.requireProfile(); return [...this.channels].map(([id, m]) => ({ id, readSeq: m.readSeq }))
+      case 'presence': this.requireProfile(); return this.presenceView()
+      case 'presenceFor': return this.handlePresenceFor(req)
+      case 'presenceQuery': return this.handlePresenceQuery(req)
+      case 'presenceChanged': this.pushAll(JSON.stringify({ op: 'presence', ...req.presence })); return null
+      default: {
+        const never: never = req
+        throw errors.badFrame(`unknown user request ${(never as { kind: string }).kind}`)
+      }
+    }
+  }
+
+  private async handleSignup(req: Extract<UserRequest, { kind: 'signup' }>): Promise<UserView> {
+    if (this.profile) throw errors.usernameTaken(this.username)
+    const profile: Profile = { username: this.username, displayName: req.displayName, passwordHash: req.passwordHash, createdAt: this.env.now() }
+    await this.store.commit([{ type: 'put', key: K.profile, value: profile }, { type: 'put', key: K.meta, value: this.meta }])
+    this.profile = profile
+    return this.view()
+  }
+
+  private async handleUpdateProfile(req: Extract<UserRequest, { kind: 'updateProfile' }>): Promise<UserView> {
+    const profile = { ...this.requireProfile(), displayName: req.displayName }
+    await this.store.commit([{ type: 'put', key: K.profile, value: profile }])
+    this.profile = profile
+    return this.view()
+  }
+
+  /** Someone asked to befriend this user: pending, or friends if this user had asked first. */
+  private async handleFriendReceived(req: Extract<UserRequest, { kind: 'friendReceived' }>): Promise<FriendState> {
+    this.requireProfile()
+    const current = this.friends.get(req.from)
+    const next: FriendState = current === 'requested' || current === 'friends' ? 'friends' : 'pending'
+    return this.setFriend(req.from, next)
+  }
+
+  /** This user asked to befriend `to`, whose side now reads `theirState`. */
+  private async handleFriendSent(req: Extract<UserRequest, { kind: 'friendSent' }>): Promise<FriendState> {
+    this.requireProfile()
+    const current = this.friends.get(req.to)
+    const next: FriendState = req.theirState === 'friends' || current === 'pending' || current === 'friends' ? 'friends' : 'requested'
+    return this.setFriend(req.to, next)
+  }
+
+  private async setFriend(user: string, state: FriendState): Promise<FriendState> {
+    if (this.friends.get(user) !== state) {
+      await this.store.commit([{ type: 'put', key: K.friend(user), value: state }])
+      this.friends.set(user, state)
+    }
+    return state
+  }
+
+  /** Appends a channel's events to the inbox, once each (the channel may deliver twice). */
+  private async handleDeliver(req: Extract<UserRequest, { kind: 'deliver' }>): Promise<UserReplies['deliver']> {
+    if (!this.profile) throw errors.notFound(`no user ${this.username}`)
+    const cursor = this.cursors.get(req.channel) ?? 0
+    const fresh = req.events.filter((e) => e.ev > cursor).sort((x, y) => x.ev - y.ev)
+    if (fresh.length === 0) return { cursor }
+    const ops: KvOp[] = []
+    const frames: InboxEvent[] = []
+    const channels = new Map(this.channels)
+    let inboxSeq = this.meta.inboxSeq
+    for (const e of fresh) {
+      inboxSeq++
+      const entry = this.inboxEntry(e)
+      ops.push({ type: 'put', key: K.inbox(inboxSeq), value: entry })
+      frames.push(e.type === 'message' ? { op: 'message', inboxSeq, ...e.message } : { op: e.type, inboxSeq, channel: e.channel, user: e.user, by: e.by, ts: e.ts })
+      this.trackMembership(e, channels, ops)
+    }
+    const last = fresh[fresh.length - 1]!.ev
+    const meta = { ...this.meta, inboxSeq }
+    ops.push({ type: 'put', key: K.cursor(req.channel), value: last }, { type: 'put', key: K.meta, value: meta })
+    await this.store.commit(ops)
+    this.meta = meta
+    this.cursors.set(req.channel, last)
+    this.channels.clear()
+    for (const [k, v] of channels) this.channels.set(k, v)
+    this.pushEvents(frames)
+    return { cursor: last }
+  }
+
+  private inboxEntry(e: ChannelEvent): InboxEntry {
+    if (e.type === 'message') return { c: e.message.channel, s: e.message.seq }
+    return { op: e.type, channel: e.channel, user: e.user, by: e.by, ts: e.ts }
+  }
+
+  /** Keeps the user's channel list in step with the events it receives. */
+  private trackMembership(e: ChannelEvent, channels: Map<string, Membership>, ops: KvOp[]): void {
+    const channel = e.type === 'message' ? e.message.channel : e.channel
+    const joins = e.type === 'message' || (e.type === 'member_added' && e.user === this.username)
+    if (joins && !channels.has(channel)) {
+      channels.set(channel, { readSeq: 0 })
+      ops.push({ type: 'put', key: K.channel(channel), value: { readSeq: 0 } })
+    } else if (e.type === 'member_removed' && e.user === this.username && channels.has(channel)) {
+      channels.delete(channel)
+      ops.push({ type: 'del', key: K.channel(channel) })
+    }
+  }
+
+  private pushAll(frame: string, except?: string | null): void {
+    const targets: DeviceRef[] = []
+    for (const d of this.devices.values()) if (d.ref.sessionId !== except) targets.push(d.ref)
+    if (targets.length > 0) this.env.pusher.push(targets, frame)
+  }
+
+  private pushEvents(frames: InboxEvent[]): void {
+    if (this.devices.size > 0) {
+      for (const f of frames) this.pushAll(JSON.stringify(f))
+      return
+    }
+    for (const f of frames) {
+      if (f.op === 'message' && f.from !== this.username) {
+        this.env.notifier.notify(this.username, { channel: f.channel, from: f.from, text: f.text, seq: f.seq })
+      }
+    }
+  }
+
+  private async handleConnect(req: Extract<UserRequest, { kind: 'connect' }>): Promise<UserReplies['connect']> {
+    this.requireProfile()
+    this.devices.set(req.device.sessionId, { ref: req.device, live: true })
+    await this.setPresence(req.at)
+    return { inboxSeq: this.meta.inboxSeq }
+  }
+
+  /** A device went silent past the presence timeout (live false), or spoke again (live true). */
+  private async handleActivity(req: Extract<UserRequest, { kind: 'activity' }>): Promise<null> {
+    const device = this.devices.get(req.sessionId)
+    if (!device || device.live === req.live) return null
+    device.live = req.live
+    await this.setPresence(req.at)
+    return null
+  }
+
+  private async handleDisconnect(req: Extract<UserRequest, { kind: 'disconnect' }>): Promise<null> {
+    if (!this.devices.delete(req.sessionId)) return null
+    await this.setPresence(req.lastActiveAt)
+    return null
+  }
+
+  private async handleDropNode(req: Extract<UserRequest, { kind: 'dropNode' }>): Promise<null> {
+    let dropped = false
+    for (const [id, d] of this.devices) {
+      if (d.ref.node === req.node) {
+        this.devices.delete(id)
+        dropped = true
+      }
+    }
+    if (dropped) await this.setPresence(this.env.now())
+    return null
+  }
+
+  /** Persists lastActiveAt and tells friends when the user went online or offline. */
+  private async setPresence(activeAt: number): Promise<void> {
+    const online = this.isOnline()
+    const lastActiveAt = Math.max(this.meta.lastActiveAt ?? 0, activeAt)
+    const meta = { ...this.meta, lastActiveAt }
+    await this.store.commit([{ type: 'put', key: K.meta, value: meta }])
+    this.meta = meta
+    const changed = online !== this.announcedOnline
+    this.announcedOnline = online
+    if (!changed) return
+    const friends = [...this.friends].filter(([, s]) => s === 'friends').map(([u]) => u)
+    if (friends.length > 0) void this.env.actors.users(friends, { kind: 'presenceChanged', presence: this.presenceView() })
+  }
+
+  private announcedOnline = false
+
+  private presenceView(): PresenceView {
+    return { user: this.username, status: this.isOnline() ? 'online' : 'offline', lastActiveAt: this.meta.lastActiveAt }
+  }
+
+  private isOnline(): boolean {
+    for (const d of this.devices.values()) if (d.live) return true
+    return false
+  }
+
+  private handlePresenceFor(req: Extract<UserRequest, { kind: 'presenceFor' }>): PresenceView | null {
+    if (!this.profile) return null
+    const visible = this.friends.get(req.requester) === 'friends' || req.requesterChannels.some((c) => this.channels.has(c))
+    return visible ? this.presenceView() : null
+  }
+
+  private async handlePresenceQuery(req: Extract<UserRequest, { kind: 'presenceQuery' }>): Promise<PresenceView[]> {
+    this.requireProfile()
+    const others = [...new Set(req.users)].filter((u) => u !== this.username)
+    const out: PresenceView[] = req.users.includes(this.username) ? [this.presenceView()] : []
+    if (others.length === 0) return out
+    const results = await this.env.actors.users(others, { kind: 'presenceFor', requester: this.username, requesterChannels: [...this.channels.keys()] })
+    for (const r of results) if (r.ok && r.value) out.push(r.value)
+    return out
+  }
+
+  private async handleSync(req: Extract<UserRequest, { kind: 'sync' }>): Promise<SyncResult> {
+    this.requireProfile()
+    const since = Math.max(0, req.since)
+    const rows = await this.store.range<InboxEntry>({ gt: K.inbox(since), lt: `i${SEP}${HIGH}`, limit: req.limit })
+    const wanted = new Map<string, number[]>()
+    for (const [, e] of rows) if ('c' in e) (wanted.get(e.c) ?? wanted.set(e.c, []).get(e.c)!).push(e.s)
+    const bodies = new Map<string, Message>()
+    await Promise.all([...wanted].map(async ([channel, seqs]) => {
+      for (const m of await this.env.actors.channel(channel, { kind: 'messages', seqs })) bodies.set(`${channel}/${m.seq}`, m)
+    }))
+    const events: InboxEvent[] = rows.map(([key, e]) => {
+      const inboxSeq = parseNum(key.slice(2))
+      if (!('c' in e)) return { ...e, inboxSeq }
+      const m = bodies.get(`${e.c}/${e.s}`)
+      // A gap in inboxSeq would break every client's cursor: refuse rather than skip.
+      if (!m) throw errors.unavailable(`message ${e.c}/${e.s} is not readable right now`)
+      return { op: 'message', inboxSeq, ...m }
+    })
+    const next = events.length > 0 ? events[events.length - 1]!.inboxSeq : since
+    return { events, next, more: next < this.meta.inboxSeq }
+  }
+
+  private async handleRead(req: Extract<UserRequest, { kind: 'read' }>): Promise<UserReplies['read']> {
+    this.requireProfile()
+    const membership = this.channels.get(req.channel)
+    if (!membership) throw errors.notFound(`you are not in channel ${req.channel}`)
+    const { lastSeq } = await this.env.actors.channel(req.channel, { kind: 'info' })
+    const seq = Math.max(membership.readSeq, Math.min(Math.max(0, req.seq), lastSeq))
+    if (seq === membership.readSeq) return { seq }
+    const next = { readSeq: seq }
+    await this.store.commit([{ type: 'put', key: K.channel(req.channel), value: next }])
+    // The channel may have been left while we waited; only then is the position dropped.
+    if (this.channels.has(req.channel)) this.channels.set(req.channel, next)
+    this.pushAll(JSON.stringify({ op: 'read', channel: req.channel, seq }), req.sessionId)
+    return { seq }
+  }
+
+  private requireProfile(): Profile {
+    if (!this.profile) throw errors.notFound(`no user ${this.username}`)
+    return this.profile
+  }
+
+  private view(): UserView {
+    return { username: this.username, displayName: this.profile!.displayName }
+  }
+}

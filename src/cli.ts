@@ -1,0 +1,47 @@
+/**
+ * `chat-node`: flags and environment to a running node. A bad flag is one line on stderr and
+ * exit code 2 before anything starts; SIGTERM and SIGINT stop the node gracefully (exit 0).
+ */
+import { ConfigError, parseConfig, usage } from './config.js'
+import { createLogger } from './log.js'
+import { ChatNode } from './node.js'
+import { StorageLockedError } from './storage/kv.js'
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage() + '\n')
+    return
+  }
+  let config
+  try {
+    config = parseConfig(argv, env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`chat-node: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+  const log = createLogger(config.logLevel, config.id)
+  let node: ChatNode
+  try {
+    node = await ChatNode.start(config, log)
+  } catch (err) {
+    const message = err instanceof StorageLockedError ? err.message : `failed to start: ${(err as Error).message}`
+    log.fatal({ err }, message)
+    process.stderr.write(`chat-node: ${message}\n`)
+    process.exit(1)
+  }
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'leaving')
+    node.stop().then(() => process.exit(0), (err) => {
+      log.error({ err }, 'stop failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}

@@ -1,0 +1,169 @@
+/**
+ * The transport for several nodes in one process: a `MemoryNetwork` shared by many
+ * `MemoryTransport`s, addresses like 'mem:1'. Bodies still pass through JSON text, so a test
+ * catches a body that would not survive the real wire. The network can mark an address down
+ * (a dead peer: calls reject UNAVAILABLE) and delay deliveries (a slow link or node).
+ */
+import {
+  decodeBody, encodeBody, errorMessage, internalReply, settleReplies, settleReply, TransportError,
+  type ActorCall, type ActorMultiCall, type PeerClient, type PeerRequest, type PushBatch,
+  type RemoteError, type Reply, type Transport, type TransportHandlers,
+} from './transport.js'
+
+export class MemoryNetwork {
+  /** Delay applied to every delivery whose address has no delay of its own. */
+  delayMs = 0
+  private readonly servers = new Map<string, TransportHandlers>()
+  private readonly down = new Set<string>()
+  private readonly delays = new Map<string, number>()
+  private lastPort = 0
+
+  /** A down address refuses calls as if its node were dead, whether or not anything listens there. */
+  setDown(address: string, down: boolean): void {
+    if (down) this.down.add(address)
+    else this.down.delete(address)
+  }
+
+  isDown(address: string): boolean {
+    return this.down.has(address)
+  }
+
+  /** Delay for deliveries to one address; `undefined` falls back to `delayMs`. */
+  setDelay(address: string, ms: number | undefined): void {
+    if (ms === undefined) this.delays.delete(address)
+    else this.delays.set(address, ms)
+  }
+
+  delayFor(address: string): number {
+    return this.delays.get(address) ?? this.delayMs
+  }
+
+  bind(host: string, port: number, handlers: TransportHandlers): number {
+    const bound = port === 0 ? this.freePort(host) : port
+    const address = `${host}:${bound}`
+    if (this.servers.has(address)) throw new TransportError('UNAVAILABLE', `${address} is already in use`)
+    this.servers.set(address, handlers)
+    return bound
+  }
+
+  unbind(address: string, handlers: TransportHandlers): void {
+    if (this.servers.get(address) === handlers) this.servers.delete(address)
+  }
+
+  /** The handlers serving an address right now, or undefined when nothing reachable is there. */
+  reach(address: string): TransportHandlers | undefined {
+    return this.down.has(address) ? undefined : this.servers.get(address)
+  }
+
+  private freePort(host: string): number {
+    do this.lastPort++
+    while (this.servers.has(`${host}:${this.lastPort}`))
+    return this.lastPort
+  }
+}
+
+export class MemoryTransport implements Transport {
+  private readonly clients = new Map<string, MemoryPeerClient>()
+  private bound: { address: string; handlers: TransportHandlers } | undefined
+  private closed = false
+
+  constructor(readonly network: MemoryNetwork) {}
+
+  async listen(host: string, port: number, handlers: TransportHandlers): Promise<number> {
+    if (this.closed) throw new TransportError('UNAVAILABLE', 'transport is closed')
+    if (this.bound) throw new Error('transport is already listening')
+    const bound = this.network.bind(host, port, handlers)
+    this.bound = { address: `${host}:${bound}`, handlers }
+    return bound
+  }
+
+  peer(address: string): PeerClient {
+    let client = this.clients.get(address)
+    if (!client) {
+      client = new MemoryPeerClient(address, this.network, () => this.closed)
+      if (!this.closed) this.clients.set(address, client)
+    }
+    return client
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.clients.clear()
+    if (this.bound) this.network.unbind(this.bound.address, this.bound.handlers)
+    this.bound = undefined
+  }
+}
+
+class MemoryPeerClient implements PeerClient {
+  constructor(
+    private readonly address: string,
+    private readonly network: MemoryNetwork,
+    private readonly isClosed: () => boolean,
+  ) {}
+
+  async call(req: ActorCall, deadlineMs: number): Promise<Reply> {
+    const body = encodeBody(req.body)
+    return this.deliver(deadlineMs, async (h) => relayReply(await settleReply(() =>
+      h.call({ key: req.key, kind: req.kind, body: decodeBody(body), ringVersion: req.ringVersion, from: req.from }))))
+  }
+
+  async callMany(req: ActorMultiCall, deadlineMs: number): Promise<Reply[]> {
+    const body = encodeBody(req.body)
+    const keys = [...req.keys]
+    return this.deliver(deadlineMs, async (h) => (await settleReplies(keys.length, () =>
+      h.callMany({ keys, kind: req.kind, body: decodeBody(body), ringVersion: req.ringVersion, from: req.from }))).map(relayReply))
+  }
+
+  async push(batch: PushBatch, deadlineMs: number): Promise<void> {
+    const copy = JSON.parse(JSON.stringify(batch)) as PushBatch
+    return this.deliver(deadlineMs, async (h) => {
+      try {
+        await h.push(copy)
+      } catch (err) {
+        throw new TransportError('INTERNAL', `push to ${this.address} failed: ${errorMessage(err)}`, err)
+      }
+    })
+  }
+
+  async peer(req: PeerRequest, deadlineMs: number): Promise<Reply> {
+    const body = encodeBody(req.body)
+    return this.deliver(deadlineMs, async (h) => relayReply(await settleReply(() =>
+      h.peer({ kind: req.kind, body: decodeBody(body), ringVersion: req.ringVersion, from: req.from }))))
+  }
+
+  /**
+   * Settles with the handler's result or with DEADLINE, whichever comes first, like a real call.
+   * The address is checked when the call is sent and again when it arrives after the delay, so a
+   * peer marked down meanwhile refuses it.
+   */
+  private deliver<T>(deadlineMs: number, run: (handlers: TransportHandlers) => Promise<T>): Promise<T> {
+    if (this.isClosed()) return Promise.reject(new TransportError('UNAVAILABLE', 'transport is closed'))
+    if (!this.network.reach(this.address)) return Promise.reject(unavailable(this.address))
+    return new Promise<T>((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new TransportError('DEADLINE', `${this.address}: deadline of ${deadlineMs} ms exceeded`)), deadlineMs)
+      const arrive = (): void => {
+        const handlers = this.network.reach(this.address)
+        const work = handlers ? run(handlers) : Promise.reject(unavailable(this.address))
+        work.then(resolve, reject).finally(() => clearTimeout(deadline))
+      }
+      const delay = this.network.delayFor(this.address)
+      if (delay > 0) setTimeout(arrive, delay)
+      else queueMicrotask(arrive)
+    })
+  }
+}
+
+function unavailable(address: string): TransportError {
+  return new TransportError('UNAVAILABLE', `${address} is unreachable`)
+}
+
+/** A reply crosses the wire as JSON too, so a reply body that would not serialize is caught. */
+function relayReply(reply: Reply): Reply {
+  try {
+    return reply.ok
+      ? { ok: true, body: decodeBody(encodeBody(reply.body)) }
+      : { ok: false, error: JSON.parse(JSON.stringify(reply.error)) as RemoteError }
+  } catch (err) {
+    return internalReply(err)
+  }
+}

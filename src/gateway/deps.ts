@@ -1,0 +1,38 @@
+/** What the gateway needs from its node; it holds no chat state of its own. */
+import type { Logger } from 'pino'
+import type { Actors } from '../actors/env.js'
+import type { Config } from '../config.js'
+import type { Metrics } from '../metrics.js'
+import type { ChatService } from './chat-service.js'
+import type { SessionRegistry } from './sessions.js'
+import type { Tokens } from './tokens.js'
+
+export interface MemberStatus {
+  id: string
+  http: string
+  grpc: string | null
+  region: string | null
+  live: boolean
+  connections: number
+  actors: number
+}
+
+/** The node's view of the cluster, for `/v1/cluster` and `/v1/discover`. */
+export interface Topology {
+  ringVersion(): number
+  members(): MemberStatus[]
+}
+
+export interface GatewayDeps {
+  config: Config
+  service: ChatService
+  actors: Actors
+  tokens: Tokens
+  registry: SessionRegistry
+  metrics: Metrics
+  topology: Topology
+  log: Logger
+  /** False once the node is leaving; /healthz then answers 503. */
+  healthy(): boolean
+  now(): number
+}

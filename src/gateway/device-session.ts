@@ -1,0 +1,227 @@
+/**
+ * One device's WebSocket. Frames are handled one at a time in arrival order (a device's sends are
+ * numbered in the order it sent them); listeners are attached in the constructor, before any
+ * await, so no frame is lost during set-up. Pushes never wait on the socket: past
+ * `maxQueuedBytes` of unsent data the socket is closed with 1013 and the device re-syncs later.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { WebSocket, RawData } from 'ws'
+import type { Actors } from '../actors/env.js'
+import { type ChatError, asChatError, errors } from '../errors.js'
+import { CLOSE_CODES, type ClientFrame, type Ref } from '../protocol/frames.js'
+import type { Metrics } from '../metrics.js'
+import type { ChatService } from './chat-service.js'
+import { FrameError, parseFrame } from './frames.js'
+import { TokenBucket } from './rate-limit.js'
+import type { SessionRegistry } from './sessions.js'
+
+export interface SessionDeps {
+  nodeId: string
+  service: ChatService
+  actors: Actors
+  registry: SessionRegistry
+  metrics: Metrics
+  log: Logger
+  rateLimitPerSec: number
+  rateBurst: number
+  maxQueuedBytes: number
+  now(): number
+}
+
+/** A frame as it arrived: parsed, or the error to answer it with. */
+type Waiting = { frame: ClientFrame } | { error: ChatError; ref: Ref | undefined }
+
+/** Frames waiting to be handled before new ones are refused with RATE_LIMITED. */
+const MAX_WAITING_FRAMES = 1000
+
+export class DeviceSession {
+  readonly id = randomUUID()
+  lastFrameAt: number
+  live = true
+  private started = false
+  private closed = false
+  private readonly waiting: Waiting[] = []
+  private readonly early: string[] = []
+  private handling = false
+  private presenceChain: Promise<unknown> = Promise.resolve()
+  private readonly sends: TokenBucket
+
+  constructor(private readonly socket: WebSocket, readonly user: string, readonly deviceId: string, private readonly deps: SessionDeps) {
+    this.lastFrameAt = deps.now()
+    this.sends = new TokenBucket(deps.rateLimitPerSec, deps.rateBurst, deps.now)
+    socket.on('message', (data, isBinary) => this.onFrame(data, isBinary))
+    socket.on('ping', () => this.touch())
+    socket.on('close', () => this.onClose())
+    socket.on('error', (err) => deps.log.debug({ err, session: this.id }, 'socket error'))
+  }
+
+  /** Registers the device with its user actor, sends `ready`, then handles queued frames. */
+  async start(): Promise<void> {
+    const { registry, actors, nodeId } = this.deps
+    registry.add(this)
+    try {
+      const { inboxSeq } = await this.presence(() =>
+        actors.user(this.user, { kind: 'connect', device: { sessionId: this.id, deviceId: this.deviceId, node: nodeId }, at: this.lastFrameAt }))
+      if (this.closed) return
+      this.send({ op: 'ready', user: this.user, deviceId: this.deviceId, node: nodeId, inboxSeq })
+      this.started = true
+      for (const frame of this.early.splice(0)) this.sendRaw(frame)
+      void this.drain()
+    } catch (err) {
+      const e = asChatError(err)
+      this.deps.log.warn({ err, user: this.user }, 'session start failed')
+      this.close(e.code === 'NOT_FOUND' || e.code === 'UNAUTHORIZED' ? CLOSE_CODES.UNAUTHORIZED : CLOSE_CODES.TRY_AGAIN_LATER, e.message.slice(0, 120))
+    }
+  }
+
+  /** A pre-serialized frame for this device; never blocks. */
+  push(frame: string): void {
+    if (this.closed) return
+    if (!this.started) {
+      this.early.push(frame)
+      return
+    }
+    this.deps.metrics.pushes.inc()
+    this.sendRaw(frame)
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    try {
+      this.socket.close(code, reason)
+    } catch {
+      this.socket.terminate()
+    }
+    this.onClose()
+  }
+
+  /** Called by the registry when the device has been silent past the presence timeout. */
+  markIdle(): void {
+    if (!this.live || this.closed) return
+    this.live = false
+    const at = this.lastFrameAt
+    void this.presence(() => this.deps.actors.user(this.user, { kind: 'activity', sessionId: this.id, live: false, at })).catch(() => {})
+  }
+
+  private touch(): void {
+    this.lastFrameAt = this.deps.now()
+    if (this.live || this.closed) return
+    this.live = true
+    const at = this.lastFrameAt
+    void this.presence(() => this.deps.actors.user(this.user, { kind: 'activity', sessionId: this.id, live: true, at })).catch(() => {})
+  }
+
+  /** Presence reports of one session reach the user actor in the order they happened. */
+  private presence<T>(report: () => Promise<T>): Promise<T> {
+    const next = this.presenceChain.then(report, report)
+    this.presenceChain = next.catch(() => {})
+    return next
+  }
+
+  private onFrame(data: RawData, isBinary: boolean): void {
+    this.touch()
+    let item: Waiting
+    if (isBinary) {
+      item = { error: errors.badFrame('binary frames are not supported; send JSON text'), ref: undefined }
+    } else {
+      try {
+        item = { frame: parseFrame(data.toString()) }
+      } catch (err) {
+        item = { error: asChatError(err), ref: err instanceof FrameError ? err.ref : undefined }
+      }
+    }
+    // Floods are refused on arrival, without queueing: sends by the rate limit, anything by count.
+    const ref = 'frame' in item ? item.frame.ref : item.ref
+    if (this.waiting.length >= MAX_WAITING_FRAMES || ('frame' in item && item.frame.op === 'send' && !this.sends.take())) {
+      this.deps.metrics.wsFrames.inc({ op: 'frame' in item ? item.frame.op : 'invalid', outcome: 'rate_limited' })
+      return this.replyError(ref, errors.rateLimited())
+    }
+    this.waiting.push(item)
+    if (this.started) void this.drain()
+  }
+
+  private async drain(): Promise<void> {
+    if (this.handling) return
+    this.handling = true
+    try {
+      for (let item = this.waiting.shift(); item !== undefined && !this.closed; item = this.waiting.shift()) {
+        if ('frame' in item) await this.handle(item.frame)
+        else {
+          this.deps.metrics.wsFrames.inc({ op: 'invalid', outcome: 'error' })
+          this.replyError(item.ref, item.error)
+        }
+      }
+    } finally {
+      this.handling = false
+    }
+  }
+
+  private async handle(frame: ClientFrame): Promise<void> {
+    try {
+      const reply = await this.dispatch(frame)
+      this.deps.metrics.wsFrames.inc({ op: frame.op, outcome: 'ok' })
+      this.send(frame.ref === undefined ? reply : { ...reply, ref: frame.ref })
+    } catch (err) {
+      const e = asChatError(err)
+      if (e.code === 'INTERNAL') this.deps.log.error({ err, op: frame.op }, 'frame failed')
+      this.deps.metrics.wsFrames.inc({ op: frame.op, outcome: 'error' })
+      this.replyError(frame.ref, e)
+    }
+  }
+
+  private async dispatch(frame: ClientFrame): Promise<Record<string, unknown>> {
+    const { service } = this.deps
+    switch (frame.op) {
+      case 'send': {
+        const ack = await service.send(this.user, frame.channel, frame.clientMsgId, frame.text)
+        this.deps.metrics.messages.inc()
+        return { op: 'ack', ...ack }
+      }
+      case 'sync': {
+        const r = await service.sync(this.user, frame.since, frame.limit!)
+        return { op: 'sync', events: r.events, next: r.next, more: r.more }
+      }
+      case 'history': {
+        const messages = await service.history(this.user, frame.channel, { before: frame.before, after: frame.after, limit: frame.limit! })
+        return { op: 'history', channel: messages[0]?.channel ?? frame.channel, messages }
+      }
+      case 'read':
+        await service.read(this.user, frame.channel, frame.seq, this.id)
+        return { op: 'ok' }
+      case 'presence':
+        return { op: 'presence', presence: await service.presence(this.user, frame.users) }
+      case 'ping':
+        return { op: 'pong' }
+    }
+  }
+
+  private replyError(ref: Ref | undefined, err: ChatError): void {
+    const frame: Record<string, unknown> = { op: 'error', code: err.code, message: err.message }
+    if (ref !== undefined) frame.ref = ref
+    this.send(frame)
+  }
+
+  private send(frame: object): void {
+    this.sendRaw(JSON.stringify(frame))
+  }
+
+  private sendRaw(text: string): void {
+    if (this.closed) return
+    if (this.socket.bufferedAmount + text.length > this.deps.maxQueuedBytes) {
+      this.deps.metrics.slowConsumers.inc()
+      this.deps.log.info({ user: this.user, device: this.deviceId }, 'slow consumer closed')
+      this.close(CLOSE_CODES.TRY_AGAIN_LATER, 'too slow; reconnect and sync')
+      return
+    }
+    this.socket.send(text)
+  }
+
+  private onClose(): void {
+    if (this.closed) return
+    this.closed = true
+    this.deps.registry.remove(this)
+    const lastActiveAt = this.lastFrameAt
+    void this.presence(() => this.deps.actors.user(this.user, { kind: 'disconnect', sessionId: this.id, lastActiveAt })).catch(() => {})
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The WebSocket sessions of this node: where pushes for local devices land, and the presence
+ * clock. Liveness is tracked here, per frame, without telling anyone; a user actor hears only when
+ * a device connects, goes silent past the presence timeout, speaks again, or disconnects.
+ */
+import type { DeviceSession } from './device-session.js'
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, DeviceSession>()
+  private readonly sweeper: NodeJS.Timeout
+
+  constructor(private readonly presenceTimeoutMs: number, private readonly now: () => number = Date.now) {
+    const every = Math.max(20, Math.min(1000, Math.floor(presenceTimeoutMs / 4)))
+    this.sweeper = setInterval(() => this.sweep(), every)
+    this.sweeper.unref()
+  }
+
+  get size(): number {
+    return this.sessions.size
+  }
+
+  add(session: DeviceSession): void {
+    this.sessions.set(session.id, session)
+  }
+
+  remove(session: DeviceSession): void {
+    if (this.sessions.get(session.id) === session) this.sessions.delete(session.id)
+  }
+
+  /** Pushes one pre-serialized frame to the named local sessions; unknown ids are gone already. */
+  push(sessionIds: readonly string[], frame: string): void {
+    for (const id of sessionIds) this.sessions.get(id)?.push(frame)
+  }
+
+  all(): DeviceSession[] {
+    return [...this.sessions.values()]
+  }
+
+  /** Closes every socket with `code` (1012 when the node leaves) and stops the presence clock. */
+  closeAll(code: number, reason: string): void {
+    clearInterval(this.sweeper)
+    for (const s of this.sessions.values()) s.close(code, reason)
+  }
+
+  private sweep(): void {
+    const cutoff = this.now() - this.presenceTimeoutMs
+    for (const s of this.sessions.values()) if (s.live && s.lastFrameAt < cutoff) s.markIdle()
+  }
+}

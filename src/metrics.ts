@@ -1,0 +1,39 @@
+/** Prometheus metrics of one node, in a registry of its own (several nodes may share a process). */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export interface MetricSources {
+  actors(): number
+  connections(): number
+}
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly httpRequests = new Counter({
+    name: 'chat_http_requests_total', help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const, registers: [this.registry],
+  })
+  readonly httpSeconds = new Histogram({
+    name: 'chat_http_request_seconds', help: 'HTTP request duration by route',
+    labelNames: ['route'] as const, buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2], registers: [this.registry],
+  })
+  readonly wsFrames = new Counter({
+    name: 'chat_ws_frames_total', help: 'WebSocket frames received by op and outcome',
+    labelNames: ['op', 'outcome'] as const, registers: [this.registry],
+  })
+  readonly messages = new Counter({ name: 'chat_messages_total', help: 'messages acknowledged to senders', registers: [this.registry] })
+  readonly pushes = new Counter({ name: 'chat_pushes_total', help: 'frames pushed to sockets', registers: [this.registry] })
+  readonly slowConsumers = new Counter({ name: 'chat_slow_consumer_closes_total', help: 'sockets closed with 1013 for not keeping up', registers: [this.registry] })
+  readonly notifications = new Counter({ name: 'chat_push_notifications_total', help: 'notifications handed to the push service', registers: [this.registry] })
+
+  constructor(sources: MetricSources) {
+    collectDefaultMetrics({ register: this.registry })
+    new Gauge({
+      name: 'chat_active_actors', help: 'actors activated on this node', registers: [this.registry],
+      collect() { this.set(sources.actors()) },
+    })
+    new Gauge({
+      name: 'chat_ws_connections', help: 'open WebSocket connections on this node', registers: [this.registry],
+      collect() { this.set(sources.connections()) },
+    })
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The storage an actor sees: its own key space (sub-keys below its prefix) with atomic commits.
+ * Standalone nodes commit to the local LevelDB; a cluster commits through replication, to a
+ * majority of the key's replicas, behind this same interface, so actor code never changes.
+ */
+import type { Kv, KvOp, RangeOptions } from './kv.js'
+import { actorPrefix } from './keys.js'
+
+export interface ActorStore {
+  readonly actorKey: string
+  get<T>(sub: string): Promise<T | undefined>
+  getMany<T>(subs: string[]): Promise<Array<T | undefined>>
+  /** Entries whose sub-keys fall in the range, as [sub, value]. */
+  range<T>(options: RangeOptions): Promise<Array<[string, T]>>
+  /**
+   * Applies all ops or none (sub-keys). Resolves once the change is as durable as the
+   * implementation promises (a majority of replicas in a cluster); rejects with a ChatError
+   * (UNAVAILABLE) when it cannot, and then nothing is acknowledged to anyone.
+   */
+  commit(ops: KvOp[]): Promise<void>
+}
+
+/** Opens actor stores; opening may do work first (a cluster owner's takeover). */
+export interface ActorStorage {
+  open(actorKey: string): Promise<ActorStore>
+  /** Called when an activation ends (passivation or handoff). */
+  release?(actorKey: string): void
+}
+
+/** Stores over one node's Kv with no replication: the standalone node. */
+export class LocalActorStorage implements ActorStorage {
+  constructor(private readonly kv: Kv) {}
+
+  async open(actorKey: string): Promise<ActorStore> {
+    return new PrefixedStore(this.kv, actorKey)
+  }
+}
+
+/** An actor's key space inside a Kv. Shared by the local and the replicated storage. */
+export class PrefixedStore implements ActorStore {
+  private readonly prefix: string
+
+  constructor(private readonly kv: Kv, readonly actorKey: string) {
+    this.prefix = actorPrefix(actorKey)
+  }
+
+  get<T>(sub: string): Promise<T | undefined> {
+    return this.kv.get<T>(this.prefix + sub)
+  }
+
+  getMany<T>(subs: string[]): Promise<Array<T | undefined>> {
+    return this.kv.getMany<T>(subs.map((s) => this.prefix + s))
+  }
+
+  async range<T>(options: RangeOptions): Promise<Array<[string, T]>> {
+    const p = this.prefix
+    const bounded: RangeOptions = { limit: options.limit, reverse: options.reverse }
+    if (options.gt !== undefined) bounded.gt = p + options.gt
+    if (options.gte !== undefined) bounded.gte = p + options.gte
+    if (options.lt !== undefined) bounded.lt = p + options.lt
+    if (options.lte !== undefined) bounded.lte = p + options.lte
+    // Never read past this actor's own key space.
+    if (bounded.gt === undefined && bounded.gte === undefined) bounded.gte = p
+    if (bounded.lt === undefined && bounded.lte === undefined) bounded.lt = p + '\xff'
+    const rows = await this.kv.range<T>(bounded)
+    return rows.map(([k, v]) => [k.slice(p.length), v])
+  }
+
+  commit(ops: KvOp[]): Promise<void> {
+    return this.kv.batch(this.qualify(ops))
+  }
+
+  /** The ops with full keys, for implementations that write them elsewhere. */
+  qualify(ops: KvOp[]): KvOp[] {
+    return ops.map((op) => ({ ...op, key: this.prefix + op.key }))
+  }
+}
