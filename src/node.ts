@@ -1,15 +1,19 @@
 /**
  * The composition root: wires storage, actors, routing and the gateway of one node, and owns the
- * order in which they start and stop. A node without NATS is standalone: every actor is local.
+ * order in which they start and stop. A node without NATS is standalone: every actor is local and
+ * stored only here. With NATS it joins a cluster: actors live on the node the ring picks and
+ * their data is replicated to a majority of their replica set.
  */
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { Actors, type ActorEnv, type Notifier, type Pusher } from './actors/env.js'
+import { Actors, type ActorEnv, type Notifier, type Pusher, type Router } from './actors/env.js'
 import { actorFactory } from './actors/factory.js'
 import { LocalRouter } from './actors/local-router.js'
 import { ActorRuntime } from './actors/runtime.js'
+import { Cluster } from './cluster/cluster.js'
 import type { Config } from './config.js'
+import { errors } from './errors.js'
 import { ChatService } from './gateway/chat-service.js'
 import type { Topology } from './gateway/deps.js'
 import { buildHttp } from './gateway/http.js'
@@ -17,61 +21,98 @@ import { SessionRegistry } from './gateway/sessions.js'
 import { Tokens } from './gateway/tokens.js'
 import { Metrics } from './metrics.js'
 import { LogNotifier, WebhookNotifier } from './notifier.js'
+import { CLOSE_CODES } from './protocol/frames.js'
 import { LocalActorStorage } from './storage/actor-store.js'
 import { nodeKey } from './storage/keys.js'
 import type { Kv } from './storage/kv.js'
 import { LevelKv } from './storage/leveldb.js'
-import { CLOSE_CODES } from './protocol/frames.js'
+
+/** How long a leaving node spends handing its data to the new replicas. */
+const HANDOFF_MS = 8000
 
 export class ChatNode {
+  private serving = false
   private leaving = false
   private http: FastifyInstance | null = null
+  private cluster: Cluster | null = null
+  private runtime: ActorRuntime | null = null
+  private router: Router | null = null
+  private pusher: Pusher | null = null
+  private topology: Topology | null = null
+  readonly registry: SessionRegistry
+  readonly metrics: Metrics
   httpUrl = ''
 
-  private constructor(
-    readonly config: Config,
-    readonly log: Logger,
-    private readonly kv: Kv,
-    readonly runtime: ActorRuntime,
-    readonly registry: SessionRegistry,
-    readonly metrics: Metrics,
-  ) {}
+  private constructor(readonly config: Config, readonly log: Logger, private readonly kv: Kv) {
+    this.registry = new SessionRegistry(config.presenceTimeoutMs)
+    this.metrics = new Metrics({ actors: () => this.runtime?.size ?? 0, connections: () => this.registry.size })
+  }
 
   static async start(config: Config, log: Logger): Promise<ChatNode> {
     const kv = await LevelKv.open(config.dataDir)
+    const node = new ChatNode(config, log, kv)
     try {
-      return await ChatNode.compose(config, log, kv)
+      await node.compose()
+      return node
     } catch (err) {
-      await kv.close().catch(() => {})
+      await node.close().catch(() => {})
       throw err
     }
   }
 
-  private static async compose(config: Config, log: Logger, kv: Kv): Promise<ChatNode> {
+  get actorCount(): number {
+    return this.runtime?.size ?? 0
+  }
+
+  private async compose(): Promise<void> {
+    const { config, log, kv } = this
     const secret = config.secret ?? (await standaloneSecret(kv))
-    const registry = new SessionRegistry(config.presenceTimeoutMs)
-    let runtime: ActorRuntime | null = null
-    const metrics = new Metrics({ actors: () => runtime?.size ?? 0, connections: () => registry.size })
     const env: ActorEnv = {
-      actors: undefined as unknown as Actors,
-      pusher: localPusher(config.id, registry),
-      notifier: notifier(config, log, metrics),
+      actors: new Actors(this.lateRouter()),
+      pusher: { push: (devices, frame) => this.pusher?.push(devices, frame) },
+      notifier: notifier(config, log, this.metrics),
       config: { nodeId: config.id, maxGroupSize: config.maxGroupSize },
       log,
       now: Date.now,
     }
-    runtime = new ActorRuntime({
-      factory: actorFactory(new LocalActorStorage(kv), env),
-      passivateAfterMs: config.passivateAfterMs,
-      onError: (key, err) => log.error({ err, key }, 'actor handler failed'),
-    })
-    env.actors = new Actors(new LocalRouter(runtime))
-    const node = new ChatNode(config, log, kv, runtime, registry, metrics)
-    await node.listen(env.actors, new Tokens(secret, config.tokenTtlMs), standaloneTopology(node))
-    return node
+    await this.listen(env.actors, new Tokens(secret, config.tokenTtlMs))
+    const runtimeOptions = { passivateAfterMs: config.passivateAfterMs, onError: (key: string, err: unknown) => log.error({ err, key }, 'actor handler failed') }
+    if (config.nats.length === 0) {
+      this.runtime = new ActorRuntime({ ...runtimeOptions, factory: actorFactory(new LocalActorStorage(kv), env) })
+      this.router = new LocalRouter(this.runtime)
+      this.pusher = localPusher(config.id, this.registry)
+      this.topology = standaloneTopology(this)
+    } else {
+      const cluster = new Cluster({ config, log, kv, incarnation: await incarnation(kv), httpUrl: this.httpUrl, registry: this.registry })
+      this.cluster = cluster
+      await cluster.join()
+      const storage = cluster.storage
+      this.runtime = new ActorRuntime({ ...runtimeOptions, factory: actorFactory(storage, env), onDeactivated: (key) => storage.release(key) })
+      cluster.serve(this.runtime)
+      this.router = cluster.router
+      this.pusher = cluster.pusher
+      this.topology = cluster.topology()
+    }
+    this.serving = true
+    log.info({
+      http: this.httpUrl, grpc: this.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
+      mode: this.cluster ? 'cluster' : 'standalone', ...(this.cluster ? { ringVersion: this.cluster.view.version, cluster: config.cluster } : {}),
+    }, 'ready')
   }
 
-  private async listen(actors: Actors, tokens: Tokens, topology: Topology): Promise<void> {
+  /** The router, once composed; calls before that are UNAVAILABLE. */
+  private lateRouter(): Router {
+    const current = () => {
+      if (!this.router) throw errors.unavailable('node is starting')
+      return this.router
+    }
+    return {
+      call: async (key, req) => current().call(key, req),
+      callMany: async (keys, req) => current().callMany(keys, req),
+    }
+  }
+
+  private async listen(actors: Actors, tokens: Tokens): Promise<void> {
     const { config } = this
     this.http = await buildHttp({
       config,
@@ -80,37 +121,58 @@ export class ChatNode {
       tokens,
       registry: this.registry,
       metrics: this.metrics,
-      topology,
+      topology: {
+        ringVersion: () => this.topology?.ringVersion() ?? 0,
+        members: () => this.topology?.members() ?? [],
+      },
       log: this.log,
-      healthy: () => !this.leaving,
+      healthy: () => this.serving && !this.leaving,
       now: Date.now,
     })
     await this.http.listen({ host: config.host, port: config.port })
     const address = this.http.server.address()
     const port = typeof address === 'object' && address ? address.port : config.port
     this.httpUrl = `http://${config.host}:${port}`
-    this.log.info({ http: this.httpUrl, grpc: null, nodeId: config.id, dataDir: config.dataDir, mode: 'standalone' }, 'ready')
   }
 
-  /** Graceful stop: refuse new work, close sockets with 1012, drain actors, close storage. */
+  /**
+   * Graceful stop: leave the ring (owners move elsewhere), close sockets with 1012, drain actors,
+   * hand data over to the new replicas, close storage.
+   */
   async stop(): Promise<void> {
     if (this.leaving) return
     this.leaving = true
+    await this.cluster?.leave()
     this.registry.closeAll(CLOSE_CODES.SERVICE_RESTART, 'node restarting; reconnect')
     await this.http?.close()
-    await this.runtime.stop()
-    await this.kv.close()
+    await this.runtime?.stop()
+    await this.cluster?.close(HANDOFF_MS)
+    await this.close()
     this.log.info({ nodeId: this.config.id }, 'stopped')
+  }
+
+  private async close(): Promise<void> {
+    await this.http?.close().catch(() => {})
+    await this.kv.close()
   }
 }
 
 async function standaloneSecret(kv: Kv): Promise<string> {
-  const key = nodeKey('token-secret')
-  const stored = await kv.get<string>(key)
-  if (stored) return stored
-  const secret = randomBytes(32).toString('base64url')
-  await kv.batch([{ type: 'put', key, value: secret }])
-  return secret
+  return stored(kv, 'token-secret', () => randomBytes(32).toString('base64url'))
+}
+
+/** Names this data dir's life: a wiped data dir comes back as a new incarnation. */
+async function incarnation(kv: Kv): Promise<string> {
+  return stored(kv, 'incarnation', () => randomBytes(8).toString('hex'))
+}
+
+async function stored(kv: Kv, name: string, make: () => string): Promise<string> {
+  const key = nodeKey(name)
+  const existing = await kv.get<string>(key)
+  if (existing) return existing
+  const value = make()
+  await kv.batch([{ type: 'put', key, value }])
+  return value
 }
 
 function localPusher(nodeId: string, registry: SessionRegistry): Pusher {
@@ -132,7 +194,7 @@ function standaloneTopology(node: ChatNode): Topology {
     ringVersion: () => 0,
     members: () => [{
       id: node.config.id, http: node.httpUrl, grpc: null, region: node.config.region,
-      live: true, connections: node.registry.size, actors: node.runtime.size,
+      live: true, connections: node.registry.size, actors: node.actorCount,
     }],
   }
 }

@@ -64,6 +64,8 @@ export interface RuntimeOptions {
   passivateAfterMs: number
   /** Called with each error thrown by a handler that is not a ChatError (a bug), for the log. */
   onError?: (key: string, err: unknown) => void
+  /** Called once an activation has ended (its storage may let go of the key). */
+  onDeactivated?: (key: string) => void
 }
 
 export class ActorRuntime {
@@ -202,6 +204,7 @@ export class ActorRuntime {
       }
       activation.state = 'invalid'
       if (this.activations.get(activation.key) === activation) this.activations.delete(activation.key)
+      this.options.onDeactivated?.(activation.key)
     })()
     return activation.gone
   }

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { WebSocket, RawData } from 'ws'
 import type { Actors } from '../actors/env.js'
+import { parseChannelId } from '../actors/ids.js'
 import { type ChatError, asChatError, errors } from '../errors.js'
 import { CLOSE_CODES, type ClientFrame, type Ref } from '../protocol/frames.js'
 import type { Metrics } from '../metrics.js'
@@ -94,6 +95,21 @@ export class DeviceSession {
       this.socket.terminate()
     }
     this.onClose()
+  }
+
+  /**
+   * Tells the user actor about this device again: in a cluster, after the user's key moved to
+   * another owner (the device list lives in the owner's memory).
+   */
+  reregister(): void {
+    if (this.closed || !this.started) return
+    const { actors, nodeId } = this.deps
+    const device = { sessionId: this.id, deviceId: this.deviceId, node: nodeId }
+    const at = this.lastFrameAt
+    void this.presence(async () => {
+      await actors.user(this.user, { kind: 'connect', device, at })
+      if (!this.live) await actors.user(this.user, { kind: 'activity', sessionId: this.id, live: false, at })
+    }).catch((err) => this.deps.log.debug({ err, user: this.user }, 're-registering a device failed'))
   }
 
   /** Called by the registry when the device has been silent past the presence timeout. */
@@ -184,7 +200,8 @@ export class DeviceSession {
       }
       case 'history': {
         const messages = await service.history(this.user, frame.channel, { before: frame.before, after: frame.after, limit: frame.limit! })
-        return { op: 'history', channel: messages[0]?.channel ?? frame.channel, messages }
+        // The canonical id even when the window is empty (`dm:bob:alice` is `dm:alice:bob`).
+        return { op: 'history', channel: parseChannelId(frame.channel).id, messages }
       }
       case 'read':
         await service.read(this.user, frame.channel, frame.seq, this.id)

@@ -23,6 +23,10 @@ export class SessionRegistry {
     this.sessions.set(session.id, session)
   }
 
+  has(sessionId: string): boolean {
+    return this.sessions.has(sessionId)
+  }
+
   remove(session: DeviceSession): void {
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id)
   }

@@ -28,3 +28,13 @@ export function actorPrefix(actorKey: string): string {
 export function nodeKey(name: string): string {
   return `n${SEP}${name}`
 }
+
+/** Replication bookkeeping of an actor key on this node: its promise, log end and commit marks. */
+export function replicaMetaKey(actorKey: string): string {
+  return `r${SEP}${actorKey}`
+}
+
+/** Prefix of an actor key's replicated log entries; positions follow as `num(p)`. */
+export function replicaLogPrefix(actorKey: string): string {
+  return `l${SEP}${actorKey}${SEP}`
+}

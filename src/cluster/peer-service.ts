@@ -1,0 +1,84 @@
+/**
+ * What this node answers to its peers: actor calls for keys it owns (refusing, with the reason,
+ * calls for keys it does not own or made under another ring version), pushes to its sockets, and
+ * replication requests for its replicas.
+ */
+import type { Logger } from 'pino'
+import type { ActorRequest, ActorRuntime } from '../actors/runtime.js'
+import { asChatError } from '../errors.js'
+import type { SessionRegistry } from '../gateway/sessions.js'
+import type { ReplicaStore } from './replication/replica.js'
+import { PEER_KINDS } from './replication/types.js'
+import { PLACEMENT_CODES } from './router.js'
+import type { ActorCall, ActorMultiCall, PeerRequest, PushBatch, Reply, TransportHandlers } from './transport.js'
+import type { ClusterView } from './view.js'
+
+export class PeerService implements TransportHandlers {
+  /** False until this node may answer as a replica (its own ring entry is current). */
+  ready = false
+
+  constructor(
+    private readonly view: ClusterView,
+    private readonly runtime: ActorRuntime,
+    private readonly registry: SessionRegistry,
+    private readonly replica: ReplicaStore,
+    private readonly log: Logger,
+  ) {}
+
+  async call(req: ActorCall): Promise<Reply> {
+    const refusal = await this.placement(req.key, req.ringVersion)
+    if (refusal) return refusal
+    return this.run(req.key, req.body as ActorRequest)
+  }
+
+  async callMany(req: ActorMultiCall): Promise<Reply[]> {
+    return Promise.all(req.keys.map(async (key) => (await this.placement(key, req.ringVersion)) ?? this.run(key, req.body as ActorRequest)))
+  }
+
+  async push(batch: PushBatch): Promise<void> {
+    for (const p of batch.pushes) this.registry.push(p.sessions, p.frame)
+  }
+
+  async peer(req: PeerRequest): Promise<Reply> {
+    if (!this.ready) return refuse(PLACEMENT_CODES.notReady, 'node is starting', this.view.version)
+    // A replication request made under an older ring is refused: its sender must re-take ownership.
+    if (req.ringVersion < this.view.version) return refuse(PLACEMENT_CODES.ringMismatch, `ring version ${req.ringVersion} is older than ${this.view.version}`, this.view.version)
+    if (req.ringVersion > this.view.version) await this.view.membership.refresh().catch(() => undefined)
+    const body = req.body as never
+    try {
+      switch (req.kind) {
+        case PEER_KINDS.prepare: return { ok: true, body: await this.replica.prepare(body) }
+        case PEER_KINDS.append: return { ok: true, body: await this.replica.append(body) }
+        case PEER_KINDS.fetch: return { ok: true, body: await this.replica.fetch(body) }
+        case PEER_KINDS.status: return { ok: true, body: await this.replica.status((body as { keys: string[] }).keys) }
+        case PEER_KINDS.install: return { ok: true, body: await this.replica.install(body) }
+        default: return refuse('BAD_REQUEST', `unknown peer request ${req.kind}`, this.view.version)
+      }
+    } catch (err) {
+      this.log.error({ err, kind: req.kind }, 'replication request failed')
+      return refuse('INTERNAL', (err as Error).message, this.view.version)
+    }
+  }
+
+  private async placement(key: string, ringVersion: number): Promise<Reply | null> {
+    if (!this.ready) return refuse(PLACEMENT_CODES.notReady, 'node is starting', this.view.version)
+    if (ringVersion > this.view.version) await this.view.membership.refresh().catch(() => undefined)
+    if (ringVersion !== this.view.version) return refuse(PLACEMENT_CODES.ringMismatch, `ring version ${ringVersion} differs from ${this.view.version}`, this.view.version)
+    const owner = this.view.owner(key)
+    if (owner !== this.view.self) return { ok: false, error: { code: PLACEMENT_CODES.wrongOwner, message: `${this.view.self} does not own ${key}`, ringVersion: this.view.version, ...(owner ? { owner } : {}) } }
+    return null
+  }
+
+  private async run(key: string, req: ActorRequest): Promise<Reply> {
+    try {
+      return { ok: true, body: await this.runtime.call(key, req) }
+    } catch (err) {
+      const e = asChatError(err)
+      return { ok: false, error: { code: e.code, message: e.message } }
+    }
+  }
+}
+
+function refuse(code: string, message: string, ringVersion: number): Reply {
+  return { ok: false, error: { code, message, ringVersion } }
+}

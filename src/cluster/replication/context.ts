@@ -1,0 +1,32 @@
+/** What both sides of replication need from the node: the local replica, the view, and peers. */
+import type { Logger } from 'pino'
+import { errors } from '../../errors.js'
+import type { PeerClient } from '../transport.js'
+import type { ClusterView } from '../view.js'
+import type { ReplicaStore } from './replica.js'
+
+export interface ReplicationContext {
+  self: string
+  replica: ReplicaStore
+  view: ClusterView
+  /** A client for a peer by node id; undefined when its address is unknown. */
+  peer(node: string): PeerClient | undefined
+  log: Logger
+  /** Deadline of one replication request. */
+  rpcTimeoutMs: number
+  /** How long a commit waits for a majority before the owner steps down. */
+  commitTimeoutMs: number
+}
+
+/**
+ * One replication request to `node`: in-process for this node's own replica, over the transport
+ * otherwise. Transport failures and refusals reject; the caller decides what they mean.
+ */
+export async function replicationCall<T>(ctx: ReplicationContext, node: string, kind: string, body: unknown, local: () => Promise<T>): Promise<T> {
+  if (node === ctx.self) return local()
+  const client = ctx.peer(node)
+  if (!client) throw errors.unavailable(`no address for node ${node}`)
+  const reply = await client.peer({ kind, body, ringVersion: ctx.view.version, from: ctx.self }, ctx.rpcTimeoutMs)
+  if (!reply.ok) throw Object.assign(errors.unavailable(`${kind} refused by ${node}: ${reply.error.code} ${reply.error.message}`), { remote: reply.error })
+  return reply.body as T
+}

@@ -1,0 +1,115 @@
+/**
+ * Keeps one follower's copy of an owned log in step with the owner's: sends entries in order,
+ * one request in flight, backing up on a mismatch (as Raft's nextIndex does) and retrying
+ * transport failures with backoff until stopped. Commits wait on `reach(p)`.
+ */
+import type { ReplicationContext } from './context.js'
+import { replicationCall } from './context.js'
+import { type AppendReply, type Epoch, PEER_KINDS } from './types.js'
+
+const MAX_BATCH_BYTES = 1 << 20
+
+export class FollowerSync {
+  private next: number
+  private match = 0
+  private target = 0
+  private running = false
+  private stopped = false
+  private waiters: Array<{ p: number; resolve: () => void }> = []
+
+  constructor(
+    private readonly ctx: ReplicationContext,
+    readonly node: string,
+    private readonly key: string,
+    private readonly epoch: Epoch,
+    start: number,
+    private readonly owner: { commitIndex(): number; fence(reason: string): void },
+  ) {
+    this.next = start
+  }
+
+  get matched(): number {
+    return this.match
+  }
+
+  /** Resolves once the follower holds the log up to `p`; never rejects (the caller times out). */
+  reach(p: number): Promise<void> {
+    if (this.match >= p) return Promise.resolve()
+    this.target = Math.max(this.target, p)
+    const done = new Promise<void>((resolve) => this.waiters.push({ p, resolve }))
+    void this.run()
+    return done
+  }
+
+  /** Sends the owner's commit position once more, so the follower applies the last entries. */
+  poke(): void {
+    if (this.match > 0 && this.match >= this.target) {
+      this.target = this.match
+      this.pokeNeeded = true
+      void this.run()
+    }
+  }
+
+  stop(): void {
+    this.stopped = true
+    for (const w of this.waiters) w.resolve()
+    this.waiters = []
+  }
+
+  private pokeNeeded = false
+
+  private async run(): Promise<void> {
+    if (this.running) return
+    this.running = true
+    let delay = 25
+    try {
+      while (!this.stopped && (this.match < this.target || this.pokeNeeded)) {
+        this.pokeNeeded = false
+        try {
+          await this.step()
+          delay = 25
+        } catch {
+          await new Promise((r) => setTimeout(r, delay))
+          delay = Math.min(1000, delay * 2)
+        }
+      }
+    } finally {
+      this.running = false
+    }
+  }
+
+  private async step(): Promise<void> {
+    const { replica } = this.ctx
+    const prevP = this.next - 1
+    // One read returns the previous entry (for its epoch) and the entries to send.
+    const rows = await replica.fetch({ key: this.key, after: Math.max(0, prevP - 1), upTo: Math.max(this.target, prevP), maxBytes: MAX_BATCH_BYTES })
+    let prevE: Epoch | null = null
+    let entries = rows
+    if (prevP >= 1) {
+      if (rows[0]?.p !== prevP) throw new Error(`entry ${prevP} is missing from the owner's log`)
+      prevE = rows[0].e
+      entries = rows.slice(1)
+    }
+    const req = { key: this.key, epoch: this.epoch, prevP, prevE, entries, commit: this.owner.commitIndex() }
+    const reply = await replicationCall<AppendReply>(this.ctx, this.node, PEER_KINDS.append, req, () => replica.append(req))
+    if (reply.ok) {
+      this.match = Math.max(this.match, prevP + entries.length)
+      this.next = this.match + 1
+      this.wake()
+      return
+    }
+    if (reply.reason === 'stale') {
+      this.owner.fence(`${this.node} promised a newer epoch`)
+      this.stop()
+      return
+    }
+    // Back up: to the follower's end when it is short, else to its last applied (known to match).
+    this.next = Math.max(1, reply.last < prevP ? reply.last + 1 : Math.min(prevP, reply.applied + 1))
+  }
+
+  private wake(): void {
+    const still: typeof this.waiters = []
+    for (const w of this.waiters) (w.p <= this.match ? w.resolve() : still.push(w))
+    this.waiters = still
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The owner side of replication for one activated actor key. Taking over: pick a new epoch, get it
+ * promised by a majority of the key's replica set (and of its previous replica set while the
+ * ring is changing), adopt the most up-to-date log among those replicas, then commit a marker
+ * entry under the new epoch to a majority, which commits everything before it. Only then does the
+ * actor serve. Committing: append under the epoch, wait for a majority (this node included).
+ *
+ * Contract: `commit` resolves only after a majority of the replica set stored the change; it
+ * rejects with UNAVAILABLE when it cannot, and the owner then steps down for good (`fenced`): a
+ * new activation with a new epoch must take over. A paused-then-resumed owner cannot commit
+ * anything, because the replicas that promised a newer epoch refuse it.
+ */
+import { errors } from '../../errors.js'
+import type { KvOp } from '../../storage/kv.js'
+import { type ReplicationContext, replicationCall } from './context.js'
+import { FollowerSync } from './follower.js'
+import {
+  type AppendReply, type Entry, type Epoch, type PrepareReply, PEER_KINDS, compareEpochs, majority,
+} from './types.js'
+
+const PREPARE_ATTEMPTS = 4
+const FETCH_BYTES = 4 << 20
+
+export class OwnedLog {
+  private fenced: string | null = null
+  private commitTimer: NodeJS.Timeout | null = null
+  private readonly followers: FollowerSync[]
+
+  private constructor(
+    private readonly ctx: ReplicationContext,
+    readonly key: string,
+    readonly epoch: Epoch,
+    private readonly replicaSet: string[],
+    private last: number,
+    private commitIndex: number,
+    private readonly onFenced: (reason: string) => void,
+  ) {
+    const self = { commitIndex: () => this.commitIndex, fence: (reason: string) => this.fence(reason) }
+    this.followers = replicaSet.filter((n) => n !== ctx.self).map((n) => new FollowerSync(ctx, n, key, epoch, last + 1, self))
+  }
+
+  static async takeover(ctx: ReplicationContext, key: string, onFenced: (reason: string) => void): Promise<OwnedLog> {
+    await ctx.view.settled()
+    const current = ctx.view.replicaSet(key)
+    const previous = ctx.view.previousReplicaSet(key)
+    if (!current.includes(ctx.self)) throw errors.unavailable(`${ctx.self} holds no replica of ${key}`)
+    requireLiveMajority(ctx, current)
+
+    let epoch: Epoch = { n: ((await ctx.replica.meta(key)).promised?.n ?? 0) + 1, node: ctx.self }
+    let replies: PrepareReply[] = []
+    for (let attempt = 1; ; attempt++) {
+      replies = await prepareAll(ctx, key, epoch, current, previous)
+      const refused = replies.filter((r): r is Extract<PrepareReply, { ok: false }> => !r.ok)
+      if (refused.length === 0) break
+      if (attempt >= PREPARE_ATTEMPTS) throw errors.unavailable(`could not take over ${key}: newer epochs keep appearing`)
+      const highest = Math.max(...refused.map((r) => r.promised?.n ?? 0))
+      epoch = { n: Math.max(highest, epoch.n) + 1, node: ctx.self }
+    }
+    const granted = replies.filter((r): r is Extract<PrepareReply, { ok: true }> => r.ok)
+    if (!hasQuorum(ctx, granted, current, false) || !hasQuorum(ctx, granted, previous, true)) {
+      throw errors.unavailable(`no majority of ${key}'s replicas answered`)
+    }
+
+    // Adopt the most up-to-date log among the majority: highest last epoch, then longest.
+    const best = granted.reduce((a, b) => (compareEpochs(b.lastEpoch, a.lastEpoch) > 0 || (compareEpochs(b.lastEpoch, a.lastEpoch) === 0 && b.last > a.last) ? b : a))
+    const local = await ctx.replica.meta(key)
+    if (best.node !== ctx.self && (compareEpochs(best.lastEpoch, local.lastEpoch) !== 0 || best.last !== local.last)) {
+      await adoptLog(ctx, key, epoch, best.node, best.last, best.commit)
+    }
+    const adopted = await ctx.replica.meta(key)
+    const log = new OwnedLog(ctx, key, epoch, current, adopted.last, adopted.applied, onFenced)
+    // The marker commits, under this epoch, everything adopted before it.
+    await log.commit([])
+    ctx.log.debug({ key, epoch, last: log.last }, 'took over')
+    return log
+  }
+
+  /** Stores `ops` as the next entry on a majority of the replica set, then applies it here. */
+  async commit(ops: KvOp[]): Promise<void> {
+    if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
+    requireLiveMajority(this.ctx, this.replicaSet)
+    const p = this.last + 1
+    const entry: Entry = { p, e: this.epoch, ops }
+    const prev = this.last === 0 ? null : (await this.ctx.replica.entry(this.key, this.last))?.e ?? null
+    const local = await this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: prev, entries: [entry], commit: this.commitIndex })
+    if (!local.ok) {
+      this.fence('the local replica refused the append')
+      throw errors.unavailable(`owner of ${this.key} stepped down`)
+    }
+    this.last = p
+    await this.replicate(p)
+    this.commitIndex = p
+    await this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: p, prevE: this.epoch, entries: [], commit: p })
+    this.scheduleCommitNotice()
+  }
+
+  close(): void {
+    if (this.commitTimer) clearTimeout(this.commitTimer)
+    for (const f of this.followers) f.stop()
+  }
+
+  get isFenced(): boolean {
+    return this.fenced !== null
+  }
+
+  private fence(reason: string): void {
+    if (this.fenced) return
+    this.fenced = reason
+    this.ctx.log.info({ key: this.key, epoch: this.epoch, reason }, 'owner stepped down')
+    this.close()
+    this.onFenced(reason)
+  }
+
+  /** Waits until a majority (this node included) holds position `p`, or steps down. */
+  private async replicate(p: number): Promise<void> {
+    const need = majority(this.replicaSet.length) - 1
+    if (need <= 0) return
+    let reached = 0
+    let timer: NodeJS.Timeout | undefined
+    const ok = await new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.ctx.commitTimeoutMs)
+      for (const f of this.followers) {
+        void f.reach(p).then(() => {
+          if (f.matched >= p && ++reached >= need) resolve(true)
+        })
+      }
+    })
+    clearTimeout(timer)
+    if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
+    if (!ok) {
+      this.fence('no majority within the commit timeout')
+      throw errors.unavailable(`no majority of ${this.key}'s replicas stored the change in time`)
+    }
+  }
+
+  /** Followers learn the last commit position shortly after, without waiting for another write. */
+  private scheduleCommitNotice(): void {
+    if (this.commitTimer) return
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null
+      for (const f of this.followers) f.poke()
+    }, 20)
+    this.commitTimer.unref()
+  }
+}
+
+function requireLiveMajority(ctx: ReplicationContext, set: string[]): void {
+  const live = set.filter((n) => ctx.view.isLive(n)).length
+  if (live < majority(set.length)) throw errors.unavailable(`a majority of the replicas is down (${live} of ${set.length} live)`)
+}
+
+/** Counts promises from members of `set` whose incarnation matches the record's. */
+function hasQuorum(ctx: ReplicationContext, granted: Array<Extract<PrepareReply, { ok: true }>>, set: string[], previous: boolean): boolean {
+  if (set.length === 0) return true
+  const ok = granted.filter((r) => set.includes(r.node) && (ctx.view.incarnation(r.node, previous) ?? r.incarnation) === r.incarnation)
+  return ok.length >= majority(set.length)
+}
+
+/** Asks every replica of both sets to promise `epoch`; resolves once both have a majority or all answered. */
+async function prepareAll(ctx: ReplicationContext, key: string, epoch: Epoch, current: string[], previous: string[]): Promise<PrepareReply[]> {
+  const targets = [...new Set([...current, ...previous])]
+  const replies: PrepareReply[] = []
+  let pending = targets.length
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve([...replies]), ctx.rpcTimeoutMs + 100)
+    const settle = () => {
+      const granted = replies.filter((r): r is Extract<PrepareReply, { ok: true }> => r.ok)
+      const refused = replies.some((r) => !r.ok)
+      if (pending === 0 || refused || (hasQuorum(ctx, granted, current, false) && hasQuorum(ctx, granted, previous, true))) {
+        clearTimeout(timer)
+        resolve([...replies])
+      }
+    }
+    for (const node of targets) {
+      const req = { key, epoch }
+      replicationCall<PrepareReply>(ctx, node, PEER_KINDS.prepare, req, () => ctx.replica.prepare(req))
+        .then((r) => replies.push(r), () => undefined)
+        .finally(() => {
+          pending--
+          settle()
+        })
+    }
+  })
+}
+
+/** Replaces this node's unapplied log with `source`'s, page by page. */
+async function adoptLog(ctx: ReplicationContext, key: string, epoch: Epoch, source: string, upTo: number, commit: number): Promise<void> {
+  const local = await ctx.replica.meta(key)
+  let after = local.applied
+  let prevE: Epoch | null = null
+  let first = true
+  while (after < upTo) {
+    const req = { key, after, upTo, maxBytes: FETCH_BYTES }
+    const entries = await replicationCall<Entry[]>(ctx, source, PEER_KINDS.fetch, req, () => ctx.replica.fetch(req))
+    if (entries.length === 0 || entries[0]!.p !== after + 1) throw errors.unavailable(`${source} could not hand over ${key} from ${after + 1}`)
+    const reply: AppendReply = await ctx.replica.append({
+      key, epoch, prevP: after, prevE, entries, commit, ...(first ? { truncateAfter: local.applied } : {}),
+    })
+    if (!reply.ok) throw errors.unavailable(`could not adopt ${key}'s log: ${reply.reason}`)
+    first = false
+    const tail = entries[entries.length - 1]!
+    after = tail.p
+    prevE = tail.e
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Anti-entropy: brings every live replica of every key this node holds up to this node's
+ * committed log, in the background and at a bounded rate, so that after failures and restarts
+ * every replica set again holds all acknowledged data, including keys nobody touches. The first
+ * live member of a key's replica set repairs it; a node that is no longer in the set (it left,
+ * or the ring moved) hands its committed entries to the new members.
+ */
+import type { Logger } from 'pino'
+import { type ReplicationContext, replicationCall } from './context.js'
+import { type Entry, type InstallRequest, PEER_KINDS, type ReplicaMeta, type StatusReply } from './types.js'
+
+const PAGE = 500
+const CHUNK_BYTES = 1 << 20
+
+export interface RepairOptions {
+  intervalMs: number
+  bytesPerSec: number
+}
+
+export class Repairer {
+  private timer: NodeJS.Timeout | null = null
+  private running: Promise<void> | null = null
+  private again = false
+  private budget = 0
+  private budgetAt = Date.now()
+  private stopped = false
+  /** Counters for logs and tests. */
+  readonly stats = { sweeps: 0, installs: 0, entries: 0 }
+
+  constructor(private readonly ctx: ReplicationContext, private readonly options: RepairOptions, private readonly log: Logger) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.trigger(), this.options.intervalMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.timer) clearInterval(this.timer)
+  }
+
+  /** Runs a sweep soon; sweeps never overlap. */
+  trigger(): void {
+    if (this.stopped) return
+    if (this.running) {
+      this.again = true
+      return
+    }
+    this.running = this.sweep().catch((err) => this.log.warn({ err }, 'repair sweep failed')).finally(() => {
+      this.running = null
+      if (this.again) {
+        this.again = false
+        this.trigger()
+      }
+    })
+  }
+
+  /** One pass over every key held here; stops early at `deadline` (ms since epoch). */
+  async sweep(deadline = Infinity): Promise<void> {
+    this.stats.sweeps++
+    let after = ''
+    for (;;) {
+      if (this.stopped || Date.now() > deadline) return
+      const page = await this.ctx.replica.keys(after, PAGE)
+      if (page.length === 0) return
+      after = page[page.length - 1]![0]
+      await this.repairPage(page, deadline)
+    }
+  }
+
+  private async repairPage(page: Array<[string, ReplicaMeta]>, deadline: number): Promise<void> {
+    const { view, self } = this.ctx
+    const wanted = new Map<string, Array<[string, ReplicaMeta]>>()
+    for (const [key, meta] of page) {
+      if (meta.commit === 0) continue
+      const set = view.replicaSet(key)
+      const live = set.filter((n) => view.isLive(n))
+      if (set.includes(self) && live[0] !== self) continue
+      for (const node of live) if (node !== self) (wanted.get(node) ?? wanted.set(node, []).get(node)!).push([key, meta])
+    }
+    for (const [node, keys] of wanted) {
+      if (this.stopped || Date.now() > deadline) return
+      let statuses: StatusReply[]
+      try {
+        const body = { keys: keys.map(([k]) => k) }
+        statuses = await replicationCall<StatusReply[]>(this.ctx, node, PEER_KINDS.status, body, () => this.ctx.replica.status(body.keys))
+      } catch {
+        continue
+      }
+      for (const [i, [key, meta]] of keys.entries()) {
+        const status = statuses[i]
+        if (status && status.applied < meta.commit) await this.install(node, key, status.applied, meta.commit, deadline).catch(() => undefined)
+      }
+    }
+  }
+
+  /** Sends committed entries (after, upTo] to `node`, chunk by chunk, within the byte budget. */
+  private async install(node: string, key: string, after: number, upTo: number, deadline: number): Promise<void> {
+    while (after < upTo && !this.stopped && Date.now() <= deadline) {
+      const entries: Entry[] = await this.ctx.replica.fetch({ key, after, upTo, maxBytes: CHUNK_BYTES })
+      if (entries.length === 0) return
+      await this.spend(entries.reduce((n, e) => n + JSON.stringify(e.ops).length, 0))
+      const req: InstallRequest = { key, entries, commit: upTo }
+      const status = await replicationCall<StatusReply>(this.ctx, node, PEER_KINDS.install, req, () => this.ctx.replica.install(req))
+      this.stats.installs++
+      this.stats.entries += entries.length
+      if (status.applied <= after) return
+      after = status.applied
+    }
+  }
+
+  private async spend(bytes: number): Promise<void> {
+    const rate = this.options.bytesPerSec
+    const now = Date.now()
+    this.budget = Math.min(rate, this.budget + ((now - this.budgetAt) / 1000) * rate)
+    this.budgetAt = now
+    this.budget -= bytes
+    if (this.budget < 0) await new Promise((r) => setTimeout(r, Math.min(5000, (-this.budget / rate) * 1000)))
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The replica side of replication, one per node: for every actor key this node holds a copy of,
+ * a durable promise, a log of entries, and the actor's state built from the committed prefix.
+ *
+ * Contract: a promise only moves up and is persisted before it is answered; an append under an
+ * epoch below the promise is refused; an entry that conflicts with the owner's log (same position,
+ * other epoch) is dropped with everything after it, but never at or below `applied` (committed
+ * entries never change); state changes only by applying committed entries, in order. Requests for
+ * one key run one at a time; different keys run concurrently. Everything one request changes is
+ * written in one atomic batch.
+ */
+import { actorPrefix, num, replicaLogPrefix, replicaMetaKey } from '../../storage/keys.js'
+import type { Kv, KvOp } from '../../storage/kv.js'
+import {
+  type AppendReply, type AppendRequest, EMPTY_META, type Entry, type Epoch, type FetchRequest,
+  type InstallRequest, type PrepareReply, type PrepareRequest, type ReplicaMeta, type StatusReply,
+  compareEpochs, sameEpoch,
+} from './types.js'
+
+type Stored = { e: Epoch; ops: KvOp[] }
+
+export class ReplicaStore {
+  private readonly locks = new Map<string, Promise<unknown>>()
+
+  constructor(private readonly kv: Kv, readonly node: string, readonly incarnation: string) {}
+
+  async meta(key: string): Promise<ReplicaMeta> {
+    return (await this.kv.get<ReplicaMeta>(replicaMetaKey(key))) ?? { ...EMPTY_META }
+  }
+
+  prepare(req: PrepareRequest): Promise<PrepareReply> {
+    return this.locked(req.key, async () => {
+      const meta = await this.meta(req.key)
+      if (compareEpochs(req.epoch, meta.promised) < 0) return { ok: false, node: this.node, incarnation: this.incarnation, promised: meta.promised }
+      if (!sameEpoch(req.epoch, meta.promised)) {
+        meta.promised = req.epoch
+        await this.kv.batch([{ type: 'put', key: replicaMetaKey(req.key), value: meta }])
+      }
+      return { ok: true, node: this.node, incarnation: this.incarnation, last: meta.last, lastEpoch: meta.lastEpoch, commit: meta.commit, applied: meta.applied }
+    })
+  }
+
+  append(req: AppendRequest): Promise<AppendReply> {
+    return this.locked(req.key, async () => {
+      const meta = await this.meta(req.key)
+      if (compareEpochs(req.epoch, meta.promised) < 0) return { ok: false, reason: 'stale', promised: meta.promised }
+      meta.promised = req.epoch
+      const batch: KvOp[] = []
+      const pending = new Map<number, Stored>()
+      if (req.truncateAfter !== undefined && req.truncateAfter < meta.last) {
+        await this.truncate(req.key, meta, Math.max(req.truncateAfter, meta.applied), batch)
+      }
+      if (req.prevP > meta.applied) {
+        if (req.prevP > meta.last) return { ok: false, reason: 'mismatch', last: meta.last, applied: meta.applied }
+        const prev = await this.entry(req.key, req.prevP)
+        if (!prev || !sameEpoch(prev.e, req.prevE)) return { ok: false, reason: 'mismatch', last: meta.last, applied: meta.applied }
+      }
+      await this.write(req.key, meta, req.entries, batch, pending)
+      // Only what this request verified may be applied: the prefix up to its last entry.
+      const verified = req.prevP + req.entries.length
+      meta.commit = Math.max(meta.commit, Math.min(req.commit, verified, meta.last))
+      await this.apply(req.key, meta, batch, pending)
+      batch.push({ type: 'put', key: replicaMetaKey(req.key), value: meta })
+      await this.kv.batch(batch)
+      return { ok: true, last: meta.last }
+    })
+  }
+
+  /** Committed entries from a peer (repair, handoff): installed whatever the promise. */
+  install(req: InstallRequest): Promise<StatusReply> {
+    return this.locked(req.key, async () => {
+      const meta = await this.meta(req.key)
+      const entries = req.entries.filter((e) => e.p > meta.applied).sort((a, b) => a.p - b.p)
+      const batch: KvOp[] = []
+      const pending = new Map<number, Stored>()
+      // Installed entries must continue what is already applied, or they would leave a hole.
+      if (entries.length > 0 && entries[0]!.p === meta.applied + 1) {
+        await this.write(req.key, meta, entries, batch, pending)
+        meta.commit = Math.max(meta.commit, Math.min(req.commit, entries[entries.length - 1]!.p))
+        await this.apply(req.key, meta, batch, pending)
+        batch.push({ type: 'put', key: replicaMetaKey(req.key), value: meta })
+        await this.kv.batch(batch)
+      }
+      return { key: req.key, last: meta.last, commit: meta.commit, applied: meta.applied }
+    })
+  }
+
+  /** Entries in (after, upTo], at most about `maxBytes` of them (always at least one). */
+  async fetch(req: FetchRequest): Promise<Entry[]> {
+    const prefix = replicaLogPrefix(req.key)
+    const rows = await this.kv.range<Stored>({ gt: prefix + num(req.after), lte: prefix + num(req.upTo), limit: 5000 })
+    const out: Entry[] = []
+    let bytes = 0
+    for (const [k, v] of rows) {
+      const size = JSON.stringify(v.ops).length
+      if (out.length > 0 && bytes + size > req.maxBytes) break
+      out.push({ p: Number(k.slice(prefix.length)), e: v.e, ops: v.ops })
+      bytes += size
+    }
+    return out
+  }
+
+  async status(keys: string[]): Promise<StatusReply[]> {
+    const metas = await this.kv.getMany<ReplicaMeta>(keys.map(replicaMetaKey))
+    return keys.map((key, i) => {
+      const m = metas[i] ?? EMPTY_META
+      return { key, last: m.last, commit: m.commit, applied: m.applied }
+    })
+  }
+
+  /** Actor keys this node holds replica data for, in key order, after `after`, up to `limit`. */
+  async keys(after: string, limit: number): Promise<Array<[string, ReplicaMeta]>> {
+    const rows = await this.kv.range<ReplicaMeta>({ gt: replicaMetaKey(after), lt: 'r\x01', limit })
+    return rows.map(([k, m]) => [k.slice(2), m])
+  }
+
+  async entry(key: string, p: number): Promise<Stored | undefined> {
+    return this.kv.get<Stored>(replicaLogPrefix(key) + num(p))
+  }
+
+  /** Writes `entries` into the log, dropping any conflicting tail first; tracks them in `pending`. */
+  private async write(key: string, meta: ReplicaMeta, entries: Entry[], batch: KvOp[], pending: Map<number, Stored>): Promise<void> {
+    const prefix = replicaLogPrefix(key)
+    for (const entry of entries) {
+      if (entry.p <= meta.applied) continue
+      if (entry.p > meta.last + 1) break
+      if (entry.p <= meta.last) {
+        const existing = pending.get(entry.p) ?? (await this.entry(key, entry.p))
+        if (existing && sameEpoch(existing.e, entry.e)) continue
+        await this.truncate(key, meta, entry.p - 1, batch, pending)
+      }
+      const stored: Stored = { e: entry.e, ops: entry.ops }
+      batch.push({ type: 'put', key: prefix + num(entry.p), value: stored })
+      pending.set(entry.p, stored)
+      meta.last = entry.p
+      meta.lastEpoch = entry.e
+    }
+  }
+
+  /** Drops log entries after `after` (never applied ones). */
+  private async truncate(key: string, meta: ReplicaMeta, after: number, batch: KvOp[], pending?: Map<number, Stored>): Promise<void> {
+    const prefix = replicaLogPrefix(key)
+    for (let p = after + 1; p <= meta.last; p++) {
+      batch.push({ type: 'del', key: prefix + num(p) })
+      pending?.delete(p)
+    }
+    meta.last = after
+    meta.lastEpoch = after === 0 ? null : ((pending?.get(after) ?? (await this.entry(key, after)))?.e ?? null)
+  }
+
+  /** Applies committed, unapplied entries to the actor's state, in order. */
+  private async apply(key: string, meta: ReplicaMeta, batch: KvOp[], pending: Map<number, Stored>): Promise<void> {
+    const prefix = actorPrefix(key)
+    const upTo = Math.min(meta.commit, meta.last)
+    for (let p = meta.applied + 1; p <= upTo; p++) {
+      const entry = pending.get(p) ?? (await this.entry(key, p))
+      if (!entry) break
+      for (const op of entry.ops) batch.push({ ...op, key: prefix + op.key })
+      meta.applied = p
+    }
+  }
+
+  private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(key) ?? Promise.resolve()
+    const run = prev.then(fn, fn)
+    const tail = run.catch(() => undefined)
+    this.locks.set(key, tail)
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key)
+    })
+    return run
+  }
+}

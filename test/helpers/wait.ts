@@ -1,0 +1,35 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+
+export interface WaitOptions {
+  /** Give up after this long (ms). Default 5000. */
+  timeout?: number
+  /** Poll interval (ms). Default 20. */
+  every?: number
+  /** Names the condition in the timeout error. */
+  what?: string
+}
+
+/**
+ * Polls `pred` until it returns a truthy value and resolves with that value; rejects once
+ * `timeout` has passed. A predicate that throws counts as "not yet", and its last error is
+ * attached to the timeout error as the cause.
+ */
+export async function waitFor<T>(
+  pred: () => T | Promise<T>,
+  { timeout = 5000, every = 20, what = 'condition' }: WaitOptions = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeout
+  let lastError: unknown
+  for (;;) {
+    try {
+      const v = await pred()
+      if (v) return v as NonNullable<T>
+    } catch (err) {
+      lastError = err
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}`, { cause: lastError })
+    }
+    await sleep(Math.min(every, Math.max(1, deadline - Date.now())))
+  }
+}
