@@ -30,6 +30,7 @@ export interface Config {
   tokenTtlMs: number
   logLevel: string
   pushWebhook: string | null
+  repairIntervalMs: number
 }
 
 export class ConfigError extends Error {
@@ -69,6 +70,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--max-queued-bytes': { key: 'maxQueuedBytes', env: 'CHAT_MAX_QUEUED_BYTES', kind: 'int', min: 1024, max: 1 << 30, help: 'unsent bytes per socket before it is closed with 1013 (default 8 MiB)' },
   '--token-ttl-ms': { key: 'tokenTtlMs', env: 'CHAT_TOKEN_TTL_MS', kind: 'int', min: 1000, max: 10 * 365 * 86_400_000, help: 'lifetime of login tokens (default 30 days)' },
   '--log-level': { key: 'logLevel', env: 'CHAT_LOG_LEVEL', kind: 'string', help: 'pino level: fatal, error, warn, info, debug (default info)' },
+  '--repair-interval-ms': { key: 'repairIntervalMs', env: 'CHAT_REPAIR_INTERVAL_MS', kind: 'int', min: 100, max: 3_600_000, help: 'how often replicas are compared and repaired (default 5000)' },
   '--push-webhook': { key: 'pushWebhook', env: 'CHAT_PUSH_WEBHOOK', kind: 'url', help: 'URL that receives push notifications for offline users' },
 }
 
@@ -158,6 +160,7 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     tokenTtlMs: (given.tokenTtlMs as number | undefined) ?? 30 * 86_400_000,
     logLevel,
     pushWebhook: (given.pushWebhook as string | undefined) ?? null,
+    repairIntervalMs: (given.repairIntervalMs as number | undefined) ?? 5000,
   }
 }
 

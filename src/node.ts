@@ -94,7 +94,8 @@ export class ChatNode {
       this.topology = cluster.topology()
     }
     this.serving = true
-    log.info({
+    // The ready line is part of the contract: printed whatever the log level.
+    log.child({}, { level: 'info' }).info({
       http: this.httpUrl, grpc: this.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
       mode: this.cluster ? 'cluster' : 'standalone', ...(this.cluster ? { ringVersion: this.cluster.view.version, cluster: config.cluster } : {}),
     }, 'ready')
@@ -124,6 +125,7 @@ export class ChatNode {
       topology: {
         ringVersion: () => this.topology?.ringVersion() ?? 0,
         members: () => this.topology?.members() ?? [],
+        replica: async (key) => this.topology?.replica?.(key) ?? null,
       },
       log: this.log,
       healthy: () => this.serving && !this.leaving,

@@ -73,7 +73,7 @@ export class Cluster {
       commitTimeoutMs: Math.max(1000, config.deadAfterMs),
     }
     this.storage = new ReplicatedActorStorage(ctx, kv, (key) => void this.runtime?.deactivate(key))
-    this.repairer = new Repairer(ctx, { intervalMs: 5000, bytesPerSec: 16 << 20 }, log)
+    this.repairer = new Repairer(ctx, { intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20 }, log)
   }
 
   /** Starts serving: routes calls, answers peers, follows changes. */
@@ -96,6 +96,7 @@ export class Cluster {
   topology(): Topology {
     return {
       ringVersion: () => this.view.version,
+      replica: (key) => this.replica.report(key),
       members: () => {
         const live = new Map(this.membership.live().map((m) => [m.id, m]))
         return this.view.members().map((m): MemberStatus => {

@@ -21,6 +21,8 @@ export interface MemberStatus {
 export interface Topology {
   ringVersion(): number
   members(): MemberStatus[]
+  /** This node's replica of an actor key (cluster only): log marks and a state digest, for operators and checks. */
+  replica?(key: string): Promise<object | null>
 }
 
 export interface GatewayDeps {

@@ -31,6 +31,15 @@ export function opsRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     members: deps.topology.members(),
   }))
 
+  // Operators and the chaos checker compare replicas with this; it shows digests, never content.
+  app.get<{ Querystring: { key: string } }>('/v1/internal/replica', {
+    schema: { querystring: { type: 'object', required: ['key'], properties: { key: { type: 'string', maxLength: 300 } } } },
+  }, async (request, reply) => {
+    const report = deps.topology.replica ? await deps.topology.replica(request.query.key) : null
+    if (!report) return sendError(reply, errors.notFound('no replica data here (standalone node)'))
+    return report
+  })
+
   app.get<{ Querystring: { region?: string } }>('/v1/discover', {
     schema: { querystring: { type: 'object', properties: { region: { type: 'string', maxLength: 64 } } } },
   }, async (request, reply) => {

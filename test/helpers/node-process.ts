@@ -63,7 +63,9 @@ export class NodeProcess {
     if (o.nats) args.push('--nats', o.nats)
     if (o.secret) args.push('--secret', o.secret)
     this.ready = null
-    const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    // The test runner adds its loader hooks to NODE_OPTIONS of every child it sees spawned; they
+    // must not reach the node under test. `env -u` drops them and execs node (same pid).
+    const proc = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc = proc
     this.exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })))
     let buffered = ''

@@ -9,6 +9,7 @@
  * one key run one at a time; different keys run concurrently. Everything one request changes is
  * written in one atomic batch.
  */
+import { createHash } from 'node:crypto'
 import { actorPrefix, num, replicaLogPrefix, replicaMetaKey } from '../../storage/keys.js'
 import type { Kv, KvOp } from '../../storage/kv.js'
 import {
@@ -112,6 +113,18 @@ export class ReplicaStore {
   async keys(after: string, limit: number): Promise<Array<[string, ReplicaMeta]>> {
     const rows = await this.kv.range<ReplicaMeta>({ gt: replicaMetaKey(after), lt: 'r\x01', limit })
     return rows.map(([k, m]) => [k.slice(2), m])
+  }
+
+  /** This node's copy of a key, summarized: its log marks and a digest of its applied state. */
+  async report(key: string): Promise<ReplicaMeta & { node: string; digest: string; stateKeys: number }> {
+    return this.locked(key, async () => {
+      const meta = await this.meta(key)
+      const prefix = actorPrefix(key)
+      const rows = await this.kv.range<unknown>({ gte: prefix, lt: prefix + '\xff' })
+      const hash = createHash('sha256')
+      for (const [k, v] of rows) hash.update(k).update('\0').update(JSON.stringify(v)).update('\0')
+      return { ...meta, node: this.node, digest: hash.digest('hex'), stateKeys: rows.length }
+    })
   }
 
   async entry(key: string, p: number): Promise<Stored | undefined> {

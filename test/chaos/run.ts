@@ -1,0 +1,177 @@
+/**
+ * One chaos run: 5 nodes with replicas 3, writers sending with at-least-once retries, and a seeded
+ * nemesis that SIGKILLs nodes (restarting some on their data dir, replacing one with an empty
+ * one), SIGSTOPs a node for seconds, and restarts nats-server; one fault at a time, with time to
+ * settle in between. Then everything is healed and the checker judges what the cluster kept.
+ */
+import { rmSync } from 'node:fs'
+import WebSocket from 'ws'
+import { Ring } from '../../src/cluster/ring.js'
+import { TestCluster } from '../helpers/cluster.js'
+import { api, login } from '../helpers/node-process.js'
+import { waitFor } from '../helpers/wait.js'
+import { type CheckResult, check } from './checker.js'
+import type { Fault, InboxEvent, SendRecord, StoredMessage } from './history.js'
+import { Rng } from './rng.js'
+import { Writer, sleep } from './writer.js'
+
+interface Teardown { teardown(fn: () => unknown): void }
+
+export interface ChaosOptions {
+  seed: number
+  seconds: number
+  log: (line: string) => void
+  /** Off for the deliberate-bug demonstration: writers only, no faults. */
+  faults?: boolean
+}
+
+const REPLICAS = 3
+const GROUPS: Record<string, string[]> = {
+  a: ['usr1', 'usr2', 'usr3', 'usr4', 'usr5'],
+  b: ['usr4', 'usr5', 'usr6', 'usr7'],
+  c: ['usr1', 'usr3', 'usr6', 'usr8'],
+}
+const DMS = [['usr1', 'usr2'], ['usr3', 'usr7'], ['usr5', 'usr8']]
+
+export async function runChaos(t: Teardown, options: ChaosOptions): Promise<CheckResult & { seed: number }> {
+  const { log } = options
+  const rng = new Rng(options.seed)
+  const cluster = await TestCluster.start(t, {
+    nodes: 5, replicas: REPLICAS, heartbeatMs: 250, deadAfterMs: 1000,
+    args: ['--repair-interval-ms', '1000', '--presence-timeout-ms', '5000', '--rate-limit', '1000', '--log-level', 'warn'],
+  })
+  log(`chaos: seed ${options.seed}, ${options.seconds} s, 5 nodes, replicas ${REPLICAS}`)
+
+  const users = ['usr1', 'usr2', 'usr3', 'usr4', 'usr5', 'usr6', 'usr7', 'usr8']
+  const tokens = new Map<string, string>()
+  for (const [i, u] of users.entries()) tokens.set(u, await login(cluster.url(i), u))
+  const channelsOf = new Map<string, string[]>(users.map((u) => [u, []]))
+  const members = new Map<string, string[]>()
+  for (const [name, list] of Object.entries(GROUPS)) {
+    const r = await api(cluster.url(), 'POST', '/v1/groups', { name, members: list.slice(1) }, tokens.get(list[0]!))
+    if (r.status !== 201) throw new Error(`group ${name}: ${r.status} ${r.text}`)
+    members.set(r.body.channel.id, list)
+  }
+  for (const [a, b] of DMS) members.set(`dm:${a}:${b}`, [a!, b!])
+  for (const [channel, list] of members) for (const u of list) channelsOf.get(u)!.push(channel)
+
+  const sends: SendRecord[] = []
+  const faults: Fault[] = []
+  const start = Date.now()
+  const until = start + options.seconds * 1000
+  const running = () => cluster.running().map((n) => n.url)
+  const writers = users.map((u) => new Writer(u, tokens.get(u)!, channelsOf.get(u)!, running, new Rng(rng.int(1, 2 ** 31)), sends))
+  const writing = Promise.all(writers.map((w) => w.run(until, until + 90_000)))
+
+  if (options.faults !== false) {
+    while (Date.now() < until - 8000) {
+      await sleep(rng.int(2000, 4000))
+      const fault = await inject(cluster, rng, [...members.keys()])
+      faults.push(fault)
+      log(`chaos: +${((fault.at - start) / 1000).toFixed(1)} s ${fault.kind} ${fault.node ?? ''} (owned ${fault.ownedChannels.length} channels)`)
+      await cluster.settled(undefined, 30_000).catch((err) => log(`chaos: not settled after fault: ${(err as Error).message}`))
+    }
+  }
+  await writing
+  log(`chaos: writers done after ${((Date.now() - start) / 1000).toFixed(1)} s; ${sends.length} sends`)
+
+  await cluster.settled(undefined, 30_000)
+  await converged(cluster, [...members.keys()].map((c) => `channel:${c}`), log)
+  const histories = new Map<string, Map<string, StoredMessage[]>>()
+  for (const [channel, list] of members) {
+    const byNode = new Map<string, StoredMessage[]>()
+    for (const node of cluster.running()) byNode.set(node.id, await history(node.url, channel, tokens.get(list[0]!)!))
+    histories.set(channel, byNode)
+  }
+  const inboxes = new Map<string, { events: InboxEvent[]; channels: string[] }>()
+  for (const u of users) inboxes.set(u, { events: await inbox(cluster.url(users.indexOf(u)), tokens.get(u)!), channels: channelsOf.get(u)! })
+  const result = check({ sends, histories, inboxes, faults })
+  log(`chaos: seed ${options.seed} figures ${JSON.stringify(result.figures)}`)
+  for (const p of result.problems.slice(0, 30)) log(`chaos: PROBLEM ${p}`)
+  return { ...result, seed: options.seed }
+}
+
+/** One fault, healed before it returns. */
+async function inject(cluster: TestCluster, rng: Rng, channels: string[]): Promise<Fault> {
+  const kinds: Fault['kind'][] = ['kill', 'kill', 'kill', 'kill-wipe', 'pause', 'pause', 'nats-restart']
+  const kind = rng.pick(kinds)
+  if (kind === 'nats-restart') {
+    const at = Date.now()
+    await cluster.nats.restart()
+    return { kind, node: null, at, ownedChannels: [] }
+  }
+  const victim = rng.pick(cluster.running())
+  const ownedChannels = await owned(cluster, victim.id, channels)
+  const at = Date.now()
+  if (kind === 'pause') {
+    victim.signal('SIGSTOP')
+    await sleep(rng.int(2000, 4000))
+    victim.signal('SIGCONT')
+    return { kind, node: victim.id, at, ownedChannels }
+  }
+  await victim.kill()
+  await sleep(rng.int(1500, 4000))
+  if (kind === 'kill-wipe') rmSync(victim.dataDir, { recursive: true, force: true })
+  await victim.launch(30_000)
+  return { kind, node: victim.id, at, ownedChannels }
+}
+
+/** The channels whose owner is `node` now (first live member of the replica set). */
+async function owned(cluster: TestCluster, node: string, channels: string[]): Promise<string[]> {
+  const view = await (await fetch(`${cluster.url()}/v1/cluster`)).json() as { ringVersion: number; members: Array<{ id: string; live: boolean; http: string; grpc: string }> }
+  const ring = new Ring({ version: view.ringVersion, members: view.members.map((m) => ({ id: m.id, http: m.http, grpc: m.grpc })) })
+  const live = new Set(view.members.filter((m) => m.live).map((m) => m.id))
+  return channels.filter((c) => ring.owner(`channel:${c}`, (id) => live.has(id), REPLICAS) === node)
+}
+
+/** Waits until every replica of every key reports the same applied position and state digest. */
+async function converged(cluster: TestCluster, keys: string[], log: (s: string) => void): Promise<void> {
+  const view = await (await fetch(`${cluster.url()}/v1/cluster`)).json() as { ringVersion: number; members: Array<{ id: string; http: string; grpc: string }> }
+  const ring = new Ring({ version: view.ringVersion, members: view.members })
+  const urls = new Map(cluster.running().map((n) => [n.id, n.url]))
+  const started = Date.now()
+  await waitFor(async () => {
+    for (const key of keys) {
+      const reports = await Promise.all(ring.replicas(key, REPLICAS).map(async (id) => (await api(urls.get(id)!, 'GET', `/v1/internal/replica?key=${encodeURIComponent(key)}`)).body))
+      if (!reports.every((r) => r && r.applied === reports[0].applied && r.digest === reports[0].digest && r.applied > 0)) return false
+    }
+    return true
+  }, { timeout: 90_000, every: 500, what: 'replicas converged' })
+  log(`chaos: every replica set converged ${((Date.now() - started) / 1000).toFixed(1)} s after healing`)
+}
+
+async function history(base: string, channel: string, token: string): Promise<StoredMessage[]> {
+  const out: StoredMessage[] = []
+  for (let after = 0, page = 0; page < 1000; page++) {
+    const r = await api(base, 'GET', `/v1/channels/${encodeURIComponent(channel)}/messages?after=${after}&limit=200`, undefined, token)
+    if (r.status !== 200) throw new Error(`history ${channel} from ${base}: ${r.status} ${r.text}`)
+    out.push(...r.body.messages)
+    if (r.body.messages.length < 200) return out
+    after = r.body.messages[r.body.messages.length - 1].seq
+  }
+  return out
+}
+
+async function inbox(base: string, token: string): Promise<InboxEvent[]> {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}&deviceId=checker`)
+  const replies: any[] = []
+  ws.on('message', (d) => replies.push(JSON.parse(d.toString())))
+  const next = async (pred: (f: any) => boolean) => waitFor(() => replies.find(pred), { timeout: 30_000, what: 'sync reply' })
+  try {
+    await next((f) => f.op === 'ready')
+    const events: InboxEvent[] = []
+    let since = 0
+    for (let page = 0; page < 1000; page++) {
+      const ref = `s${page}`
+      ws.send(JSON.stringify({ op: 'sync', since, limit: 1000, ref }))
+      const r = await next((f) => f.ref === ref)
+      if (r.op !== 'sync') throw new Error(`sync: ${JSON.stringify(r)}`)
+      events.push(...r.events)
+      since = r.next
+      if (!r.more) break
+    }
+    return events
+  } finally {
+    ws.terminate()
+  }
+}
