@@ -12,6 +12,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     process.stdout.write(usage() + '\n')
     return
   }
+  const command = argv[0]
+  if (command === 'members' || command === 'remove') {
+    const { AdminError, runAdmin } = await import('./cluster/admin.js')
+    try {
+      process.stdout.write((await runAdmin(command, argv.slice(1), env)) + '\n')
+      process.exit(0)
+    } catch (err) {
+      process.stderr.write(`chat-node ${command}: ${(err as Error).message}\n`)
+      process.exit(err instanceof AdminError ? 2 : 1)
+    }
+  }
   let config
   try {
     config = parseConfig(argv, env)
