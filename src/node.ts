@@ -66,6 +66,7 @@ export class ChatNode {
 
   private async compose(): Promise<void> {
     const { config, log, kv } = this
+    await checkMode(kv, config.nats.length > 0 ? 'cluster' : 'standalone', config.dataDir)
     const secret = config.secret ?? (await standaloneSecret(kv))
     const env: ActorEnv = {
       actors: new Actors(this.lateRouter()),
@@ -156,6 +157,17 @@ export class ChatNode {
   private async close(): Promise<void> {
     await this.http?.close().catch(() => {})
     await this.kv.close()
+  }
+}
+
+/**
+ * A data dir belongs to one mode for life: standalone state has no replication log, so a cluster
+ * could not hand it to other replicas, and a cluster's replica data means nothing standalone.
+ */
+async function checkMode(kv: Kv, mode: 'standalone' | 'cluster', dataDir: string): Promise<void> {
+  const recorded = await stored(kv, 'mode', () => mode)
+  if (recorded !== mode) {
+    throw new Error(`data dir ${dataDir} holds a ${recorded} node's data and cannot be used by a ${mode} node; use another --data-dir`)
   }
 }
 

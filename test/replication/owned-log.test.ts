@@ -1,0 +1,186 @@
+// Replication's owner and replica sides together, in one process: three replicas on real LevelDB
+// stores, wired by direct calls that a test can cut. Fencing, takeover, catch-up, majority rules.
+import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { LevelKv } from '../../src/storage/leveldb.js'
+import { ReplicaStore } from '../../src/cluster/replication/replica.js'
+import { OwnedLog } from '../../src/cluster/replication/owner.js'
+import { PEER_KINDS } from '../../src/cluster/replication/types.js'
+import type { ReplicationContext } from '../../src/cluster/replication/context.js'
+import type { PeerClient, PeerRequest, Reply } from '../../src/cluster/transport.js'
+import { TransportError } from '../../src/cluster/transport.js'
+import { actorPrefix } from '../../src/storage/keys.js'
+import { waitFor } from '../helpers/wait.js'
+
+const KEY = 'channel:g:test'
+const NODES = ['a', 'b', 'c']
+
+interface World {
+  replicas: Map<string, ReplicaStore>
+  kvs: Map<string, LevelKv>
+  /** Nodes whose replica cannot be reached (requests fail as a dead peer's would). */
+  cut: Set<string>
+  /** Nodes the liveness view reports as down. */
+  down: Set<string>
+  ctx(self: string): ReplicationContext
+}
+
+async function world(t: Tap.Test): Promise<World> {
+  const replicas = new Map<string, ReplicaStore>()
+  const kvs = new Map<string, LevelKv>()
+  for (const id of NODES) {
+    const dir = mkdtempSync(join(tmpdir(), `repl-${id}-`))
+    const kv = await LevelKv.open(dir)
+    t.teardown(async () => {
+      await kv.close()
+      rmSync(dir, { recursive: true, force: true })
+    })
+    kvs.set(id, kv)
+    replicas.set(id, new ReplicaStore(kv, id, `inc-${id}`))
+  }
+  const cut = new Set<string>()
+  const down = new Set<string>()
+  const log = pino({ level: 'silent' })
+  const view = {
+    self: '',
+    version: 1,
+    settled: async () => {},
+    replicaSet: () => NODES,
+    previousReplicaSet: () => [],
+    isLive: (id: string) => !down.has(id),
+    incarnation: (id: string) => `inc-${id}`,
+  }
+  const client = (node: string): PeerClient => ({
+    call: async () => { throw new Error('not used') },
+    callMany: async () => { throw new Error('not used') },
+    push: async () => {},
+    peer: async (req: PeerRequest): Promise<Reply> => {
+      if (cut.has(node)) throw new TransportError('UNAVAILABLE', `${node} is unreachable`)
+      const r = replicas.get(node)!
+      const body = req.body as never
+      switch (req.kind) {
+        case PEER_KINDS.prepare: return { ok: true, body: await r.prepare(body) }
+        case PEER_KINDS.append: return { ok: true, body: await r.append(body) }
+        case PEER_KINDS.fetch: return { ok: true, body: await r.fetch(body) }
+        default: throw new Error(`unexpected ${req.kind}`)
+      }
+    },
+  })
+  return {
+    replicas, kvs, cut, down,
+    ctx: (self) => ({
+      self, replica: replicas.get(self)!, view: { ...view, self } as never, log,
+      peer: (node) => client(node), rpcTimeoutMs: 300, commitTimeoutMs: 500,
+    }),
+  }
+}
+
+const put = (sub: string, value: unknown) => [{ type: 'put' as const, key: sub, value }]
+
+async function state(w: World, node: string, sub: string): Promise<unknown> {
+  return w.kvs.get(node)!.get(actorPrefix(KEY) + sub)
+}
+
+t.test('a commit is on a majority before it resolves, and followers apply it', async (t) => {
+  const w = await world(t)
+  const log = await OwnedLog.takeover(w.ctx('a'), KEY, () => {})
+  t.teardown(() => log.close())
+  await log.commit(put('m1', 'hello'))
+  const held = await Promise.all(NODES.map(async (n) => (await w.replicas.get(n)!.meta(KEY)).last))
+  t.ok(held.filter((last) => last >= 2).length >= 2, `marker and entry on a majority (${held})`)
+  t.equal(await state(w, 'a', 'm1'), 'hello', 'the owner applied it')
+  await log.commit(put('m2', 'again'))
+  // The next append told the followers that m1 is committed.
+  const applied = await Promise.all(['b', 'c'].map(async (n) => state(w, n, 'm1')))
+  t.ok(applied.includes('hello'), 'a follower applied the committed entry')
+})
+
+t.test('a paused old owner cannot commit after a new owner took over (fencing)', async (t) => {
+  const w = await world(t)
+  let fenced = ''
+  const old = await OwnedLog.takeover(w.ctx('a'), KEY, (reason) => { fenced = reason })
+  t.teardown(() => old.close())
+  await old.commit(put('m1', 'from a'))
+
+  // a is "paused": the others think it is down; b takes over with b and c.
+  w.cut.add('a')
+  w.down.add('a')
+  const fresh = await OwnedLog.takeover(w.ctx('b'), KEY, () => {})
+  t.teardown(() => fresh.close())
+  t.equal(await state(w, 'b', 'm1'), 'from a', 'the new owner adopted the committed entry')
+  await fresh.commit(put('m2', 'from b'))
+
+  // a resumes, still believing it owns the key, and tries to write.
+  w.cut.delete('a')
+  await t.rejects(old.commit(put('m2', 'zombie write')), { code: 'UNAVAILABLE' }, 'the zombie write is refused')
+  t.ok(old.isFenced && fenced.length > 0, `the old owner stepped down: ${fenced}`)
+  await fresh.commit(put('m3', 'from b again'))
+  for (const n of NODES) {
+    const m2 = await state(w, n, 'm2')
+    t.not(m2, 'zombie write', `${n} never applied the zombie write`)
+  }
+  // The new owner's follower sync backs off while a was unreachable; it catches up on its own.
+  await waitFor(async () => (await state(w, 'a', 'm3')) === 'from b again', { timeout: 5000, what: 'a caught up' })
+  t.equal(await state(w, 'a', 'm2'), 'from b', "the old owner's replica was brought in line with the new owner's log")
+})
+
+t.test('with a majority of replicas down nothing is stored and the write is refused', async (t) => {
+  const w = await world(t)
+  const log = await OwnedLog.takeover(w.ctx('a'), KEY, () => {})
+  t.teardown(() => log.close())
+  await log.commit(put('m1', 'one'))
+  const before = await Promise.all(NODES.map(async (n) => (await w.replicas.get(n)!.meta(KEY)).last))
+  for (const n of ['b', 'c']) { w.cut.add(n); w.down.add(n) }
+  await t.rejects(log.commit(put('m2', 'two')), { code: 'UNAVAILABLE' }, 'refused')
+  const after = await Promise.all(NODES.map(async (n) => (await w.replicas.get(n)!.meta(KEY)).last))
+  t.same(after, before, 'no replica stored anything')
+  await t.rejects(OwnedLog.takeover(w.ctx('a'), KEY, () => {}), { code: 'UNAVAILABLE' }, 'no takeover without a majority')
+  for (const n of ['b', 'c']) { w.cut.delete(n); w.down.delete(n) }
+  const again = await OwnedLog.takeover(w.ctx('a'), KEY, () => {})
+  t.teardown(() => again.close())
+  await again.commit(put('m2', 'two'))
+  t.equal(await state(w, 'a', 'm2'), 'two', 'writes work again once a majority is back')
+})
+
+t.test('a write that reached only a minority is not acknowledged and a later owner decides it once', async (t) => {
+  const w = await world(t)
+  const first = await OwnedLog.takeover(w.ctx('a'), KEY, () => {})
+  t.teardown(() => first.close())
+  await first.commit(put('m1', 'one'))
+  // b and c stop answering but still look live: the write reaches only a.
+  w.cut.add('b')
+  w.cut.add('c')
+  await t.rejects(first.commit(put('m2', 'minority')), { code: 'UNAVAILABLE' }, 'no majority, no ack')
+  t.ok(first.isFenced, 'the owner stepped down')
+  // a dies for good; c takes over with b and c, which never saw m2.
+  w.cut.delete('b')
+  w.cut.delete('c')
+  w.cut.add('a')
+  w.down.add('a')
+  const next = await OwnedLog.takeover(w.ctx('c'), KEY, () => {})
+  t.teardown(() => next.close())
+  await next.commit(put('m2', 'decided by c'))
+  w.cut.delete('a')
+  w.down.delete('a')
+  await next.commit(put('m3', 'three'))
+  await waitFor(async () => (await state(w, 'a', 'm3')) === 'three', { timeout: 5000, what: 'a caught up' })
+  for (const n of NODES) t.equal(await state(w, n, 'm2'), 'decided by c', `${n} agrees on m2; the unacknowledged write is gone`)
+})
+
+t.test('a replica that missed writes catches up when it comes back', async (t) => {
+  const w = await world(t)
+  w.cut.add('c')
+  const log = await OwnedLog.takeover(w.ctx('a'), KEY, () => {})
+  t.teardown(() => log.close())
+  for (let i = 1; i <= 20; i++) await log.commit(put(`m${i}`, i))
+  t.equal((await w.replicas.get('c')!.meta(KEY)).last, 0, 'c has nothing while cut off')
+  w.cut.delete('c')
+  await log.commit(put('m21', 21))
+  await waitFor(async () => (await w.replicas.get('c')!.meta(KEY)).last >= 22, { timeout: 5000, what: 'c caught up' })
+  await log.commit(put('m22', 22))
+  await waitFor(async () => (await state(w, 'c', 'm21')) === 21, { timeout: 5000, what: 'c applied' })
+  t.equal(await state(w, 'c', 'm20'), 20, 'c caught up and applied the committed entries')
+})
