@@ -1,0 +1,40 @@
+/**
+ * The chat cluster's client SDK. Runs in browsers and in Node 20+ (pass `WebSocket` from the `ws`
+ * package where there is no global one).
+ *
+ * ```ts
+ * const api = new HttpApi({ baseUrl: 'http://127.0.0.1:8080' })
+ * const { token } = await api.login({ username: 'alice', password: 'secret123' })
+ * const client = new ChatClient({ token, discover: api.baseUrl, WebSocket })
+ * client.on('message', (m) => console.log(m.from, m.text))
+ * await client.connect()
+ * await client.send(dmChannelId('alice', 'bob'), 'hi')
+ * ```
+ */
+export { ChatClient } from './chat-client.js'
+export type {
+  ChatClientEvents, ChatClientOptions, ConnectionState, ReadyInfo, StateChange,
+} from './types.js'
+export { HttpApi } from './http.js'
+export type {
+  ChannelSummary, ClusterMember, ClusterView, DiscoverResult, FriendState, FriendView, HistoryWindow,
+  HttpApiOptions, SessionInfo,
+} from './http.js'
+export { ApiError, ChatError, CLIENT_ERROR_CODES, isRetryableCode } from './errors.js'
+export type { ClientErrorCode, SdkErrorCode } from './errors.js'
+export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
+export type { BackoffOptions } from './backoff.js'
+export { MessageCache, DEFAULT_CACHE_PER_CHANNEL } from './cache.js'
+export { TypedEmitter } from './emitter.js'
+export type { Listener } from './emitter.js'
+export { canonicalChannelId, dmChannelId, newClientMsgId } from './ids.js'
+export type { PendingSend } from './outbox.js'
+export type { DiscoverOption } from './discovery.js'
+export type { ReplyMap, RequestFrame, WebSocketConstructor, WebSocketLike } from './session.js'
+export { CLOSE_CODES, LIMITS } from '../protocol/frames.js'
+export type {
+  AckFrame, ChannelView, InboxEvent, MemberEvent, Message, MessageEvent, PresencePushFrame, PresenceView,
+  ReadPushFrame, UserView,
+} from '../protocol/frames.js'
+export { ERROR_CODES } from '../protocol/codes.js'
+export type { ErrorCode } from '../protocol/codes.js'
