@@ -18,6 +18,12 @@ export interface Router {
   callMany(keys: string[], req: ActorRequest): Promise<Array<Settled<unknown>>>
 }
 
+/**
+ * Not a frame for the client: tells a device's session that its user actor is going away (the
+ * ring moved, the node is leaving) and that it must register again with the key's next owner.
+ */
+export const REREGISTER_FRAME = '\u0000reregister'
+
 /** Sends pre-serialized frames to devices' sockets on whichever node holds them. Never blocks. */
 export interface Pusher {
   push(devices: readonly DeviceRef[], frame: string): void

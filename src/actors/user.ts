@@ -12,7 +12,7 @@ import type { InboxEvent, Message, PresenceView, UserView } from '../protocol/fr
 import { HIGH, SEP, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import type { KvOp } from '../storage/kv.js'
-import type { ActorEnv } from './env.js'
+import { type ActorEnv, REREGISTER_FRAME } from './env.js'
 import type { ChannelEvent, DeviceRef, FriendState, SyncResult, UserReplies, UserRequest } from './messages.js'
 import type { Actor } from './runtime.js'
 
@@ -22,6 +22,11 @@ interface Membership { readSeq: number }
 type InboxEntry =
   | { c: string; s: number }
   | { op: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
+
+/** Text (UTF-16 units) of message bodies after which a sync page ends early. */
+const SYNC_PAGE_CHARS = 1_000_000
+/** Inbox rows whose bodies are fetched together while a sync page is built. */
+const SYNC_FETCH_CHUNK = 100
 
 const K = {
   profile: 'p',
@@ -72,7 +77,10 @@ export class UserActor implements Actor<UserRequest> {
     return this.devices.size === 0
   }
 
-  async deactivate(): Promise<void> {}
+  /** Devices are kept in memory only: their sessions register again with the next activation. */
+  async deactivate(): Promise<void> {
+    this.pushAll(REREGISTER_FRAME)
+  }
 
   async receive(req: UserRequest): Promise<unknown> {
     switch (req.kind) {
@@ -281,26 +289,48 @@ export class UserActor implements Actor<UserRequest> {
     return out
   }
 
+  /**
+   * Events after `since`, oldest first, with message bodies read from their channels. A page
+   * stops early, with `more` set, once its bodies pass SYNC_PAGE_CHARS: a page of large messages
+   * must fit a socket's queue, and the bodies are fetched chunk by chunk so a big backlog is never
+   * held in memory at once.
+   */
   private async handleSync(req: Extract<UserRequest, { kind: 'sync' }>): Promise<SyncResult> {
     this.requireProfile()
     const since = Math.max(0, req.since)
     const rows = await this.store.range<InboxEntry>({ gt: K.inbox(since), lt: `i${SEP}${HIGH}`, limit: req.limit })
+    const events: InboxEvent[] = []
+    let chars = 0
+    for (let at = 0; at < rows.length && (events.length === 0 || chars < SYNC_PAGE_CHARS); at += SYNC_FETCH_CHUNK) {
+      const chunk = rows.slice(at, at + SYNC_FETCH_CHUNK)
+      const bodies = await this.bodiesOf(chunk)
+      for (const [key, e] of chunk) {
+        if (events.length > 0 && chars >= SYNC_PAGE_CHARS) break
+        const inboxSeq = parseNum(key.slice(2))
+        if (!('c' in e)) {
+          events.push({ ...e, inboxSeq })
+          continue
+        }
+        const m = bodies.get(`${e.c}/${e.s}`)
+        // A gap in inboxSeq would break every client's cursor: refuse rather than skip.
+        if (!m) throw errors.unavailable(`message ${e.c}/${e.s} is not readable right now`)
+        events.push({ op: 'message', inboxSeq, ...m })
+        chars += m.text.length
+      }
+    }
+    const next = events.length > 0 ? events[events.length - 1]!.inboxSeq : since
+    return { events, next, more: next < this.meta.inboxSeq }
+  }
+
+  /** The bodies of the messages some inbox rows point at, keyed `channel/seq`. */
+  private async bodiesOf(rows: Array<[string, InboxEntry]>): Promise<Map<string, Message>> {
     const wanted = new Map<string, number[]>()
     for (const [, e] of rows) if ('c' in e) (wanted.get(e.c) ?? wanted.set(e.c, []).get(e.c)!).push(e.s)
     const bodies = new Map<string, Message>()
     await Promise.all([...wanted].map(async ([channel, seqs]) => {
       for (const m of await this.env.actors.channel(channel, { kind: 'messages', seqs })) bodies.set(`${channel}/${m.seq}`, m)
     }))
-    const events: InboxEvent[] = rows.map(([key, e]) => {
-      const inboxSeq = parseNum(key.slice(2))
-      if (!('c' in e)) return { ...e, inboxSeq }
-      const m = bodies.get(`${e.c}/${e.s}`)
-      // A gap in inboxSeq would break every client's cursor: refuse rather than skip.
-      if (!m) throw errors.unavailable(`message ${e.c}/${e.s} is not readable right now`)
-      return { op: 'message', inboxSeq, ...m }
-    })
-    const next = events.length > 0 ? events[events.length - 1]!.inboxSeq : since
-    return { events, next, more: next < this.meta.inboxSeq }
+    return bodies
   }
 
   private async handleRead(req: Extract<UserRequest, { kind: 'read' }>): Promise<UserReplies['read']> {

@@ -144,9 +144,13 @@ export class Cluster {
   private onViewChange(): void {
     const runtime = this.runtime
     if (!runtime) return
-    // Actors this node no longer owns finish their current message and stop; the new owner takes over.
+    // Actors this node no longer owns finish their current message and stop; the new owner takes
+    // over. So do actors whose replica set changed: ownership must be taken again under the new
+    // ring, so that what they commit is on a majority of the replica set future owners will ask.
     for (const key of runtime.keys()) {
-      if (this.view.owner(key) !== this.parts.config.id) void runtime.deactivate(key)
+      if (this.view.owner(key) !== this.parts.config.id || this.storage.replicaSetChanged(key, this.view.replicaSet(key))) {
+        void runtime.deactivate(key)
+      }
     }
     // Devices re-register with their user's new owner (its device list lives in memory).
     for (const session of this.parts.registry.all()) {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { WebSocket, RawData } from 'ws'
-import type { Actors } from '../actors/env.js'
+import { type Actors, REREGISTER_FRAME } from '../actors/env.js'
 import { parseChannelId } from '../actors/ids.js'
 import { type ChatError, asChatError, errors } from '../errors.js'
 import { CLOSE_CODES, type ClientFrame, type Ref } from '../protocol/frames.js'
@@ -36,6 +36,15 @@ type Waiting = { frame: ClientFrame } | { error: ChatError; ref: Ref | undefined
 /** Frames waiting to be handled before new ones are refused with RATE_LIMITED. */
 const MAX_WAITING_FRAMES = 1000
 
+/**
+ * Frames of any kind one device may send: far above what a client needs, low enough that a
+ * flooding socket cannot take the node's event loop from everyone else. Past the budget the
+ * socket is not read for a while, so the flood waits in TCP buffers and costs this node nothing.
+ */
+const FRAME_RATE_PER_SEC = 1000
+const FRAME_BURST = 2000
+const THROTTLE_MS = 100
+
 export class DeviceSession {
   readonly id = randomUUID()
   lastFrameAt: number
@@ -47,10 +56,13 @@ export class DeviceSession {
   private handling = false
   private presenceChain: Promise<unknown> = Promise.resolve()
   private readonly sends: TokenBucket
+  private readonly frames: TokenBucket
+  private throttle: NodeJS.Timeout | null = null
 
   constructor(private readonly socket: WebSocket, readonly user: string, readonly deviceId: string, private readonly deps: SessionDeps) {
     this.lastFrameAt = deps.now()
     this.sends = new TokenBucket(deps.rateLimitPerSec, deps.rateBurst, deps.now)
+    this.frames = new TokenBucket(FRAME_RATE_PER_SEC, FRAME_BURST, deps.now)
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary))
     socket.on('ping', () => this.touch())
     socket.on('close', () => this.onClose())
@@ -79,6 +91,7 @@ export class DeviceSession {
   /** A pre-serialized frame for this device; never blocks. */
   push(frame: string): void {
     if (this.closed) return
+    if (frame === REREGISTER_FRAME) return this.reregister()
     if (!this.started) {
       this.early.push(frame)
       return
@@ -137,6 +150,7 @@ export class DeviceSession {
 
   private onFrame(data: RawData, isBinary: boolean): void {
     this.touch()
+    if (!this.frames.take()) this.pauseReading()
     let item: Waiting
     if (isBinary) {
       item = { error: errors.badFrame('binary frames are not supported; send JSON text'), ref: undefined }
@@ -155,6 +169,17 @@ export class DeviceSession {
     }
     this.waiting.push(item)
     if (this.started) void this.drain()
+  }
+
+  /** Stops reading the socket for a moment; the frame at hand is still answered. */
+  private pauseReading(): void {
+    if (this.throttle || this.closed) return
+    this.socket.pause()
+    this.throttle = setTimeout(() => {
+      this.throttle = null
+      if (!this.closed) this.socket.resume()
+    }, THROTTLE_MS)
+    this.throttle.unref()
   }
 
   private async drain(): Promise<void> {
@@ -225,7 +250,10 @@ export class DeviceSession {
 
   private sendRaw(text: string): void {
     if (this.closed) return
-    if (this.socket.bufferedAmount + text.length > this.deps.maxQueuedBytes) {
+    // A queue already past the bound means the device is not reading. One frame may take it past
+    // the bound: a reply larger than the bound (a sync page of big messages) must still go out,
+    // or the device could never catch up.
+    if (this.socket.bufferedAmount > this.deps.maxQueuedBytes) {
       this.deps.metrics.slowConsumers.inc()
       this.deps.log.info({ user: this.user, device: this.deviceId }, 'slow consumer closed')
       this.close(CLOSE_CODES.TRY_AGAIN_LATER, 'too slow; reconnect and sync')
@@ -237,6 +265,7 @@ export class DeviceSession {
   private onClose(): void {
     if (this.closed) return
     this.closed = true
+    if (this.throttle) clearTimeout(this.throttle)
     this.deps.registry.remove(this)
     const lastActiveAt = this.lastFrameAt
     void this.presence(() => this.deps.actors.user(this.user, { kind: 'disconnect', sessionId: this.id, lastActiveAt })).catch(() => {})

@@ -30,7 +30,8 @@ export class OwnedLog {
     private readonly ctx: ReplicationContext,
     readonly key: string,
     readonly epoch: Epoch,
-    private readonly replicaSet: string[],
+    /** The replica set this ownership was taken over for; a new ring means a new takeover. */
+    readonly replicaSet: string[],
     private last: number,
     private commitIndex: number,
     private readonly onFenced: (reason: string) => void,

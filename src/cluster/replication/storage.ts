@@ -41,6 +41,13 @@ export class ReplicatedActorStorage implements ActorStorage {
     this.owned.delete(key)
   }
 
+  /** Whether `key` is owned under another replica set than `current` (the ring changed since takeover). */
+  replicaSetChanged(key: string, current: string[]): boolean {
+    const log = this.owned.get(key)
+    if (!log) return false
+    return log.replicaSet.length !== current.length || log.replicaSet.some((n, i) => n !== current[i])
+  }
+
   /** Keys this node currently owns. */
   keys(): string[] {
     return [...this.owned.keys()]
