@@ -50,6 +50,12 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     // Wrong types must be refused, not coerced ("12" for 12 would hide client bugs).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     routerOptions: { maxParamLength: 256 },
+    // Router-level refusals (a malformed URL, an over-long path parameter) answer in the
+    // contract's error shape too, not fastify's own.
+    frameworkErrors: (err, _request, reply) => {
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than 256 characters' : 'malformed URL'
+      sendError(reply, errors.badRequest(message))
+    },
   })
   app.decorateRequest('auth', null)
 

@@ -67,6 +67,10 @@ export class NodeProcess {
     // must not reach the node under test. `env -u` drops them and execs node (same pid).
     const proc = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc = proc
+    // Should the test process end without its teardown (killed on a timeout), take the node along.
+    const orphanGuard = () => { try { proc.kill('SIGKILL') } catch { /* already gone */ } }
+    process.once('exit', orphanGuard)
+    proc.once('exit', () => process.off('exit', orphanGuard))
     this.exited = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })))
     let buffered = ''
     const onData = (chunk: Buffer) => {
@@ -82,12 +86,13 @@ export class NodeProcess {
     }
     proc.stdout!.on('data', onData)
     proc.stderr!.on('data', onData)
-    await waitFor(() => {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`node ${o.id} exited: ${this.log.slice(-2000)}`)
-      return this.ready
-    }, { timeout: timeoutMs, every: 20, what: `node ${o.id} ready` }).catch((err) => {
+    // waitFor treats a throw as "not yet", so an early exit ends the wait through its own value.
+    const outcome = await waitFor(() => (proc.exitCode !== null || proc.signalCode !== null ? 'exited' : this.ready ? 'ready' : null), {
+      timeout: timeoutMs, every: 20, what: `node ${o.id} ready`,
+    }).catch((err) => {
       throw new Error(`${(err as Error).message}; log: ${this.log.slice(-2000)}`, { cause: err })
     })
+    if (outcome === 'exited') throw new Error(`node ${o.id} exited (${proc.exitCode ?? proc.signalCode}): ${this.log.slice(-2000)}`)
     this.port = Number(new URL(this.ready!.http).port)
     if (this.ready!.grpc) this.grpcPort = Number(this.ready!.grpc.split(':').pop())
   }

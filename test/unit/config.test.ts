@@ -1,0 +1,139 @@
+/**
+ * Flags and environment (PROTOCOL.md section 1): every flag and its env variable parse, flags win
+ * over env, defaults are the contract's, and each bad value is a one-line ConfigError naming the
+ * flag (the binary turns it into exit code 2; test/http/flags.test.ts checks that end to end).
+ */
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { type Config, ConfigError, OPTIONS, parseConfig, usage } from '../../src/config.js'
+
+/** The contract's table: flag, env variable. */
+const CONTRACT: Array<[string, string]> = [
+  ['--id', 'CHAT_NODE_ID'],
+  ['--host', 'CHAT_HOST'],
+  ['--port', 'CHAT_PORT'],
+  ['--grpc-port', 'CHAT_GRPC_PORT'],
+  ['--data-dir', 'CHAT_DATA_DIR'],
+  ['--nats', 'CHAT_NATS_URL'],
+  ['--cluster', 'CHAT_CLUSTER'],
+  ['--replicas', 'CHAT_REPLICAS'],
+  ['--secret', 'CHAT_SECRET'],
+  ['--presence-timeout-ms', 'CHAT_PRESENCE_TIMEOUT_MS'],
+  ['--max-group-size', 'CHAT_MAX_GROUP_SIZE'],
+]
+
+/** A valid raw value for every option, and what it parses to. */
+const SAMPLES: Record<string, [string, unknown]> = {
+  '--id': ['node-7', 'node-7'],
+  '--host': ['0.0.0.0', '0.0.0.0'],
+  '--port': ['8123', 8123],
+  '--grpc-port': ['0', 0],
+  '--data-dir': ['/tmp/chat-x', '/tmp/chat-x'],
+  '--nats': ['nats://a:4222, nats://b:4222', ['nats://a:4222', 'nats://b:4222']],
+  '--cluster': ['blue', 'blue'],
+  '--replicas': ['5', 5],
+  '--secret': ['0123456789abcdef-secret', '0123456789abcdef-secret'],
+  '--presence-timeout-ms': ['2500', 2500],
+  '--max-group-size': ['3', 3],
+  '--region': ['eu-west', 'eu-west'],
+  '--passivate-after-ms': ['1000', 1000],
+  '--heartbeat-ms': ['250', 250],
+  '--dead-after-ms': ['900', 900],
+  '--rate-limit': ['10', 10],
+  '--rate-burst': ['20', 20],
+  '--max-queued-bytes': ['65536', 65536],
+  '--token-ttl-ms': ['60000', 60000],
+  '--log-level': ['warn', 'warn'],
+  '--repair-interval-ms': ['750', 750],
+  '--push-webhook': ['http://127.0.0.1:9/push', 'http://127.0.0.1:9/push'],
+}
+
+t.test('every flag and env variable of the contract exists', async (t) => {
+  for (const [flag, env] of CONTRACT) t.equal(OPTIONS[flag]?.env, env, `${flag} reads ${env}`)
+  // A new flag fails here until it gets a sample below, so that every flag is tried.
+  t.same(Object.keys(SAMPLES).sort(), Object.keys(OPTIONS).sort(), 'this test has a sample for every option')
+  const help = usage()
+  for (const [flag, spec] of Object.entries(OPTIONS)) {
+    t.ok(help.includes(flag) && help.includes(spec.env), `--help lists ${flag} and ${spec.env}`)
+  }
+})
+
+t.test('defaults are the contract\'s', async (t) => {
+  const c = parseConfig([], {})
+  t.match(c, {
+    id: `${hostname()}-8080`, host: '127.0.0.1', port: 8080, grpcPort: 9090, nats: [], cluster: 'chat',
+    replicas: 3, secret: null, presenceTimeoutMs: 15_000, maxGroupSize: 100, tokenTtlMs: 30 * 86_400_000, logLevel: 'info',
+  })
+  t.equal(c.dataDir, join('data', c.id), 'data dir defaults to ./data/<id>')
+  t.equal(parseConfig(['--id', 'x1']).dataDir, join('data', 'x1'))
+})
+
+t.test('every flag parses, as `--flag value` and `--flag=value`', async (t) => {
+  // --nats needs --secret; give it everywhere so each flag can be tried alone.
+  const base = ['--secret', '0123456789abcdef-secret']
+  for (const [flag, [raw, want]] of Object.entries(SAMPLES)) {
+    const key = OPTIONS[flag]!.key
+    t.same(parseConfig([...base, flag, raw])[key], want, `${flag} ${raw}`)
+    t.same(parseConfig([...base, `${flag}=${raw}`])[key], want, `${flag}=${raw}`)
+  }
+})
+
+t.test('every env variable parses', async (t) => {
+  for (const [flag, [raw, want]] of Object.entries(SAMPLES)) {
+    const spec = OPTIONS[flag]!
+    const env = { CHAT_SECRET: '0123456789abcdef-secret', [spec.env]: raw }
+    t.same(parseConfig([], env)[spec.key], want, `${spec.env}=${raw}`)
+  }
+  t.equal(parseConfig([], { CHAT_PORT: '' }).port, 8080, 'an empty variable counts as unset')
+})
+
+t.test('flags win over env', async (t) => {
+  const env = { CHAT_PORT: '1111', CHAT_MAX_GROUP_SIZE: '50', CHAT_NODE_ID: 'from-env', CHAT_HOST: '10.0.0.1' }
+  const c: Config = parseConfig(['--port', '2222', '--max-group-size=7', '--id', 'from-flag'], env)
+  t.equal(c.port, 2222)
+  t.equal(c.maxGroupSize, 7)
+  t.equal(c.id, 'from-flag')
+  t.equal(c.host, '10.0.0.1', 'env still applies where no flag is given')
+})
+
+t.test('bad values are one-line ConfigErrors naming the flag', async (t) => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['--port', '70000'], {}, /--port must be between 0 and 65535/],
+    [['--port', '-1'], {}, /--port/],
+    [['--port', '80.5'], {}, /--port must be a whole number/],
+    [['--grpc-port', 'x'], {}, /--grpc-port/],
+    [['--bogus', '1'], {}, /unknown option "--bogus"/],
+    [['stray'], {}, /unknown option "stray"/],
+    [['--presence-timeout-ms', 'soon'], {}, /--presence-timeout-ms must be a whole number/],
+    [['--presence-timeout-ms', '5'], {}, /--presence-timeout-ms must be between/],
+    [['--max-group-size', '1'], {}, /--max-group-size must be between 2/],
+    [['--replicas', '0'], {}, /--replicas/],
+    [['--port'], {}, /--port needs a value/],
+    [['--port', '--host', 'x'], {}, /--port needs a value/],
+    [['--id', 'has space'], {}, /--id must be/],
+    [['--cluster', 'a.b'], {}, /--cluster must be/],
+    [['--log-level', 'loud'], {}, /--log-level must be one of/],
+    [['--push-webhook', 'not a url'], {}, /--push-webhook must be a URL/],
+    [['--nats', 'nats://127.0.0.1:4222'], {}, /--secret .* is required with --nats/],
+    [['--nats', ' , '], {}, /--nats needs at least one value/],
+    [['--secret', 'short'], {}, /--secret must be at least 16/],
+    [['--host', ''], {}, /--host needs a value/],
+    [[], { CHAT_PORT: 'abc' }, /CHAT_PORT must be a whole number/],
+    [[], { CHAT_MAX_GROUP_SIZE: '1' }, /CHAT_MAX_GROUP_SIZE must be between/],
+    [[], { CHAT_PRESENCE_TIMEOUT_MS: '1e3' }, /CHAT_PRESENCE_TIMEOUT_MS/],
+    [[], { CHAT_NATS_URL: 'nats://127.0.0.1:4222' }, /required with --nats/],
+  ]
+  for (const [argv, env, message] of cases) {
+    const what = `${argv.join(' ')} ${JSON.stringify(env)}`
+    try {
+      parseConfig(argv, env)
+      t.fail(`${what} was accepted`)
+    } catch (err) {
+      t.ok(err instanceof ConfigError, `${what} is a ConfigError`)
+      t.match((err as Error).message, message, what)
+      t.notOk((err as Error).message.includes('\n'), `${what}: one line`)
+    }
+  }
+})
+
