@@ -19,10 +19,11 @@ export interface Router {
 }
 
 /**
- * Not a frame for the client: tells a device's session that its user actor is going away (the
+ * Not for the client (sessions consume it; a client that ever saw it ignores an unknown op): tells
+ * a device's session that its user actor is going away (the
  * ring moved, the node is leaving) and that it must register again with the key's next owner.
  */
-export const REREGISTER_FRAME = '\u0000reregister'
+export const REREGISTER_FRAME = '{"op":"_reregister"}'
 
 /** Sends pre-serialized frames to devices' sockets on whichever node holds them. Never blocks. */
 export interface Pusher {
