@@ -20,8 +20,8 @@ export interface Router {
 
 /**
  * Not for the client (sessions consume it; a client that ever saw it ignores an unknown op): tells
- * a device's session that its user actor is going away (the
- * ring moved, the node is leaving) and that it must register again with the key's next owner.
+ * a device's session that its user actor is going away (the ring moved, the node is leaving) and
+ * that it must register again with the key's next owner.
  */
 export const REREGISTER_FRAME = '{"op":"_reregister"}'
 

@@ -30,9 +30,10 @@ import type { ChatClientEvents, ChatClientOptions, ConnectionState, ReadyInfo, S
  *   (and its catch-up sync) every unacked message is sent again, in the order of the `send` calls,
  *   with the same `clientMsgId`, so the server stores it once and the promise resolves once, with
  *   the original `seq`. Retried: timeouts, a dropped socket, and retryable error codes
- *   (`UNAVAILABLE`, `RATE_LIMITED`, `INTERNAL`), with backoff. Any other error code rejects the
- *   promise and drops the message. A message retried after an error may land after messages
- *   sent later.
+ *   (`UNAVAILABLE`, `RATE_LIMITED`, `INTERNAL`), with backoff, for as long as the client runs;
+ *   each such failure other than a dropped socket is also emitted on `error`. Any other error
+ *   code rejects the promise and drops the message. A message retried after an error may land
+ *   after messages sent later.
  *
  * Other requests (`history`, `read`, `presence`, `ping`, `request`) are not queued: when the
  * socket is down they reject with `DISCONNECTED`.
@@ -75,6 +76,9 @@ export class ChatClient {
       onAck: ({ text }, ack) => {
         const from = this.readyInfo?.user
         if (from !== undefined) this.cache.add({ channel: ack.channel, seq: ack.seq, from, text, ts: ack.ts, clientMsgId: ack.clientMsgId })
+      },
+      onRetry: ({ channel, clientMsgId }, err) => {
+        this.emitter.emit('error', new ChatError(err.code, `send ${clientMsgId} to ${channel} will be retried: ${err.message}`, { ref: err.ref, cause: err }))
       },
     })
     this.inbox = new InboxSync(options.inboxSeq, (event) => this.deliver(event), options.syncPageSize ?? LIMITS.syncDefaultLimit)

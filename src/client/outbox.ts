@@ -28,6 +28,11 @@ export interface OutboxOptions {
   retryDelay(failures: number): number
   /** Called with every ack before the send's promise resolves. */
   onAck(send: PendingSend, ack: AckFrame): void
+  /**
+   * Called with each retryable failure except a dropped socket (which the reconnect reports),
+   * so that a send the server keeps refusing is visible; the send stays queued.
+   */
+  onRetry?(send: PendingSend, error: ChatError): void
 }
 
 /**
@@ -103,6 +108,7 @@ export class Outbox {
         return
       }
       entry.failures++
+      if (err.code !== 'DISCONNECTED') this.options.onRetry?.(entry, err)
       // Still connected: the server asked us to wait. Otherwise the next catch-up flush resends it.
       if (session === this.options.session()) {
         entry.retryTimer = setTimeout(() => this.transmit(entry), this.options.retryDelay(entry.failures))

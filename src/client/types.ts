@@ -81,7 +81,10 @@ export interface ChatClientEvents {
   state: StateChange
   /** A catch-up sync finished; the app has seen every event up to `inboxSeq`. */
   synced: { inboxSeq: number }
-  /** Something went wrong that the client handles itself (it keeps reconnecting): for logs. */
+  /**
+   * Something went wrong that the client handles itself (it keeps reconnecting, or retries a
+   * send): for logs.
+   */
   error: Error
   /** The server rejected the token; the client has stopped. Pending sends are still readable in the listener. */
   auth_failed: ChatError

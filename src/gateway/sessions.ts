@@ -8,10 +8,12 @@ import type { DeviceSession } from './device-session.js'
 export class SessionRegistry {
   private readonly sessions = new Map<string, DeviceSession>()
   private readonly sweeper: NodeJS.Timeout
+  private lastSweepAt: number
 
   constructor(private readonly presenceTimeoutMs: number, private readonly now: () => number = Date.now) {
     const every = Math.max(20, Math.min(1000, Math.floor(presenceTimeoutMs / 4)))
-    this.sweeper = setInterval(() => this.sweep(), every)
+    this.lastSweepAt = now()
+    this.sweeper = setInterval(() => this.sweep(every), every)
     this.sweeper.unref()
   }
 
@@ -46,8 +48,13 @@ export class SessionRegistry {
     for (const s of this.sessions.values()) s.close(code, reason)
   }
 
-  private sweep(): void {
-    const cutoff = this.now() - this.presenceTimeoutMs
+  private sweep(every: number): void {
+    const now = this.now()
+    // A late sweep means this process was stalled, and frames that arrived meanwhile are still
+    // unread: the stall is not the devices' silence, so it does not count against them.
+    const lateBy = Math.max(0, now - this.lastSweepAt - every)
+    this.lastSweepAt = now
+    const cutoff = now - this.presenceTimeoutMs - lateBy
     for (const s of this.sessions.values()) if (s.live && s.lastFrameAt < cutoff) s.markIdle()
   }
 }
