@@ -13,9 +13,6 @@ interface Entry extends PendingSend {
   readonly promise: Promise<AckFrame>
   /** A `send` frame is on the wire and its reply has not come back. */
   inFlight: boolean
-  /** Retryable failures so far, for the retry delay. */
-  failures: number
-  retryTimer: ReturnType<typeof setTimeout> | undefined
   resolve(ack: AckFrame): void
   reject(error: Error): void
 }
@@ -24,7 +21,7 @@ export interface OutboxOptions {
   /** The session sends may use now (open and caught up), or undefined. */
   session(): Session | undefined
   requestTimeoutMs: number
-  /** Delay before retrying after `failures` retryable failures on a live session. */
+  /** Delay before retrying after `failures` retryable failures in a row on a live session. */
   retryDelay(failures: number): number
   /** Called with every ack before the send's promise resolves. */
   onAck(send: PendingSend, ack: AckFrame): void
@@ -40,10 +37,18 @@ export interface OutboxOptions {
  * shares one entry and one promise instead of racing two frames. An entry leaves the outbox when
  * acked or when it fails with a non-retryable code; retryable failures (timeouts, a closed socket,
  * `RATE_LIMITED`, `UNAVAILABLE`, `INTERNAL`) keep it, with its `clientMsgId`, for the next try.
+ *
+ * A retryable refusal on a live session pauses the whole outbox on that session, not just the
+ * refused entry: a backlog of N sends then waits one backoff delay and goes out again in send
+ * order, instead of N independent timers hammering a server that asked us to wait.
  */
 export class Outbox {
   private readonly entries = new Map<string, Entry>()
   private closedWith: Error | undefined
+  /** Sends on `session` wait for `timer` (a new session is not held back by an old pause). */
+  private pause: { session: Session; timer: ReturnType<typeof setTimeout> } | undefined
+  /** Retryable refusals in a row on live sessions; an ack resets it. */
+  private failures = 0
 
   constructor(private readonly options: OutboxOptions) {}
 
@@ -64,8 +69,6 @@ export class Outbox {
       ...send,
       promise,
       inFlight: false,
-      failures: 0,
-      retryTimer: undefined,
       resolve: (ack) => { this.remove(key, entry); resolve(ack) },
       reject: (error) => { this.remove(key, entry); reject(error) },
     }
@@ -86,18 +89,20 @@ export class Outbox {
   /** Rejects and drops every entry; later sends reject with the same error. */
   close(error: Error): void {
     this.closedWith ??= error
+    clearTimeout(this.pause?.timer)
+    this.pause = undefined
     for (const entry of [...this.entries.values()]) entry.reject(error)
   }
 
   private transmit(entry: Entry): void {
     const session = this.options.session()
     if (session === undefined || entry.inFlight || this.closedWith !== undefined) return
-    clearTimeout(entry.retryTimer)
-    entry.retryTimer = undefined
+    if (this.pause?.session === session) return
     entry.inFlight = true
     const { channel, clientMsgId, text } = entry
     session.request({ op: 'send', channel, clientMsgId, text }, this.options.requestTimeoutMs).then((ack) => {
       entry.inFlight = false
+      this.failures = 0
       this.options.onAck(entry, ack)
       entry.resolve(ack)
     }, (err: unknown) => {
@@ -107,18 +112,19 @@ export class Outbox {
         entry.reject(err instanceof Error ? err : new Error(String(err)))
         return
       }
-      entry.failures++
       if (err.code !== 'DISCONNECTED') this.options.onRetry?.(entry, err)
       // Still connected: the server asked us to wait. Otherwise the next catch-up flush resends it.
-      if (session === this.options.session()) {
-        entry.retryTimer = setTimeout(() => this.transmit(entry), this.options.retryDelay(entry.failures))
+      if (session === this.options.session() && this.pause?.session !== session) {
+        const timer = setTimeout(() => {
+          this.pause = undefined
+          this.flush()
+        }, this.options.retryDelay(++this.failures))
+        this.pause = { session, timer }
       }
     })
   }
 
   private remove(key: string, entry: Entry): void {
-    clearTimeout(entry.retryTimer)
-    entry.retryTimer = undefined
     if (this.entries.get(key) === entry) this.entries.delete(key)
   }
 }

@@ -59,7 +59,7 @@ export class Cluster {
       servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log,
       self: { id: config.id, http: httpUrl, grpc: this.grpcAddress, incarnation, ...(config.region ? { region: config.region } : {}) },
     })
-    this.view = new ClusterView(this.membership, config.replicas, config.id, log)
+    this.view = new ClusterView(this.membership, config.replicas, config.id, log, Math.max(30_000, 3 * config.repairIntervalMs))
     await this.membership.start()
     await this.view.start()
     this.replica = new ReplicaStore(kv, config.id, incarnation)
@@ -69,8 +69,8 @@ export class Cluster {
         const address = this.view.address(node)
         return address ? this.transport.peer(address) : undefined
       },
-      rpcTimeoutMs: Math.max(500, config.deadAfterMs / 2),
-      commitTimeoutMs: Math.max(1000, config.deadAfterMs),
+      rpcTimeoutMs: Math.max(1000, config.deadAfterMs),
+      commitTimeoutMs: Math.max(2000, 2 * config.deadAfterMs),
     }
     this.storage = new ReplicatedActorStorage(ctx, kv, (key) => void this.runtime?.deactivate(key))
     this.repairer = new Repairer(ctx, { intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20 }, log)
@@ -153,12 +153,12 @@ export class Cluster {
       }
     }
     // Devices re-register with their user's new owner (its device list lives in memory).
+    // A session unknown here connected since the last change: registering it again is harmless.
     for (const session of this.parts.registry.all()) {
       const owner = this.view.owner(userKey(session.user))
-      if (this.registeredOwner.get(session.id) !== owner) {
-        const first = !this.registeredOwner.has(session.id)
+      if (!this.registeredOwner.has(session.id) || this.registeredOwner.get(session.id) !== owner) {
         this.registeredOwner.set(session.id, owner)
-        if (!first) session.reregister()
+        session.reregister()
       }
     }
     for (const id of this.registeredOwner.keys()) if (!this.parts.registry.has(id)) this.registeredOwner.delete(id)

@@ -44,7 +44,7 @@ export class MemoryBus {
     if (expected !== this.version) throw new MembershipError(`version conflict: expected ${expected}, at ${this.version}`)
     this.version++
     this.members = sortMembers(members)
-    const record = { version: this.version, members: this.members }
+    const record = { version: this.version, members: this.members, changedAt: Date.now() }
     this.history.push(record)
     for (const ep of this.endpoints) setImmediate(() => ep.record(record))
     return this.version
@@ -124,7 +124,7 @@ export class MemoryMembership extends MembershipBase {
     this.setRecord(current)
     const next = change(current.members)
     if (next === null) return
-    this.setRecord(parseRecordValue(this.bus.compareAndSet(current.version, next), { members: next }))
+    this.setRecord(parseRecordValue(this.bus.compareAndSet(current.version, next), { members: next }, Date.now()))
   }
 
   protected async closeTransport(): Promise<void> {

@@ -19,6 +19,7 @@ import {
 } from './types.js'
 
 const PREPARE_ATTEMPTS = 4
+const TAKEOVER_ATTEMPTS = 3
 const FETCH_BYTES = 4 << 20
 
 export class OwnedLog {
@@ -40,7 +41,20 @@ export class OwnedLog {
     this.followers = replicaSet.filter((n) => n !== ctx.self).map((n) => new FollowerSync(ctx, n, key, epoch, last + 1, self))
   }
 
+  /** Takes ownership of `key`, retrying a few times when too few replicas answered in time. */
   static async takeover(ctx: ReplicationContext, key: string, onFenced: (reason: string) => void): Promise<OwnedLog> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await OwnedLog.takeoverOnce(ctx, key, onFenced)
+      } catch (err) {
+        if (attempt >= TAKEOVER_ATTEMPTS || (err as { code?: string }).code !== 'UNAVAILABLE' || !ctx.view.replicaSet(key).includes(ctx.self)) throw err
+        ctx.log.debug({ key, attempt, err: (err as Error).message }, 'takeover failed; retrying')
+        await new Promise((r) => setTimeout(r, 100 * attempt))
+      }
+    }
+  }
+
+  private static async takeoverOnce(ctx: ReplicationContext, key: string, onFenced: (reason: string) => void): Promise<OwnedLog> {
     await ctx.view.settled()
     const current = ctx.view.replicaSet(key)
     const previous = ctx.view.previousReplicaSet(key)

@@ -1,9 +1,9 @@
 /**
  * Anti-entropy: brings every live replica of every key this node holds up to this node's
  * committed log, in the background and at a bounded rate, so that after failures and restarts
- * every replica set again holds all acknowledged data, including keys nobody touches. The first
- * live member of a key's replica set repairs it; a node that is no longer in the set (it left,
- * or the ring moved) hands its committed entries to the new members.
+ * every replica set again holds all acknowledged data, including keys nobody touches. Every node
+ * holding a key compares the other live members of its replica set with its committed log; a node
+ * that is no longer in the set (it left, or the ring moved) so hands its entries to the new members.
  */
 import type { Logger } from 'pino'
 import { type ReplicationContext, replicationCall } from './context.js'
@@ -73,10 +73,11 @@ export class Repairer {
     const wanted = new Map<string, Array<[string, ReplicaMeta]>>()
     for (const [key, meta] of page) {
       if (meta.commit === 0) continue
-      const set = view.replicaSet(key)
-      const live = set.filter((n) => view.isLive(n))
-      if (set.includes(self) && live[0] !== self) continue
-      for (const node of live) if (node !== self) (wanted.get(node) ?? wanted.set(node, []).get(node)!).push([key, meta])
+      // Every holder checks the others: a new member of a replica set holds nothing and cannot
+      // be the one to start. Installs are idempotent, so two holders repairing one node is harmless.
+      for (const node of view.replicaSet(key)) {
+        if (node !== self && view.isLive(node)) (wanted.get(node) ?? wanted.set(node, []).get(node)!).push([key, meta])
+      }
     }
     for (const [node, keys] of wanted) {
       if (this.stopped || Date.now() > deadline) return
