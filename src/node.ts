@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { Actors, type ActorEnv, type Notifier, type Pusher, type Router } from './actors/env.js'
 import { actorFactory } from './actors/factory.js'
+import { wakePending } from './actors/wake.js'
 import { LocalRouter } from './actors/local-router.js'
 import { ActorRuntime } from './actors/runtime.js'
 import { Cluster } from './cluster/cluster.js'
@@ -95,6 +96,7 @@ export class ChatNode {
       this.topology = cluster.topology()
     }
     this.serving = true
+    void wakePending(kv, this.router!, log).catch((err) => log.warn({ err }, 'waking pending actors failed'))
     // The ready line is part of the contract: printed whatever the log level.
     log.child({}, { level: 'info' }).info({
       http: this.httpUrl, grpc: this.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,

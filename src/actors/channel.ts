@@ -8,7 +8,7 @@
  */
 import { errors } from '../errors.js'
 import type { ChannelView, Message } from '../protocol/frames.js'
-import { HIGH, SEP, num, parseNum } from '../storage/keys.js'
+import { HIGH, SEP, WAKE_SUB, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import type { KvOp } from '../storage/kv.js'
 import type { ActorEnv } from './env.js'
@@ -39,13 +39,16 @@ export class ChannelActor implements Actor<ChannelRequest> {
   private info: Info | null = null
   private counters: Counters = { lastSeq: 0, lastEv: 0 }
   private fanout!: Fanout
+  /** Whether the wake flag is stored: set with the first change, cleared once fan-out caught up. */
+  private wakeSet = false
 
   constructor(private readonly channelId: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
     this.id = parseChannelId(channelId)
   }
 
   async activate(): Promise<void> {
-    const [info, counters, done] = await this.store.getMany<unknown>([K.info, K.counters, K.fanout])
+    const [info, counters, done, wake] = await this.store.getMany<unknown>([K.info, K.counters, K.fanout, WAKE_SUB])
+    this.wakeSet = wake !== undefined
     this.info = (info as Info | undefined) ?? null
     this.counters = (counters as Counters | undefined) ?? { lastSeq: 0, lastEv: 0 }
     const fanoutDone = (done as number | undefined) ?? 0
@@ -54,7 +57,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
   isReadOnly(req: ChannelRequest): boolean {
-    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages'
+    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages' || req.kind === 'wake'
   }
 
   canPassivate(): boolean {
@@ -63,7 +66,12 @@ export class ChannelActor implements Actor<ChannelRequest> {
 
   async deactivate(): Promise<void> {
     this.fanout.stop()
-    if (this.info && this.fanout.done > 0) await this.store.commit([{ type: 'put', key: K.fanout, value: this.fanout.done }]).catch(() => {})
+    if (!this.info) return
+    const ops: KvOp[] = []
+    if (this.fanout.done > 0) ops.push({ type: 'put', key: K.fanout, value: this.fanout.done })
+    if (this.wakeSet && this.fanout.done >= this.counters.lastEv) ops.push({ type: 'del', key: WAKE_SUB })
+    // A failure here only means the next activation replays some fan-out, which members drop.
+    if (ops.length > 0) await this.store.commit(ops).catch(() => {})
   }
 
   async receive(req: ChannelRequest): Promise<unknown> {
@@ -75,6 +83,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
       case 'history': return this.handleHistory(req)
       case 'info': return this.handleInfo(req)
       case 'messages': return this.handleMessages(req)
+      case 'wake': return null
       default: {
         const never: never = req
         throw errors.badFrame(`unknown channel request ${(never as { kind: string }).kind}`)
@@ -99,9 +108,11 @@ export class ChannelActor implements Actor<ChannelRequest> {
     }
     const counters = { lastSeq: this.counters.lastSeq, lastEv: ev }
     ops.push({ type: 'put', key: K.counters, value: counters })
+    this.flagWake(ops)
     await this.store.commit(ops)
     this.info = info
     this.counters = counters
+    this.wakeSet = true
     for (const [event, to] of events) this.fanout.enqueue(event, to)
     return this.view()
   }
@@ -131,15 +142,18 @@ export class ChannelActor implements Actor<ChannelRequest> {
     const ev = this.counters.lastEv + 1
     const stored: StoredEvent = { t: type, user, by, ts: this.env.now(), to }
     const counters = { lastSeq: this.counters.lastSeq, lastEv: ev }
-    await this.store.commit([
+    const ops: KvOp[] = [
       { type: 'put', key: K.info, value: info },
       { type: 'put', key: K.members(ev), value: info.members },
       { type: 'put', key: K.event(ev), value: stored },
       { type: 'put', key: K.counters, value: counters },
       { type: 'put', key: K.fanout, value: this.fanout.done },
-    ])
+    ]
+    this.flagWake(ops)
+    await this.store.commit(ops)
     this.info = info
     this.counters = counters
+    this.wakeSet = true
     this.fanout.enqueue(toEvent(this.channelId, ev, stored), to)
   }
 
@@ -164,9 +178,11 @@ export class ChannelActor implements Actor<ChannelRequest> {
       { type: 'put', key: K.counters, value: counters },
       { type: 'put', key: K.fanout, value: this.fanout.done },
     )
+    this.flagWake(ops)
     await this.store.commit(ops)
     this.info = info
     this.counters = counters
+    this.wakeSet = true
     const message: Message = { channel: this.channelId, seq, from: req.from, text, ts, clientMsgId }
     this.fanout.enqueue({ ev, type: 'message', message }, info.members)
     return { channel: this.channelId, seq, ts, clientMsgId }
@@ -214,6 +230,11 @@ export class ChannelActor implements Actor<ChannelRequest> {
       if (!message) continue
       this.fanout.enqueue({ ev, type: 'message', message }, await this.membersAt(ev))
     }
+  }
+
+  /** Events will need fan-out: if the node dies first, it must wake this channel to finish it. */
+  private flagWake(ops: KvOp[]): void {
+    if (!this.wakeSet) ops.push({ type: 'put', key: WAKE_SUB, value: 1 })
   }
 
   /** The member list in force at event `ev`: the newest list written at or before it. */

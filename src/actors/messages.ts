@@ -37,6 +37,8 @@ export type UserRequest =
   | { kind: 'presenceFor'; requester: string; requesterChannels: string[] }
   | { kind: 'presenceQuery'; users: string[] }
   | { kind: 'presenceChanged'; presence: PresenceView }
+  /** Only activates the actor (finishing background work, taking ownership under a new ring). */
+  | { kind: 'wake' }
 
 export interface SyncResult { events: import('../protocol/frames.js').InboxEvent[]; next: number; more: boolean }
 
@@ -60,6 +62,7 @@ export interface UserReplies {
   presenceFor: PresenceView | null
   presenceQuery: PresenceView[]
   presenceChanged: null
+  wake: null
 }
 
 // ---- channel actor: key `channel:<id>` ----
@@ -74,6 +77,7 @@ export type ChannelRequest =
   | { kind: 'history'; user: string; before?: number; after?: number; limit: number }
   | { kind: 'info'; user?: string }
   | { kind: 'messages'; seqs: number[] }
+  | { kind: 'wake' }
 
 export interface ChannelReplies {
   create: ChannelView
@@ -83,6 +87,7 @@ export interface ChannelReplies {
   history: Message[]
   info: ChannelInfo
   messages: Message[]
+  wake: null
 }
 
 export type UserKey = `user:${string}`

@@ -55,7 +55,12 @@ class Activation {
   }
 
   get idle(): boolean {
-    return !this.running && this.mailbox.length === 0 && this.inFlightReadOnly === 0
+    return this.writesDrained && this.inFlightReadOnly === 0
+  }
+
+  /** Deactivation waits for writes only: reads in flight read committed state and may finish later. */
+  get writesDrained(): boolean {
+    return !this.running && this.mailbox.length === 0
   }
 }
 
@@ -95,7 +100,12 @@ export class ActorRuntime {
   async call(key: string, req: ActorRequest): Promise<unknown> {
     if (this.stopping) throw errors.unavailable('node is shutting down')
     let activation = this.activations.get(key)
-    // A deactivating activation finishes its mailbox; newcomers wait for it, then start afresh.
+    // A deactivating activation finishes its mailbox; new writes wait for it, then start afresh.
+    // Reads are still served by it: an actor draining its mailbox may be waiting on a read of an
+    // actor that is itself draining, and neither may wait for the other to be gone.
+    if (activation?.state === 'deactivating' && activation.actor?.isReadOnly(req)) {
+      return this.runReadOnly(activation, activation.actor, req)
+    }
     while (activation && (activation.state === 'deactivating' || activation.state === 'invalid')) {
       await activation.ready.catch(() => {})
       await this.whenGone(activation)
@@ -196,7 +206,7 @@ export class ActorRuntime {
     if (activation.state !== 'valid') return
     activation.state = 'deactivating'
     activation.gone = (async () => {
-      while (!activation.idle) await new Promise<void>((r) => (activation.drained = r))
+      while (!activation.writesDrained) await new Promise<void>((r) => (activation.drained = r))
       try {
         await activation.actor!.deactivate()
       } catch (err) {

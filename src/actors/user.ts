@@ -65,7 +65,7 @@ export class UserActor implements Actor<UserRequest> {
 
   isReadOnly(req: UserRequest): boolean {
     switch (req.kind) {
-      case 'credentials': case 'profile': case 'friends': case 'sync': case 'channels':
+      case 'credentials': case 'profile': case 'friends': case 'sync': case 'channels': case 'wake':
       case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged':
         return true
       default:
@@ -102,6 +102,7 @@ export class UserActor implements Actor<UserRequest> {
       case 'presence': this.requireProfile(); return this.presenceView()
       case 'presenceFor': return this.handlePresenceFor(req)
       case 'presenceQuery': return this.handlePresenceQuery(req)
+      case 'wake': return null
       case 'presenceChanged': this.pushAll(JSON.stringify({ op: 'presence', ...req.presence })); return null
       default: {
         const never: never = req

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino'
 import type { ActorRequest, ActorRuntime } from '../actors/runtime.js'
 import { userKey } from '../actors/messages.js'
+import { wakePending } from '../actors/wake.js'
 import type { Config } from '../config.js'
 import type { MemberStatus, Topology } from '../gateway/deps.js'
 import type { SessionRegistry } from '../gateway/sessions.js'
@@ -59,7 +60,7 @@ export class Cluster {
       servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log,
       self: { id: config.id, http: httpUrl, grpc: this.grpcAddress, incarnation, ...(config.region ? { region: config.region } : {}) },
     })
-    this.view = new ClusterView(this.membership, config.replicas, config.id, log, Math.max(30_000, 3 * config.repairIntervalMs))
+    this.view = new ClusterView(this.membership, config.replicas, config.id, log)
     await this.membership.start()
     await this.view.start()
     this.replica = new ReplicaStore(kv, config.id, incarnation)
@@ -73,7 +74,12 @@ export class Cluster {
       commitTimeoutMs: Math.max(2000, 2 * config.deadAfterMs),
     }
     this.storage = new ReplicatedActorStorage(ctx, kv, (key) => void this.runtime?.deactivate(key))
-    this.repairer = new Repairer(ctx, { intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20 }, log)
+    this.repairer = new Repairer(ctx, {
+      intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20,
+      // Keys this node owns but has not taken over since the ring changed: taking them over now,
+      // while the old replicas are still around, frees them from needing those replicas later.
+      touch: (key) => void this.router?.call(key, { kind: 'wake' }).catch(() => undefined),
+    }, log)
   }
 
   /** Starts serving: routes calls, answers peers, follows changes. */
@@ -87,7 +93,10 @@ export class Cluster {
     this.repairer.start()
     this.view.onChange(() => this.onViewChange())
     this.membership.on((e) => {
-      if (e.type === 'down') this.dropDevicesOf(e.id)
+      if (e.type === 'down') {
+        this.dropDevicesOf(e.id)
+        this.scheduleWake()
+      }
     })
     this.loadTimer = setInterval(() => this.membership.setLoad({ connections: registry.size, actors: runtime.size }), this.parts.config.heartbeatMs)
     this.loadTimer.unref()
@@ -120,6 +129,7 @@ export class Cluster {
   /** Graceful leave, step two (after actors stopped): hand committed data to the new replicas, then disconnect. */
   async close(handoffMs: number): Promise<void> {
     if (this.loadTimer) clearInterval(this.loadTimer)
+    if (this.wakeTimer) clearTimeout(this.wakeTimer)
     this.repairer?.stop()
     if (handoffMs > 0 && this.repairer) {
       const handoff = new Repairer(this.ctx, { intervalMs: 1e9, bytesPerSec: 64 << 20 }, this.parts.log)
@@ -164,6 +174,18 @@ export class Cluster {
     for (const id of this.registeredOwner.keys()) if (!this.parts.registry.has(id)) this.registeredOwner.delete(id)
     this.repairer.trigger()
   }
+
+  /** After a node died, actors it owned with unfinished work are woken on their new owners. */
+  private scheduleWake(): void {
+    if (this.wakeTimer) return
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null
+      void wakePending(this.parts.kv, this.router, this.parts.log).catch(() => undefined)
+    }, this.parts.config.deadAfterMs)
+    this.wakeTimer.unref()
+  }
+
+  private wakeTimer: NodeJS.Timeout | null = null
 
   private dropDevicesOf(node: string): void {
     const runtime = this.runtime

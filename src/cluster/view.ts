@@ -14,12 +14,7 @@ export class ClusterView {
   private settling: Promise<void> = Promise.resolve()
   private readonly listeners = new Set<() => void>()
 
-  /**
-   * @param transitionMs how long after a ring change the previous record's replica sets still
-   *   count for takeovers: long enough for owners to take over again and for repair to copy
-   *   committed data to the new replica sets.
-   */
-  constructor(readonly membership: Membership, readonly replicas: number, readonly self: string, private readonly log: Logger, private readonly transitionMs = 30_000) {
+  constructor(readonly membership: Membership, readonly replicas: number, readonly self: string, private readonly log: Logger) {
     const record = membership.ring()
     this.current = { record, ring: new Ring(record) }
   }
@@ -71,11 +66,12 @@ export class ClusterView {
   }
 
   /**
-   * The key's replica set under the previous record, while the ring is changing; empty when the
-   * change is older than the transition window or the set did not change.
+   * The key's replica set under the previous record; empty when it did not change. A takeover
+   * needs a majority of it too, unless the key's log already shows a takeover under the current
+   * record (replication/owner.ts).
    */
   previousReplicaSet(key: string): string[] {
-    if (!this.previous || !this.inTransition()) return []
+    if (!this.previous) return []
     const prev = this.previous.ring.replicas(key, this.replicas)
     const cur = this.replicaSet(key)
     return prev.length === cur.length && prev.every((id) => cur.includes(id) && this.sameIncarnation(id)) ? [] : prev
@@ -94,14 +90,6 @@ export class ClusterView {
       ?? this.membership.live().find((m) => m.id === id)?.grpc
   }
 
-  /** Whether the current record is recent enough that the previous one still matters. */
-  inTransition(): boolean {
-    const changedAt = this.current.record.changedAt ?? this.adoptedAt
-    return Date.now() - changedAt < this.transitionMs
-  }
-
-  private adoptedAt = Date.now()
-
   private sameIncarnation(id: string): boolean {
     return this.incarnation(id) === this.incarnation(id, true)
   }
@@ -111,7 +99,6 @@ export class ClusterView {
     if (record.version === this.current.record.version && this.previous) return
     const before = this.current
     this.current = { record, ring: new Ring(record) }
-    this.adoptedAt = Date.now()
     const fetched = this.membership.previous(record.version).then((prev) => {
       if (this.current.record.version !== record.version) return
       this.previous = { record: prev, ring: new Ring(prev) }

@@ -40,6 +40,8 @@ const MAX_WAITING_FRAMES = 1000
  * Frames of any kind one device may send: far above what a client needs, low enough that a
  * flooding socket cannot take the node's event loop from everyone else. Past the budget the
  * socket is not read for a while, so the flood waits in TCP buffers and costs this node nothing.
+ * The budget never undercuts the send rate limit: an operator who raises that (a benchmark) gets
+ * room for the frames around the sends too.
  */
 const FRAME_RATE_PER_SEC = 1000
 const FRAME_BURST = 2000
@@ -62,7 +64,7 @@ export class DeviceSession {
   constructor(private readonly socket: WebSocket, readonly user: string, readonly deviceId: string, private readonly deps: SessionDeps) {
     this.lastFrameAt = deps.now()
     this.sends = new TokenBucket(deps.rateLimitPerSec, deps.rateBurst, deps.now)
-    this.frames = new TokenBucket(FRAME_RATE_PER_SEC, FRAME_BURST, deps.now)
+    this.frames = new TokenBucket(Math.max(FRAME_RATE_PER_SEC, 2 * deps.rateLimitPerSec), Math.max(FRAME_BURST, 2 * deps.rateBurst), deps.now)
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary))
     socket.on('ping', () => this.touch())
     socket.on('close', () => this.onClose())

@@ -4,7 +4,7 @@
  * majority of the key's replicas, behind this same interface, so actor code never changes.
  */
 import type { Kv, KvOp, RangeOptions } from './kv.js'
-import { actorPrefix } from './keys.js'
+import { actorPrefix, wakeIndexOp } from './keys.js'
 
 export interface ActorStore {
   readonly actorKey: string
@@ -70,8 +70,13 @@ export class PrefixedStore implements ActorStore {
     return this.kv.batch(this.qualify(ops))
   }
 
-  /** The ops with full keys, for implementations that write them elsewhere. */
+  /** The ops with full keys, plus the node-level index ops they imply. */
   qualify(ops: KvOp[]): KvOp[] {
-    return ops.map((op) => ({ ...op, key: this.prefix + op.key }))
+    const out = ops.map((op) => ({ ...op, key: this.prefix + op.key }))
+    for (const op of ops) {
+      const index = wakeIndexOp(this.actorKey, op)
+      if (index) out.push(index)
+    }
+    return out
   }
 }

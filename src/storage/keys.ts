@@ -38,3 +38,22 @@ export function replicaMetaKey(actorKey: string): string {
 export function replicaLogPrefix(actorKey: string): string {
   return `l${SEP}${actorKey}${SEP}`
 }
+
+/**
+ * An actor that has background work left after a crash (a channel with events not yet fanned
+ * out) sets this sub-key; storage mirrors it into a node-level index (`w<SEP><actorKey>`) so the
+ * node can wake those actors after a restart or a failover without scanning all actors.
+ */
+export const WAKE_SUB = '~wake'
+
+export function wakeIndexKey(actorKey: string): string {
+  return `w${SEP}${actorKey}`
+}
+
+export const WAKE_INDEX_RANGE = { gt: `w${SEP}`, lt: `w${SEP}${HIGH}` } as const
+
+/** The node-level index op mirroring a write of an actor's wake sub-key, if `op` is one. */
+export function wakeIndexOp(actorKey: string, op: { type: 'put' | 'del'; key: string }): { type: 'put'; key: string; value: number } | { type: 'del'; key: string } | null {
+  if (op.key !== WAKE_SUB) return null
+  return op.type === 'put' ? { type: 'put', key: wakeIndexKey(actorKey), value: 1 } : { type: 'del', key: wakeIndexKey(actorKey) }
+}

@@ -72,7 +72,7 @@ export class OwnedLog {
       epoch = { n: Math.max(highest, epoch.n) + 1, node: ctx.self }
     }
     const granted = replies.filter((r): r is Extract<PrepareReply, { ok: true }> => r.ok)
-    if (!hasQuorum(ctx, granted, current, false) || !hasQuorum(ctx, granted, previous, true)) {
+    if (!quorate(ctx, granted, current, previous)) {
       throw errors.unavailable(`no majority of ${key}'s replicas answered`)
     }
 
@@ -85,17 +85,17 @@ export class OwnedLog {
     const adopted = await ctx.replica.meta(key)
     const log = new OwnedLog(ctx, key, epoch, current, adopted.last, adopted.applied, onFenced)
     // The marker commits, under this epoch, everything adopted before it.
-    await log.commit([])
+    await log.commit([], ctx.view.version)
     ctx.log.debug({ key, epoch, last: log.last }, 'took over')
     return log
   }
 
   /** Stores `ops` as the next entry on a majority of the replica set, then applies it here. */
-  async commit(ops: KvOp[]): Promise<void> {
+  async commit(ops: KvOp[], cfg?: number): Promise<void> {
     if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
     requireLiveMajority(this.ctx, this.replicaSet)
     const p = this.last + 1
-    const entry: Entry = { p, e: this.epoch, ops }
+    const entry: Entry = { p, e: this.epoch, ops, ...(cfg !== undefined ? { cfg } : {}) }
     const prev = this.last === 0 ? null : (await this.ctx.replica.entry(this.key, this.last))?.e ?? null
     const local = await this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: prev, entries: [entry], commit: this.commitIndex })
     if (!local.ok) {
@@ -164,6 +164,19 @@ function requireLiveMajority(ctx: ReplicationContext, set: string[]): void {
   if (live < majority(set.length)) throw errors.unavailable(`a majority of the replicas is down (${live} of ${set.length} live)`)
 }
 
+/**
+ * Enough promises to take over: a majority of the current replica set, and a majority of the
+ * previous record's replica set unless the promises already show a takeover committed under the
+ * current record (a marker with cfg at the current version: whoever wrote it had gathered the
+ * previous set's majority and adopted all it held, so nothing committed under the old set can be
+ * missed). This way a changed ring needs the old replicas once per key, not forever.
+ */
+function quorate(ctx: ReplicationContext, granted: Array<Extract<PrepareReply, { ok: true }>>, current: string[], previous: string[]): boolean {
+  if (!hasQuorum(ctx, granted, current, false)) return false
+  if (previous.length === 0 || granted.some((r) => current.includes(r.node) && r.cfg >= ctx.view.version)) return true
+  return hasQuorum(ctx, granted, previous, true)
+}
+
 /** Counts promises from members of `set` whose incarnation matches the record's. */
 function hasQuorum(ctx: ReplicationContext, granted: Array<Extract<PrepareReply, { ok: true }>>, set: string[], previous: boolean): boolean {
   if (set.length === 0) return true
@@ -181,7 +194,7 @@ async function prepareAll(ctx: ReplicationContext, key: string, epoch: Epoch, cu
     const settle = () => {
       const granted = replies.filter((r): r is Extract<PrepareReply, { ok: true }> => r.ok)
       const refused = replies.some((r) => !r.ok)
-      if (pending === 0 || refused || (hasQuorum(ctx, granted, current, false) && hasQuorum(ctx, granted, previous, true))) {
+      if (pending === 0 || refused || quorate(ctx, granted, current, previous)) {
         clearTimeout(timer)
         resolve([...replies])
       }

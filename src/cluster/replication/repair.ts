@@ -15,7 +15,12 @@ const CHUNK_BYTES = 1 << 20
 export interface RepairOptions {
   intervalMs: number
   bytesPerSec: number
+  /** Activates a key this node owns whose ownership predates the current ring. */
+  touch?: (key: string) => void
 }
+
+/** Keys touched per sweep, so that a ring change does not activate everything at once. */
+const TOUCHES_PER_SWEEP = 200
 
 export class Repairer {
   private timer: NodeJS.Timeout | null = null
@@ -24,6 +29,7 @@ export class Repairer {
   private budget = 0
   private budgetAt = Date.now()
   private stopped = false
+  private touches = 0
   /** Counters for logs and tests. */
   readonly stats = { sweeps: 0, installs: 0, entries: 0 }
 
@@ -58,6 +64,7 @@ export class Repairer {
   /** One pass over every key held here; stops early at `deadline` (ms since epoch). */
   async sweep(deadline = Infinity): Promise<void> {
     this.stats.sweeps++
+    this.touches = 0
     let after = ''
     for (;;) {
       if (this.stopped || Date.now() > deadline) return
@@ -73,6 +80,10 @@ export class Repairer {
     const wanted = new Map<string, Array<[string, ReplicaMeta]>>()
     for (const [key, meta] of page) {
       if (meta.commit === 0) continue
+      if (this.options.touch && this.touches < TOUCHES_PER_SWEEP && (meta.cfg ?? 0) < view.version && view.owner(key) === self && view.previousReplicaSet(key).length > 0) {
+        this.touches++
+        this.options.touch(key)
+      }
       // Every holder checks the others: a new member of a replica set holds nothing and cannot
       // be the one to start. Installs are idempotent, so two holders repairing one node is harmless.
       for (const node of view.replicaSet(key)) {

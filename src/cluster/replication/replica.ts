@@ -10,7 +10,7 @@
  * written in one atomic batch.
  */
 import { createHash } from 'node:crypto'
-import { actorPrefix, num, replicaLogPrefix, replicaMetaKey } from '../../storage/keys.js'
+import { actorPrefix, num, replicaLogPrefix, replicaMetaKey, wakeIndexOp } from '../../storage/keys.js'
 import type { Kv, KvOp } from '../../storage/kv.js'
 import {
   type AppendReply, type AppendRequest, EMPTY_META, type Entry, type Epoch, type FetchRequest,
@@ -18,7 +18,7 @@ import {
   compareEpochs, sameEpoch,
 } from './types.js'
 
-type Stored = { e: Epoch; ops: KvOp[] }
+type Stored = { e: Epoch; ops: KvOp[]; cfg?: number }
 
 export class ReplicaStore {
   private readonly locks = new Map<string, Promise<unknown>>()
@@ -37,7 +37,7 @@ export class ReplicaStore {
         meta.promised = req.epoch
         await this.kv.batch([{ type: 'put', key: replicaMetaKey(req.key), value: meta }])
       }
-      return { ok: true, node: this.node, incarnation: this.incarnation, last: meta.last, lastEpoch: meta.lastEpoch, commit: meta.commit, applied: meta.applied }
+      return { ok: true, node: this.node, incarnation: this.incarnation, last: meta.last, lastEpoch: meta.lastEpoch, commit: meta.commit, applied: meta.applied, cfg: meta.cfg ?? 0 }
     })
   }
 
@@ -95,7 +95,7 @@ export class ReplicaStore {
     for (const [k, v] of rows) {
       const size = JSON.stringify(v.ops).length
       if (out.length > 0 && bytes + size > req.maxBytes) break
-      out.push({ p: Number(k.slice(prefix.length)), e: v.e, ops: v.ops })
+      out.push({ p: Number(k.slice(prefix.length)), e: v.e, ops: v.ops, ...(v.cfg !== undefined ? { cfg: v.cfg } : {}) })
       bytes += size
     }
     return out
@@ -142,7 +142,7 @@ export class ReplicaStore {
         if (existing && sameEpoch(existing.e, entry.e)) continue
         await this.truncate(key, meta, entry.p - 1, batch, pending)
       }
-      const stored: Stored = { e: entry.e, ops: entry.ops }
+      const stored: Stored = { e: entry.e, ops: entry.ops, ...(entry.cfg !== undefined ? { cfg: entry.cfg } : {}) }
       batch.push({ type: 'put', key: prefix + num(entry.p), value: stored })
       pending.set(entry.p, stored)
       meta.last = entry.p
@@ -168,7 +168,12 @@ export class ReplicaStore {
     for (let p = meta.applied + 1; p <= upTo; p++) {
       const entry = pending.get(p) ?? (await this.entry(key, p))
       if (!entry) break
-      for (const op of entry.ops) batch.push({ ...op, key: prefix + op.key })
+      for (const op of entry.ops) {
+        batch.push({ ...op, key: prefix + op.key })
+        const index = wakeIndexOp(key, op)
+        if (index) batch.push(index)
+      }
+      if (entry.cfg !== undefined) meta.cfg = Math.max(meta.cfg ?? 0, entry.cfg)
       meta.applied = p
     }
   }

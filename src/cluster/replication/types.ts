@@ -21,8 +21,11 @@ export function sameEpoch(a: Epoch | null, b: Epoch | null): boolean {
   return compareEpochs(a, b) === 0
 }
 
-/** One log entry: the actor's change (ops on its own sub-keys) at position `p`. */
-export interface Entry { p: number; e: Epoch; ops: KvOp[] }
+/**
+ * One log entry: the actor's change (ops on its own sub-keys) at position `p`. A takeover's marker
+ * entry has no ops and carries `cfg`, the ring version it took ownership under.
+ */
+export interface Entry { p: number; e: Epoch; ops: KvOp[]; cfg?: number }
 
 /** A replica's durable bookkeeping for one key. */
 export interface ReplicaMeta {
@@ -33,13 +36,15 @@ export interface ReplicaMeta {
   commit: number
   /** Highest position whose ops are in the actor's state; never above `commit`. */
   applied: number
+  /** The ring version of the newest applied takeover marker: ownership was established under it. */
+  cfg?: number
 }
 
 export const EMPTY_META: ReplicaMeta = { promised: null, last: 0, lastEpoch: null, commit: 0, applied: 0 }
 
 export interface PrepareRequest { key: string; epoch: Epoch }
 export type PrepareReply =
-  | { ok: true; node: string; incarnation: string; last: number; lastEpoch: Epoch | null; commit: number; applied: number }
+  | { ok: true; node: string; incarnation: string; last: number; lastEpoch: Epoch | null; commit: number; applied: number; cfg: number }
   | { ok: false; node: string; incarnation: string; promised: Epoch | null }
 
 export interface AppendRequest {
