@@ -74,6 +74,20 @@ export async function runChaos(t: Teardown, options: ChaosOptions): Promise<Chec
   }
   await writing
   log(`chaos: writers done after ${((Date.now() - start) / 1000).toFixed(1)} s; ${sends.length} sends`)
+  try {
+    return await judge(cluster, members, tokens, users, channelsOf, sends, faults, options)
+  } catch (err) {
+    dumpLogs(cluster, log)
+    throw err
+  }
+}
+
+/** Heals, waits for the replicas to agree, gathers what the cluster kept, and checks it. */
+async function judge(
+  cluster: TestCluster, members: Map<string, string[]>, tokens: Map<string, string>, users: string[],
+  channelsOf: Map<string, string[]>, sends: SendRecord[], faults: Fault[], options: ChaosOptions,
+): Promise<CheckResult & { seed: number }> {
+  const { log } = options
 
   await cluster.settled(undefined, 30_000)
   await converged(cluster, [...members.keys()].map((c) => `channel:${c}`), log)
@@ -88,7 +102,16 @@ export async function runChaos(t: Teardown, options: ChaosOptions): Promise<Chec
   const result = check({ sends, histories, inboxes, faults })
   log(`chaos: seed ${options.seed} figures ${JSON.stringify(result.figures)}`)
   for (const p of result.problems.slice(0, 30)) log(`chaos: PROBLEM ${p}`)
+  if (!result.ok) dumpLogs(cluster, log)
   return { ...result, seed: options.seed }
+}
+
+/** The warnings and errors each node logged, for a failed run. */
+function dumpLogs(cluster: TestCluster, log: (s: string) => void): void {
+  for (const node of cluster.nodes) {
+    const lines = node.lines.filter((l) => /"level":(40|50|60)/.test(l)).slice(-15)
+    for (const l of lines) log(`chaos: ${node.id} ${l.slice(0, 400)}`)
+  }
 }
 
 /** One fault, healed before it returns. */
