@@ -8,6 +8,7 @@ import { pino } from 'pino'
 import { LevelKv } from '../../src/storage/leveldb.js'
 import { ReplicaStore } from '../../src/cluster/replication/replica.js'
 import { OwnedLog } from '../../src/cluster/replication/owner.js'
+import { ReplicatedActorStorage } from '../../src/cluster/replication/storage.js'
 import { PEER_KINDS } from '../../src/cluster/replication/types.js'
 import type { ReplicationContext } from '../../src/cluster/replication/context.js'
 import type { PeerClient, PeerRequest, Reply } from '../../src/cluster/transport.js'
@@ -65,6 +66,7 @@ async function world(t: Tap.Test): Promise<World> {
         case PEER_KINDS.prepare: return { ok: true, body: await r.prepare(body) }
         case PEER_KINDS.append: return { ok: true, body: await r.append(body) }
         case PEER_KINDS.fetch: return { ok: true, body: await r.fetch(body) }
+        case PEER_KINDS.status: return { ok: true, body: await r.status((body as { keys: string[] }).keys) }
         default: throw new Error(`unexpected ${req.kind}`)
       }
     },
@@ -183,4 +185,28 @@ t.test('a replica that missed writes catches up when it comes back', async (t) =
   await log.commit(put('m22', 22))
   await waitFor(async () => (await state(w, 'c', 'm21')) === 21, { timeout: 5000, what: 'c applied' })
   t.equal(await state(w, 'c', 'm20'), 20, 'c caught up and applied the committed entries')
+})
+
+t.test('reading a key nobody wrote writes nothing; the first commit takes ownership', async (t) => {
+  const w = await world(t)
+  const storage = new ReplicatedActorStorage(w.ctx('a'), w.kvs.get('a')!, () => {})
+  const store = await storage.open(KEY)
+  t.equal(await store.get('profile'), undefined, 'empty')
+  for (const n of NODES) t.same(await w.replicas.get(n)!.meta(KEY), { promised: null, last: 0, lastEpoch: null, commit: 0, applied: 0 }, `${n} untouched by the read`)
+  await store.commit(put('profile', 'alice'))
+  t.equal(await store.get('profile'), 'alice', 'the first commit took ownership and wrote')
+  t.ok((await w.replicas.get('b')!.meta(KEY)).promised, 'replicas promised the owner')
+  storage.release(KEY)
+})
+
+t.test('a key written by another owner after it was read as empty is not overwritten', async (t) => {
+  const w = await world(t)
+  const storage = new ReplicatedActorStorage(w.ctx('a'), w.kvs.get('a')!, () => {})
+  const stale = await storage.open(KEY)
+  const other = await OwnedLog.takeover(w.ctx('b'), KEY, () => {})
+  await other.commit(put('profile', 'bob'))
+  other.close()
+  await t.rejects(stale.commit(put('profile', 'alice')), { code: 'UNAVAILABLE' }, 'the stale actor must reload first')
+  t.equal(await state(w, 'b', 'profile'), 'bob', "the other owner's write stands")
+  storage.release(KEY)
 })

@@ -24,6 +24,8 @@ const FETCH_BYTES = 4 << 20
 
 export class OwnedLog {
   private fenced: string | null = null
+  /** The log's end as adopted, before this owner's marker: 0 when the key had no data. */
+  adoptedLast = 0
   private commitTimer: NodeJS.Timeout | null = null
   private readonly followers: FollowerSync[]
 
@@ -84,6 +86,7 @@ export class OwnedLog {
     }
     const adopted = await ctx.replica.meta(key)
     const log = new OwnedLog(ctx, key, epoch, current, adopted.last, adopted.applied, onFenced)
+    log.adoptedLast = adopted.last
     // The marker commits, under this epoch, everything adopted before it.
     await log.commit([], ctx.view.version)
     ctx.log.debug({ key, epoch, last: log.last }, 'took over')
@@ -118,7 +121,7 @@ export class OwnedLog {
     return this.fenced !== null
   }
 
-  private fence(reason: string): void {
+  fence(reason: string): void {
     if (this.fenced) return
     this.fenced = reason
     this.ctx.log.info({ key: this.key, epoch: this.epoch, reason }, 'owner stepped down')

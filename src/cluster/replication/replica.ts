@@ -105,7 +105,7 @@ export class ReplicaStore {
     const metas = await this.kv.getMany<ReplicaMeta>(keys.map(replicaMetaKey))
     return keys.map((key, i) => {
       const m = metas[i] ?? EMPTY_META
-      return { key, last: m.last, commit: m.commit, applied: m.applied }
+      return { key, last: m.last, commit: m.commit, applied: m.applied, promised: m.promised }
     })
   }
 

@@ -6,16 +6,25 @@
  */
 import { PrefixedStore, type ActorStorage, type ActorStore } from '../../storage/actor-store.js'
 import type { Kv, KvOp } from '../../storage/kv.js'
-import type { ReplicationContext } from './context.js'
+import { errors } from '../../errors.js'
+import { type ReplicationContext, replicationCall } from './context.js'
 import { OwnedLog } from './owner.js'
+import { PEER_KINDS, type StatusReply, majority } from './types.js'
 
 class ReplicatedStore extends PrefixedStore {
-  constructor(kv: Kv, key: string, private readonly log: OwnedLog) {
+  private log: Promise<OwnedLog> | null = null
+
+  constructor(kv: Kv, key: string, private readonly claim: () => Promise<OwnedLog>) {
     super(kv, key)
   }
 
-  override commit(ops: KvOp[]): Promise<void> {
-    return this.log.commit(ops)
+  override async commit(ops: KvOp[]): Promise<void> {
+    // A failed claim is not remembered: the actor is deactivated (fenced) or the next commit retries.
+    const log = await (this.log ??= this.claim().catch((err) => {
+      this.log = null
+      throw err
+    }))
+    return log.commit(ops)
   }
 }
 
@@ -30,10 +39,48 @@ export class ReplicatedActorStorage implements ActorStorage {
   ) {}
 
   async open(key: string): Promise<ActorStore> {
+    // A key nobody ever wrote (a login attempt for an unknown name) is read without writing
+    // anything; ownership is taken only when the actor first commits.
+    if (await this.untouched(key)) return new ReplicatedStore(this.kv, key, () => this.claim(key, true))
+    const log = await this.claim(key, false)
+    return new ReplicatedStore(this.kv, key, () => Promise.resolve(log))
+  }
+
+  /** Takes ownership of `key`; when the actor was opened on an untouched key, it must still be empty. */
+  private async claim(key: string, expectEmpty: boolean): Promise<OwnedLog> {
     const log = await OwnedLog.takeover(this.ctx, key, () => this.onFenced(key))
     this.owned.get(key)?.close()
     this.owned.set(key, log)
-    return new ReplicatedStore(this.kv, key, log)
+    if (expectEmpty && log.adoptedLast > 0) {
+      // Someone wrote the key since it was found empty: the actor's state is stale; start over.
+      log.fence('the key was written since it was read as empty')
+      throw errors.unavailable(`${key} changed while it was being opened; retry`)
+    }
+    return log
+  }
+
+  /** Whether a majority of the key's replicas (of both sets while the ring changes) never saw it. */
+  private async untouched(key: string): Promise<boolean> {
+    const { ctx } = this
+    const local = await ctx.replica.meta(key)
+    if (local.last > 0 || local.promised) return false
+    const current = ctx.view.replicaSet(key)
+    const previous = ctx.view.previousReplicaSet(key)
+    const targets = [...new Set([...current, ...previous])]
+    const empty = new Set<string>()
+    let touched = false
+    await Promise.all(targets.map(async (node) => {
+      try {
+        const body = { keys: [key] }
+        const [status] = await replicationCall<StatusReply[]>(ctx, node, PEER_KINDS.status, body, () => ctx.replica.status(body.keys))
+        if (status && status.last === 0 && !status.promised) empty.add(node)
+        else touched = true
+      } catch {
+        // unknown: counts for neither
+      }
+    }))
+    const enough = (set: string[]) => set.length === 0 || set.filter((n) => empty.has(n)).length >= majority(set.length)
+    return !touched && enough(current) && enough(previous)
   }
 
   release(key: string): void {

@@ -65,7 +65,7 @@ export type AppendReply =
   | { ok: false; reason: 'mismatch'; last: number; applied: number }
 
 export interface FetchRequest { key: string; after: number; upTo: number; maxBytes: number }
-export interface StatusReply { key: string; last: number; commit: number; applied: number }
+export interface StatusReply { key: string; last: number; commit: number; applied: number; promised?: Epoch | null }
 export interface InstallRequest { key: string; entries: Entry[]; commit: number }
 
 /** Node-level request kinds carried by the transport's `peer` rpc. */
