@@ -5,11 +5,11 @@
  * settle in between. Then everything is healed and the checker judges what the cluster kept.
  */
 import { rmSync } from 'node:fs'
-import WebSocket from 'ws'
 import { Ring } from '../../src/cluster/ring.js'
 import { TestCluster } from '../helpers/cluster.js'
 import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
+import { fullHistory, fullInbox } from '../helpers/traffic.js'
 import { type CheckResult, check } from './checker.js'
 import type { Fault, InboxEvent, SendRecord, StoredMessage } from './history.js'
 import { Rng } from './rng.js'
@@ -94,11 +94,11 @@ async function judge(
   const histories = new Map<string, Map<string, StoredMessage[]>>()
   for (const [channel, list] of members) {
     const byNode = new Map<string, StoredMessage[]>()
-    for (const node of cluster.running()) byNode.set(node.id, await history(node.url, channel, tokens.get(list[0]!)!))
+    for (const node of cluster.running()) byNode.set(node.id, await fullHistory(node.url, channel, tokens.get(list[0]!)!))
     histories.set(channel, byNode)
   }
   const inboxes = new Map<string, { events: InboxEvent[]; channels: string[] }>()
-  for (const u of users) inboxes.set(u, { events: await inbox(cluster.url(users.indexOf(u)), tokens.get(u)!), channels: channelsOf.get(u)! })
+  for (const u of users) inboxes.set(u, { events: await fullInbox(cluster.url(users.indexOf(u)), tokens.get(u)!), channels: channelsOf.get(u)! })
   const result = check({ sends, histories, inboxes, faults })
   log(`chaos: seed ${options.seed} figures ${JSON.stringify(result.figures)}`)
   for (const p of result.problems.slice(0, 30)) log(`chaos: PROBLEM ${p}`)
@@ -161,40 +161,4 @@ async function converged(cluster: TestCluster, keys: string[], log: (s: string) 
     return true
   }, { timeout: 90_000, every: 500, what: 'replicas converged' })
   log(`chaos: every replica set converged ${((Date.now() - started) / 1000).toFixed(1)} s after healing`)
-}
-
-async function history(base: string, channel: string, token: string): Promise<StoredMessage[]> {
-  const out: StoredMessage[] = []
-  for (let after = 0, page = 0; page < 1000; page++) {
-    const r = await api(base, 'GET', `/v1/channels/${encodeURIComponent(channel)}/messages?after=${after}&limit=200`, undefined, token)
-    if (r.status !== 200) throw new Error(`history ${channel} from ${base}: ${r.status} ${r.text}`)
-    out.push(...r.body.messages)
-    if (r.body.messages.length < 200) return out
-    after = r.body.messages[r.body.messages.length - 1].seq
-  }
-  return out
-}
-
-async function inbox(base: string, token: string): Promise<InboxEvent[]> {
-  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(token)}&deviceId=checker`)
-  const replies: any[] = []
-  ws.on('message', (d) => replies.push(JSON.parse(d.toString())))
-  const next = async (pred: (f: any) => boolean) => waitFor(() => replies.find(pred), { timeout: 30_000, what: 'sync reply' })
-  try {
-    await next((f) => f.op === 'ready')
-    const events: InboxEvent[] = []
-    let since = 0
-    for (let page = 0; page < 1000; page++) {
-      const ref = `s${page}`
-      ws.send(JSON.stringify({ op: 'sync', since, limit: 1000, ref }))
-      const r = await next((f) => f.ref === ref)
-      if (r.op !== 'sync') throw new Error(`sync: ${JSON.stringify(r)}`)
-      events.push(...r.events)
-      since = r.next
-      if (!r.more) break
-    }
-    return events
-  } finally {
-    ws.terminate()
-  }
 }
