@@ -118,7 +118,11 @@ export class ActorRuntime {
         await activation.ready
       } catch (err) {
         if (this.activations.get(key) === activation) this.activations.delete(key)
-        throw err
+        // An activation that failed for a reason outside the contract (storage, network) is
+        // retryable for the caller; the cause goes to the log.
+        if (err instanceof ChatError) throw err
+        this.options.onError?.(key, err)
+        throw errors.unavailable(`actor ${key} could not be activated; retry later`, err)
       }
     }
     const actor = activation.actor!

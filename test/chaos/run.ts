@@ -55,6 +55,20 @@ export async function runChaos(t: Teardown, options: ChaosOptions): Promise<Chec
   for (const [a, b] of DMS) members.set(`dm:${a}:${b}`, [a!, b!])
   for (const [channel, list] of members) for (const u of list) channelsOf.get(u)!.push(channel)
 
+  try {
+    return await workload(cluster, rng, members, tokens, users, channelsOf, options)
+  } catch (err) {
+    dumpLogs(cluster, log)
+    throw err
+  }
+}
+
+/** Writers and the nemesis, then the judgement. */
+async function workload(
+  cluster: TestCluster, rng: Rng, members: Map<string, string[]>, tokens: Map<string, string>, users: string[],
+  channelsOf: Map<string, string[]>, options: ChaosOptions,
+): Promise<CheckResult & { seed: number }> {
+  const { log } = options
   const sends: SendRecord[] = []
   const faults: Fault[] = []
   const start = Date.now()
@@ -74,12 +88,7 @@ export async function runChaos(t: Teardown, options: ChaosOptions): Promise<Chec
   }
   await writing
   log(`chaos: writers done after ${((Date.now() - start) / 1000).toFixed(1)} s; ${sends.length} sends`)
-  try {
-    return await judge(cluster, members, tokens, users, channelsOf, sends, faults, options)
-  } catch (err) {
-    dumpLogs(cluster, log)
-    throw err
-  }
+  return judge(cluster, members, tokens, users, channelsOf, sends, faults, options)
 }
 
 /** Heals, waits for the replicas to agree, gathers what the cluster kept, and checks it. */
@@ -109,7 +118,11 @@ async function judge(
 /** The warnings and errors each node logged, for a failed run. */
 function dumpLogs(cluster: TestCluster, log: (s: string) => void): void {
   for (const node of cluster.nodes) {
-    const lines = node.lines.filter((l) => /"level":(40|50|60)/.test(l)).slice(-15)
+    const p = node.proc
+    log(`chaos: ${node.id} pid ${node.pid} ${p && (p.exitCode !== null || p.signalCode !== null) ? `exited (${p.exitCode ?? p.signalCode})` : 'running'}`)
+    // Errors that are not the contract's (a bug's stack) first, then the latest warnings.
+    const bugs = node.lines.filter((l) => /handler failed|request failed|"level":60|Error: (?!.*ChatError)/.test(l)).slice(-5)
+    const lines = [...bugs, ...node.lines.filter((l) => /"level":(40|50)/.test(l) && !bugs.includes(l)).slice(-10)]
     for (const l of lines) log(`chaos: ${node.id} ${l.slice(0, 400)}`)
   }
 }

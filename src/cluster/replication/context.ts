@@ -26,7 +26,12 @@ export async function replicationCall<T>(ctx: ReplicationContext, node: string, 
   if (node === ctx.self) return local()
   const client = ctx.peer(node)
   if (!client) throw errors.unavailable(`no address for node ${node}`)
-  const reply = await client.peer({ kind, body, ringVersion: ctx.view.version, from: ctx.self }, ctx.rpcTimeoutMs)
+  let reply
+  try {
+    reply = await client.peer({ kind, body, ringVersion: ctx.view.version, from: ctx.self }, ctx.rpcTimeoutMs)
+  } catch (err) {
+    throw errors.unavailable(`${kind} to ${node} failed: ${(err as Error).message}`, err)
+  }
   if (!reply.ok) throw Object.assign(errors.unavailable(`${kind} refused by ${node}: ${reply.error.code} ${reply.error.message}`), { remote: reply.error })
   return reply.body as T
 }
