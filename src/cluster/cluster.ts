@@ -16,6 +16,7 @@ import { NatsMembership } from './membership-nats.js'
 import { PeerService } from './peer-service.js'
 import { ClusterPusher } from './pusher.js'
 import type { ReplicationContext } from './replication/context.js'
+import { ReplicationBatcher } from './replication/batcher.js'
 import { Repairer } from './replication/repair.js'
 import { ReplicaStore } from './replication/replica.js'
 import { ReplicatedActorStorage } from './replication/storage.js'
@@ -73,6 +74,7 @@ export class Cluster {
       rpcTimeoutMs: Math.max(1000, config.deadAfterMs),
       commitTimeoutMs: Math.max(2000, 2 * config.deadAfterMs),
     }
+    ctx.batcher = new ReplicationBatcher({ self: config.id, peer: ctx.peer, ringVersion: () => this.view.version, timeoutMs: ctx.rpcTimeoutMs })
     this.storage = new ReplicatedActorStorage(ctx, kv, (key) => void this.runtime?.deactivate(key))
     this.repairer = new Repairer(ctx, {
       intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20,

@@ -45,17 +45,26 @@ export class PeerService implements TransportHandlers {
     if (req.ringVersion < this.view.version) return refuse(PLACEMENT_CODES.ringMismatch, `ring version ${req.ringVersion} is older than ${this.view.version}`, this.view.version)
     if (req.ringVersion > this.view.version) await this.view.membership.refresh().catch(() => undefined)
     const body = req.body as never
+    if (req.kind === PEER_KINDS.batch) {
+      const { requests } = req.body as { requests: Array<{ kind: string; body: unknown }> }
+      const replies = await Promise.all(requests.map((r) => this.replication(r.kind, r.body as never)))
+      return { ok: true, body: replies }
+    }
+    return this.replication(req.kind, body)
+  }
+
+  private async replication(kind: string, body: never): Promise<Reply> {
     try {
-      switch (req.kind) {
+      switch (kind) {
         case PEER_KINDS.prepare: return { ok: true, body: await this.replica.prepare(body) }
         case PEER_KINDS.append: return { ok: true, body: await this.replica.append(body) }
         case PEER_KINDS.fetch: return { ok: true, body: await this.replica.fetch(body) }
         case PEER_KINDS.status: return { ok: true, body: await this.replica.status((body as { keys: string[] }).keys) }
         case PEER_KINDS.install: return { ok: true, body: await this.replica.install(body) }
-        default: return refuse('BAD_REQUEST', `unknown peer request ${req.kind}`, this.view.version)
+        default: return refuse('BAD_REQUEST', `unknown peer request ${kind}`, this.view.version)
       }
     } catch (err) {
-      this.log.error({ err, kind: req.kind }, 'replication request failed')
+      this.log.error({ err, kind }, 'replication request failed')
       return refuse('INTERNAL', (err as Error).message, this.view.version)
     }
   }

@@ -1,8 +1,10 @@
 /** What both sides of replication need from the node: the local replica, the view, and peers. */
 import type { Logger } from 'pino'
 import { errors } from '../../errors.js'
+import { PEER_KINDS } from './types.js'
 import type { PeerClient } from '../transport.js'
 import type { ClusterView } from '../view.js'
+import type { ReplicationBatcher } from './batcher.js'
 import type { ReplicaStore } from './replica.js'
 
 export interface ReplicationContext {
@@ -16,6 +18,8 @@ export interface ReplicationContext {
   rpcTimeoutMs: number
   /** How long a commit waits for a majority before the owner steps down. */
   commitTimeoutMs: number
+  /** Gathers appends to one node per tick; without it each goes alone. */
+  batcher?: ReplicationBatcher
 }
 
 /**
@@ -24,6 +28,7 @@ export interface ReplicationContext {
  */
 export async function replicationCall<T>(ctx: ReplicationContext, node: string, kind: string, body: unknown, local: () => Promise<T>): Promise<T> {
   if (node === ctx.self) return local()
+  if (ctx.batcher && kind === PEER_KINDS.append) return ctx.batcher.call<T>(node, kind, body)
   const client = ctx.peer(node)
   if (!client) throw errors.unavailable(`no address for node ${node}`)
   let reply

@@ -5,7 +5,7 @@
  */
 import type { ReplicationContext } from './context.js'
 import { replicationCall } from './context.js'
-import { type AppendReply, type Epoch, PEER_KINDS } from './types.js'
+import { type AppendReply, type Entry, type Epoch, PEER_KINDS } from './types.js'
 
 const MAX_BATCH_BYTES = 1 << 20
 
@@ -23,7 +23,11 @@ export class FollowerSync {
     private readonly key: string,
     private readonly epoch: Epoch,
     start: number,
-    private readonly owner: { commitIndex(): number; fence(reason: string): void },
+    private readonly owner: {
+      commitIndex(): number
+      fence(reason: string): void
+      recentEntries(after: number, upTo: number): { prevE: Epoch | null; entries: Entry[] } | null
+    },
   ) {
     this.next = start
   }
@@ -81,14 +85,20 @@ export class FollowerSync {
   private async step(): Promise<void> {
     const { replica } = this.ctx
     const prevP = this.next - 1
-    // One read returns the previous entry (for its epoch) and the entries to send.
-    const rows = await replica.fetch({ key: this.key, after: Math.max(0, prevP - 1), upTo: Math.max(this.target, prevP), maxBytes: MAX_BATCH_BYTES })
+    const upTo = Math.max(this.target, prevP)
     let prevE: Epoch | null = null
-    let entries = rows
-    if (prevP >= 1) {
-      if (rows[0]?.p !== prevP) throw new Error(`entry ${prevP} is missing from the owner's log`)
-      prevE = rows[0].e
-      entries = rows.slice(1)
+    let entries: Entry[]
+    const cached = this.owner.recentEntries(prevP, upTo)
+    if (cached) ({ prevE, entries } = cached)
+    else {
+      // One read returns the previous entry (for its epoch) and the entries to send.
+      const rows = await replica.fetch({ key: this.key, after: Math.max(0, prevP - 1), upTo, maxBytes: MAX_BATCH_BYTES })
+      entries = rows
+      if (prevP >= 1) {
+        if (rows[0]?.p !== prevP) throw new Error(`entry ${prevP} is missing from the owner's log`)
+        prevE = rows[0].e
+        entries = rows.slice(1)
+      }
     }
     const req = { key: this.key, epoch: this.epoch, prevP, prevE, entries, commit: this.owner.commitIndex() }
     const reply = await replicationCall<AppendReply>(this.ctx, this.node, PEER_KINDS.append, req, () => replica.append(req))

@@ -20,10 +20,14 @@ import {
 
 const PREPARE_ATTEMPTS = 4
 const TAKEOVER_ATTEMPTS = 3
+const RECENT_ENTRIES = 64
 const FETCH_BYTES = 4 << 20
 
 export class OwnedLog {
   private fenced: string | null = null
+  private lastEpoch: Epoch | null = null
+  /** The newest entries this owner wrote, which followers are most likely to need next. */
+  private readonly recent = new Map<number, Entry>()
   /** The log's end as adopted, before this owner's marker: 0 when the key had no data. */
   adoptedLast = 0
   private commitTimer: NodeJS.Timeout | null = null
@@ -39,7 +43,11 @@ export class OwnedLog {
     private commitIndex: number,
     private readonly onFenced: (reason: string) => void,
   ) {
-    const self = { commitIndex: () => this.commitIndex, fence: (reason: string) => this.fence(reason) }
+    const self = {
+      commitIndex: () => this.commitIndex,
+      fence: (reason: string) => this.fence(reason),
+      recentEntries: (after: number, upTo: number) => this.recentEntries(after, upTo),
+    }
     this.followers = replicaSet.filter((n) => n !== ctx.self).map((n) => new FollowerSync(ctx, n, key, epoch, last + 1, self))
   }
 
@@ -87,6 +95,7 @@ export class OwnedLog {
     const adopted = await ctx.replica.meta(key)
     const log = new OwnedLog(ctx, key, epoch, current, adopted.last, adopted.applied, onFenced)
     log.adoptedLast = adopted.last
+    log.lastEpoch = adopted.lastEpoch
     // The marker commits, under this epoch, everything adopted before it.
     await log.commit([], ctx.view.version)
     ctx.log.debug({ key, epoch, last: log.last }, 'took over')
@@ -99,17 +108,40 @@ export class OwnedLog {
     requireLiveMajority(this.ctx, this.replicaSet)
     const p = this.last + 1
     const entry: Entry = { p, e: this.epoch, ops, ...(cfg !== undefined ? { cfg } : {}) }
-    const prev = this.last === 0 ? null : (await this.ctx.replica.entry(this.key, this.last))?.e ?? null
-    const local = await this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: prev, entries: [entry], commit: this.commitIndex })
+    const local = await this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: this.lastEpoch, entries: [entry], commit: this.commitIndex })
     if (!local.ok) {
       this.fence('the local replica refused the append')
       throw errors.unavailable(`owner of ${this.key} stepped down`)
     }
     this.last = p
+    this.lastEpoch = this.epoch
+    this.remember(entry)
     await this.replicate(p)
     this.commitIndex = p
-    await this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: p, prevE: this.epoch, entries: [], commit: p })
+    await this.ctx.replica.commitTo(this.key, p, [entry])
     this.scheduleCommitNotice()
+  }
+
+  /**
+   * Entries (after, upTo] with the epoch of entry `after`, from memory when this owner still holds
+   * them all; null when they must be read from storage.
+   */
+  recentEntries(after: number, upTo: number): { prevE: Epoch | null; entries: Entry[] } | null {
+    if (after === 0 || upTo > this.last) return null
+    const prev = this.recent.get(after)
+    if (!prev) return null
+    const entries: Entry[] = []
+    for (let p = after + 1; p <= upTo; p++) {
+      const e = this.recent.get(p)
+      if (!e) return null
+      entries.push(e)
+    }
+    return { prevE: prev.e, entries }
+  }
+
+  private remember(entry: Entry): void {
+    this.recent.set(entry.p, entry)
+    this.recent.delete(entry.p - RECENT_ENTRIES)
   }
 
   close(): void {

@@ -67,6 +67,24 @@ export class ReplicaStore {
     })
   }
 
+  /**
+   * The owner's own replica learns that its log is committed up to `upTo` and applies it.
+   * `known` are entries the owner still holds in memory, so they need not be read back.
+   */
+  commitTo(key: string, upTo: number, known: Entry[]): Promise<void> {
+    return this.locked(key, async () => {
+      const meta = await this.meta(key)
+      const next = Math.min(upTo, meta.last)
+      if (next <= meta.commit && meta.applied >= next) return
+      meta.commit = Math.max(meta.commit, next)
+      const batch: KvOp[] = []
+      const pending = new Map<number, Stored>(known.map((e) => [e.p, e]))
+      await this.apply(key, meta, batch, pending)
+      batch.push({ type: 'put', key: replicaMetaKey(key), value: meta })
+      await this.kv.batch(batch)
+    })
+  }
+
   /** Committed entries from a peer (repair, handoff): installed whatever the promise. */
   install(req: InstallRequest): Promise<StatusReply> {
     return this.locked(req.key, async () => {

@@ -75,6 +75,8 @@ export const PEER_KINDS = {
   fetch: 'repl.fetch',
   status: 'repl.status',
   install: 'repl.install',
+  /** Several of the above for one node, gathered within a tick. */
+  batch: 'repl.batch',
 } as const
 
 export function majority(n: number): number {

@@ -1,0 +1,169 @@
+/**
+ * Every process the benchmark starts: chat nodes, nats-server and the baseline relay, each on
+ * 127.0.0.1 with a free port and its own temp directory. All are tracked by pid and SIGKILLed by
+ * `killAll()`; an exit hook does the same if the benchmark dies first, so nothing outlives it.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+export const ROOT = resolve(import.meta.dirname, '..')
+const NODE_BIN = join(ROOT, 'bin', 'chat-node')
+const RELAY = join(ROOT, 'bench', 'relay.mjs')
+const READY_MS = 30_000
+
+/** A port that was free a moment ago; the caller retries if it is taken before it binds. */
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer()
+    srv.once('error', rej)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => res(port))
+    })
+  })
+}
+
+export class Procs {
+  children = new Set()
+  dirs = new Set()
+
+  constructor() {
+    // Synchronous: on 'exit' nothing asynchronous runs any more.
+    this.onExit = () => {
+      for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+      for (const d of this.dirs) rmSync(d, { recursive: true, force: true })
+    }
+    process.on('exit', this.onExit)
+  }
+
+  tempDir(prefix) {
+    const dir = mkdtempSync(join(tmpdir(), prefix))
+    this.dirs.add(dir)
+    return dir
+  }
+
+  /**
+   * Spawns a process and resolves once `isReady(line)` returns something for one line of its
+   * output (rejecting if it exits or stays silent past the deadline). Output keeps being drained.
+   */
+  spawnReady(name, cmd, args, isReady) {
+    const env = { ...process.env }
+    // Loader hooks meant for the benchmark (if any) must not reach the servers it measures.
+    delete env.NODE_OPTIONS
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.children.add(child)
+    const tail = []
+    return new Promise((res, rej) => {
+      let buffered = ''
+      let done = false
+      const finish = (err, value) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        if (err) {
+          child.kill('SIGKILL')
+          rej(new Error(`${name}: ${err}\n${tail.join('\n')}`))
+        } else res({ name, child, pid: child.pid, ready: value, tail })
+      }
+      const onData = (chunk) => {
+        buffered += chunk.toString()
+        let nl
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl)
+          buffered = buffered.slice(nl + 1)
+          tail.push(line)
+          if (tail.length > 50) tail.shift()
+          if (!done) {
+            const value = isReady(line)
+            if (value) finish(null, value)
+          }
+        }
+      }
+      const timer = setTimeout(() => finish(`not ready after ${READY_MS} ms`), READY_MS)
+      child.stdout.on('data', onData)
+      child.stderr.on('data', onData)
+      child.once('error', (err) => finish(`could not start: ${err.message}`))
+      child.once('exit', (code, signal) => finish(`exited (code ${code}, signal ${signal})`))
+    })
+  }
+
+  /** A chat node; `extra` are flags added after the standard ones. */
+  async startNode(id, extra = []) {
+    const dataDir = this.tempDir(`chat-bench-${id}-`)
+    const args = [NODE_BIN, '--id', id, '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--data-dir', dataDir, ...extra]
+    const p = await this.spawnReady(`node ${id}`, process.execPath, args, readyLine)
+    return { ...p, id, http: p.ready.http, ws: p.ready.http.replace(/^http/, 'ws') + '/ws' }
+  }
+
+  async startRelay() {
+    const p = await this.spawnReady('relay', process.execPath, [RELAY], readyLine)
+    return { ...p, id: 'relay', http: p.ready.http, ws: p.ready.http.replace(/^http/, 'ws') + '/ws' }
+  }
+
+  async startNats() {
+    const dir = this.tempDir('chat-bench-nats-')
+    let last
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const port = await freePort()
+      try {
+        const p = await this.spawnReady('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
+          (line) => line.includes('Server is ready'))
+        return { ...p, url: `nats://127.0.0.1:${port}` }
+      } catch (err) {
+        if (/ENOENT/.test(err.message)) throw new Error('nats-server is not on the PATH (the cluster needs it; e.g. apt-get install nats-server)', { cause: err })
+        last = err // most likely the port was taken between freePort() and bind
+      }
+    }
+    throw last
+  }
+
+  /** SIGKILL by pid for every process still running, then deletes every temp directory. */
+  async killAll() {
+    const waits = []
+    for (const c of this.children) {
+      if (c.exitCode !== null || c.signalCode !== null) continue
+      waits.push(new Promise((r) => c.once('exit', r)))
+      c.kill('SIGKILL')
+    }
+    await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 5000).unref())])
+    this.children.clear()
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true })
+    this.dirs.clear()
+    process.off('exit', this.onExit)
+  }
+}
+
+function readyLine(line) {
+  if (!line.includes('"msg":"ready"')) return null
+  try {
+    return JSON.parse(line)
+  } catch {
+    return null
+  }
+}
+
+/** Resident set size of a process in bytes (VmRSS), or null if it is gone. */
+export async function rssBytes(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+)\s+kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : null
+  } catch {
+    return null
+  }
+}
+
+/** User + system CPU time of a process in seconds (from /proc/<pid>/stat; 100 ticks a second). */
+export async function cpuSeconds(pid) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return 0
+  }
+}
