@@ -15,7 +15,7 @@ const secret = process.env.CHAT_SECRET ?? 'local-cluster-secret-change-me'
 mkdirSync(base, { recursive: true })
 
 const children = []
-const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(base, 'nats')], { stdio: ['ignore', 'ignore', 'inherit'] })
+const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(base, 'nats')], { stdio: 'ignore' })
 nats.on('error', (err) => {
   console.error(`cannot start nats-server (${err.message}); install it with: sudo apt-get install -y nats-server`)
   process.exit(1)

@@ -99,7 +99,8 @@ async function judge(
   const { log } = options
 
   await cluster.settled(undefined, 30_000)
-  await converged(cluster, [...members.keys()].map((c) => `channel:${c}`), log)
+  // Replicas that never agree are a violation too, but the message-level checks still run.
+  const divergence = await converged(cluster, [...members.keys()].map((c) => `channel:${c}`), log).then(() => null, (err: Error) => err.message)
   const histories = new Map<string, Map<string, StoredMessage[]>>()
   for (const [channel, list] of members) {
     const byNode = new Map<string, StoredMessage[]>()
@@ -109,6 +110,10 @@ async function judge(
   const inboxes = new Map<string, { events: InboxEvent[]; channels: string[] }>()
   for (const u of users) inboxes.set(u, { events: await fullInbox(cluster.url(users.indexOf(u)), tokens.get(u)!), channels: channelsOf.get(u)! })
   const result = check({ sends, histories, inboxes, faults })
+  if (divergence) {
+    result.ok = false
+    result.problems.unshift(`replicas did not converge: ${divergence}`)
+  }
   log(`chaos: seed ${options.seed} figures ${JSON.stringify(result.figures)}`)
   for (const p of result.problems.slice(0, 30)) log(`chaos: PROBLEM ${p}`)
   if (!result.ok) dumpLogs(cluster, log)
