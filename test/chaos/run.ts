@@ -108,8 +108,20 @@ async function judge(
     histories.set(channel, byNode)
   }
   const inboxes = new Map<string, { events: InboxEvent[]; channels: string[] }>()
-  for (const u of users) inboxes.set(u, { events: await fullInbox(cluster.url(users.indexOf(u)), tokens.get(u)!), channels: channelsOf.get(u)! })
+  const unreadable: string[] = []
+  for (const u of users) {
+    // An inbox that cannot be read (it points at a message its channel lost) is a violation.
+    const events = await fullInbox(cluster.url(users.indexOf(u)), tokens.get(u)!).catch((err: Error) => {
+      unreadable.push(`${u}: inbox unreadable: ${err.message}`)
+      return [] as InboxEvent[]
+    })
+    inboxes.set(u, { events, channels: unreadable.some((p) => p.startsWith(`${u}:`)) ? [] : channelsOf.get(u)! })
+  }
   const result = check({ sends, histories, inboxes, faults })
+  if (unreadable.length > 0) {
+    result.ok = false
+    result.problems.unshift(...unreadable)
+  }
   if (divergence) {
     result.ok = false
     result.problems.unshift(`replicas did not converge: ${divergence}`)
