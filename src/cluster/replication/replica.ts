@@ -20,13 +20,54 @@ import {
 
 type Stored = { e: Epoch; ops: KvOp[]; cfg?: number }
 
+/** Keys whose bookkeeping stays in memory: every replication request reads it. */
+const META_CACHE = 50_000
+/** The newest log entries of recently written keys stay in memory too: appends check the previous one and apply the last few. */
+const RECENT_KEYS = 10_000
+const RECENT_PER_KEY = 16
+
 export class ReplicaStore {
   private readonly locks = new Map<string, Promise<unknown>>()
+  /** Cached bookkeeping, always equal to what is stored (only updated after a write succeeded). */
+  private readonly metas = new Map<string, ReplicaMeta>()
+  private readonly recent = new Map<string, Map<number, Stored>>()
 
   constructor(private readonly kv: Kv, readonly node: string, readonly incarnation: string) {}
 
+  /** A copy of the key's bookkeeping; callers change the copy and `save` it with their batch. */
   async meta(key: string): Promise<ReplicaMeta> {
-    return (await this.kv.get<ReplicaMeta>(replicaMetaKey(key))) ?? { ...EMPTY_META }
+    let meta = this.metas.get(key)
+    if (!meta) {
+      const stored = (await this.kv.get<ReplicaMeta>(replicaMetaKey(key))) ?? { ...EMPTY_META }
+      // A write may have cached a newer value while this read was in flight: that one wins.
+      meta = this.metas.get(key) ?? stored
+      if (meta === stored) this.remember(key, stored)
+    }
+    return { ...meta }
+  }
+
+  /** Writes `batch`, which ends with the key's new bookkeeping, and caches that once it is stored. */
+  private async save(key: string, meta: ReplicaMeta, batch: KvOp[], written?: Map<number, Stored>): Promise<void> {
+    batch.push({ type: 'put', key: replicaMetaKey(key), value: meta })
+    await this.kv.batch(batch)
+    this.remember(key, { ...meta })
+    if (written && written.size > 0) {
+      let recent = this.recent.get(key)
+      if (!recent) {
+        recent = new Map()
+        this.recent.set(key, recent)
+        if (this.recent.size > RECENT_KEYS) this.recent.delete(this.recent.keys().next().value!)
+      }
+      for (const [p, e] of written) if (p <= meta.last) recent.set(p, e)
+      for (const p of recent.keys()) if (p <= meta.last - RECENT_PER_KEY) recent.delete(p)
+    }
+  }
+
+  private remember(key: string, meta: ReplicaMeta): void {
+    this.metas.delete(key)
+    this.metas.set(key, meta)
+    // Least recently used first: Map keeps insertion order.
+    if (this.metas.size > META_CACHE) this.metas.delete(this.metas.keys().next().value!)
   }
 
   prepare(req: PrepareRequest): Promise<PrepareReply> {
@@ -35,7 +76,7 @@ export class ReplicaStore {
       if (compareEpochs(req.epoch, meta.promised) < 0) return { ok: false, node: this.node, incarnation: this.incarnation, promised: meta.promised }
       if (!sameEpoch(req.epoch, meta.promised)) {
         meta.promised = req.epoch
-        await this.kv.batch([{ type: 'put', key: replicaMetaKey(req.key), value: meta }])
+        await this.save(req.key, meta, [])
       }
       return { ok: true, node: this.node, incarnation: this.incarnation, last: meta.last, lastEpoch: meta.lastEpoch, commit: meta.commit, applied: meta.applied, cfg: meta.cfg ?? 0 }
     })
@@ -61,8 +102,7 @@ export class ReplicaStore {
       const verified = req.prevP + req.entries.length
       meta.commit = Math.max(meta.commit, Math.min(req.commit, verified, meta.last))
       await this.apply(req.key, meta, batch, pending)
-      batch.push({ type: 'put', key: replicaMetaKey(req.key), value: meta })
-      await this.kv.batch(batch)
+      await this.save(req.key, meta, batch, pending)
       return { ok: true, last: meta.last }
     })
   }
@@ -80,8 +120,7 @@ export class ReplicaStore {
       const batch: KvOp[] = []
       const pending = new Map<number, Stored>(known.map((e) => [e.p, e]))
       await this.apply(key, meta, batch, pending)
-      batch.push({ type: 'put', key: replicaMetaKey(key), value: meta })
-      await this.kv.batch(batch)
+      await this.save(key, meta, batch)
     })
   }
 
@@ -97,8 +136,7 @@ export class ReplicaStore {
         await this.write(req.key, meta, entries, batch, pending)
         meta.commit = Math.max(meta.commit, Math.min(req.commit, entries[entries.length - 1]!.p))
         await this.apply(req.key, meta, batch, pending)
-        batch.push({ type: 'put', key: replicaMetaKey(req.key), value: meta })
-        await this.kv.batch(batch)
+        await this.save(req.key, meta, batch, pending)
       }
       return { key: req.key, last: meta.last, commit: meta.commit, applied: meta.applied }
     })
@@ -120,9 +158,9 @@ export class ReplicaStore {
   }
 
   async status(keys: string[]): Promise<StatusReply[]> {
-    const metas = await this.kv.getMany<ReplicaMeta>(keys.map(replicaMetaKey))
+    const metas = await Promise.all(keys.map((key) => this.meta(key)))
     return keys.map((key, i) => {
-      const m = metas[i] ?? EMPTY_META
+      const m = metas[i]!
       return { key, last: m.last, commit: m.commit, applied: m.applied, promised: m.promised }
     })
   }
@@ -146,6 +184,8 @@ export class ReplicaStore {
   }
 
   async entry(key: string, p: number): Promise<Stored | undefined> {
+    const cached = this.recent.get(key)?.get(p)
+    if (cached) return cached
     return this.kv.get<Stored>(replicaLogPrefix(key) + num(p))
   }
 
@@ -170,6 +210,8 @@ export class ReplicaStore {
 
   /** Drops log entries after `after` (never applied ones). */
   private async truncate(key: string, meta: ReplicaMeta, after: number, batch: KvOp[], pending?: Map<number, Stored>): Promise<void> {
+    // Rare (a deposed owner's tail): forget what is cached of this key rather than track the cut.
+    this.recent.delete(key)
     const prefix = replicaLogPrefix(key)
     for (let p = after + 1; p <= meta.last; p++) {
       batch.push({ type: 'del', key: prefix + num(p) })
