@@ -18,6 +18,9 @@ const HashRing = createRequire(import.meta.url)('hashring') as HashRingCtor
  */
 export const DEFAULT_VNODES = 160
 
+/** Replica sets remembered per ring (a few MiB at most). */
+const PLACEMENT_MEMO = 50_000
+
 /**
  * Placement over one version of the ring record. A pure function of `(record, vnodes)`: members
  * are sorted by id before the ring is built, so every node that holds the same record computes the
@@ -58,8 +61,18 @@ export class Ring {
     const want = Math.min(Math.floor(n), this.members.length)
     // hashring reads a size of 0 as "all servers", so small sizes are answered here.
     if (this.ring === undefined || want <= 0) return []
-    return this.ring.range(key, want, true)
+    // Placement is asked on every call and the ring never changes: remember recent answers.
+    const memo = `${want}\0${key}`
+    const known = this.placed.get(memo)
+    if (known) return known
+    // Frozen: callers share the remembered array.
+    const set = Object.freeze(this.ring.range(key, want, true)) as string[]
+    this.placed.set(memo, set)
+    if (this.placed.size > PLACEMENT_MEMO) this.placed.delete(this.placed.keys().next().value!)
+    return set
   }
+
+  private readonly placed = new Map<string, string[]>()
 
   /**
    * The member that should serve the key now: the first live member of its `n`-replica set, or
