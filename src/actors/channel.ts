@@ -6,7 +6,7 @@
  * Storage layout (sub-keys; docs/STORAGE.md): `i` info, `n` counters, `f` fan-out mark,
  * `m/<seq>` messages, `e/<ev>` events, `v/<ev>` member lists, `d/<clientMsgId>` dedupe.
  */
-import { errors } from '../errors.js'
+import { asChatError, errors } from '../errors.js'
 import type { ChannelView, Message } from '../protocol/frames.js'
 import { HIGH, SEP, WAKE_SUB, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
@@ -15,7 +15,7 @@ import type { ActorEnv } from './env.js'
 import { Fanout } from './fanout.js'
 import { type ChannelId, checkClientMsgId, checkText, parseChannelId } from './ids.js'
 import type { ChannelEvent, ChannelReplies, ChannelRequest } from './messages.js'
-import type { Actor } from './runtime.js'
+import type { Actor, Settled } from './runtime.js'
 
 interface Info { kind: 'dm' | 'group'; name: string; createdBy: string; members: string[]; createdAt: number }
 interface Counters { lastSeq: number; lastEv: number }
@@ -80,6 +80,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
       case 'addMember': return this.handleAddMember(req)
       case 'removeMember': return this.handleRemoveMember(req)
       case 'send': return this.handleSend(req)
+      case 'sendMany': return this.handleSendMany(req)
       case 'history': return this.handleHistory(req)
       case 'info': return this.handleInfo(req)
       case 'messages': return this.handleMessages(req)
@@ -158,35 +159,82 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
   private async handleSend(req: Extract<ChannelRequest, { kind: 'send' }>): Promise<ChannelReplies['send']> {
-    const clientMsgId = checkClientMsgId(req.clientMsgId)
-    const text = checkText(req.text)
-    const ops: KvOp[] = []
-    const info = await this.requireExisting(ops)
-    if (!info.members.includes(req.from)) throw errors.forbidden('not a member of this channel')
-    const prior = await this.store.get<{ seq: number; ts: number }>(K.dedupe(clientMsgId))
-    if (prior) return { channel: this.channelId, seq: prior.seq, ts: prior.ts, clientMsgId }
+    const [result] = await this.handleSends([req])
+    if (!result!.ok) throw result!.error
+    return result!.value
+  }
 
-    const seq = this.counters.lastSeq + 1
-    const ev = this.counters.lastEv + 1
-    const ts = this.env.now()
-    const counters = { lastSeq: seq, lastEv: ev }
-    const stored: StoredMessage = { from: req.from, text, ts, clientMsgId, ev }
-    ops.push(
-      { type: 'put', key: K.message(seq), value: stored },
-      { type: 'put', key: K.event(ev), value: { t: 'm', seq } satisfies StoredEvent },
-      { type: 'put', key: K.dedupe(clientMsgId), value: { seq, ts } },
-      { type: 'put', key: K.counters, value: counters },
-      { type: 'put', key: K.fanout, value: this.fanout.done },
-    )
+  private async handleSendMany(req: Extract<ChannelRequest, { kind: 'sendMany' }>): Promise<ChannelReplies['sendMany']> {
+    const results = await this.handleSends(req.sends.map((s) => ({ kind: 'send' as const, ...s })))
+    return results.map((r) => (r.ok ? r : { ok: false, error: asChatError(r.error).toJSON() }))
+  }
+
+  batchable(req: ChannelRequest): boolean {
+    return req.kind === 'send'
+  }
+
+  receiveMany(reqs: ChannelRequest[]): Promise<Array<Settled<unknown>>> {
+    return this.handleSends(reqs as Array<Extract<ChannelRequest, { kind: 'send' }>>)
+  }
+
+  /**
+   * Sends, answered in order as if one after the other, stored in one commit (group commit: under
+   * load a channel's queued sends share one replication round). A send refused on its own merits
+   * (not a member, too long, malformed) does not affect the others; a failed commit fails all of
+   * the batch's new messages, none of which is then acknowledged.
+   */
+  private async handleSends(reqs: Array<Extract<ChannelRequest, { kind: 'send' }>>): Promise<Array<Settled<ChannelReplies['send']>>> {
+    const results: Array<Settled<ChannelReplies['send']>> = []
+    const ops: KvOp[] = []
+    const fresh: Array<{ index: number; message: Message; ev: number }> = []
+    const seen = new Map<string, { seq: number; ts: number }>()
+    let counters = this.counters
+    let info: Info | null = null
+    for (const req of reqs) {
+      try {
+        const clientMsgId = checkClientMsgId(req.clientMsgId)
+        const text = checkText(req.text)
+        info ??= await this.requireExisting(ops)
+        if (!info.members.includes(req.from)) throw errors.forbidden('not a member of this channel')
+        const prior = seen.get(clientMsgId) ?? (await this.store.get<{ seq: number; ts: number }>(K.dedupe(clientMsgId)))
+        if (prior) {
+          results.push({ ok: true, value: { channel: this.channelId, seq: prior.seq, ts: prior.ts, clientMsgId } })
+          continue
+        }
+        const seq = counters.lastSeq + 1
+        const ev = counters.lastEv + 1
+        const ts = this.env.now()
+        counters = { lastSeq: seq, lastEv: ev }
+        const stored: StoredMessage = { from: req.from, text, ts, clientMsgId, ev }
+        ops.push(
+          { type: 'put', key: K.message(seq), value: stored },
+          { type: 'put', key: K.event(ev), value: { t: 'm', seq } satisfies StoredEvent },
+          { type: 'put', key: K.dedupe(clientMsgId), value: { seq, ts } },
+        )
+        seen.set(clientMsgId, { seq, ts })
+        fresh.push({ index: results.length, ev, message: { channel: this.channelId, seq, from: req.from, text, ts, clientMsgId } })
+        results.push({ ok: true, value: { channel: this.channelId, seq, ts, clientMsgId } })
+      } catch (err) {
+        results.push({ ok: false, error: asChatError(err) })
+      }
+    }
+    if (fresh.length === 0) return results
+    ops.push({ type: 'put', key: K.counters, value: counters }, { type: 'put', key: K.fanout, value: this.fanout.done })
     this.flagWake(ops)
-    await this.store.commit(ops)
+    try {
+      await this.store.commit(ops)
+    } catch (err) {
+      const error = asChatError(err)
+      for (const f of fresh) results[f.index] = { ok: false, error }
+      return results
+    }
     this.info = info
     this.counters = counters
     this.wakeSet = true
-    const message: Message = { channel: this.channelId, seq, from: req.from, text, ts, clientMsgId }
-    this.fanout.enqueue({ ev, type: 'message', message }, info.members)
-    return { channel: this.channelId, seq, ts, clientMsgId }
+    for (const f of fresh) this.fanout.enqueue({ ev: f.ev, type: 'message', message: f.message }, info!.members)
+    return results
   }
+
 
   private async handleHistory(req: Extract<ChannelRequest, { kind: 'history' }>): Promise<Message[]> {
     const info = await this.requireExisting()

@@ -69,11 +69,15 @@ export interface UserReplies {
 
 export interface ChannelInfo { view: ChannelView; lastSeq: number }
 
+export interface SendAck { channel: string; seq: number; ts: number; clientMsgId: string }
+
 export type ChannelRequest =
   | { kind: 'create'; name: string; by: string; members: string[] }
   | { kind: 'addMember'; by: string; user: string }
   | { kind: 'removeMember'; by: string; user: string }
   | { kind: 'send'; from: string; clientMsgId: string; text: string }
+  /** Consecutive sends of one device, answered one by one in order, stored in one commit. */
+  | { kind: 'sendMany'; sends: Array<{ from: string; clientMsgId: string; text: string }> }
   | { kind: 'history'; user: string; before?: number; after?: number; limit: number }
   | { kind: 'info'; user?: string }
   | { kind: 'messages'; seqs: number[] }
@@ -83,7 +87,8 @@ export interface ChannelReplies {
   create: ChannelView
   addMember: ChannelView
   removeMember: ChannelView
-  send: { channel: string; seq: number; ts: number; clientMsgId: string }
+  send: SendAck
+  sendMany: Array<{ ok: true; value: SendAck } | { ok: false; error: { code: string; message: string } }>
   history: Message[]
   info: ChannelInfo
   messages: Message[]

@@ -22,7 +22,19 @@ export interface Actor<Req extends ActorRequest = ActorRequest> {
   canPassivate(): boolean
   /** Lets go of timers and background work; runs once, after the last message. */
   deactivate(): Promise<void>
+  /**
+   * Optional group commit: when several messages of a kind this answers true for wait in the
+   * mailbox, the runtime hands them over together to `receiveMany`, which answers each in order,
+   * as if they had been received one after the other, but may store them in one commit.
+   */
+  batchable?(req: Req): boolean
+  receiveMany?(reqs: Req[]): Promise<Array<Settled<unknown>>>
 }
+
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown }
+
+/** Messages handed to `receiveMany` at once, at most. */
+const MAX_BATCH = 64
 
 export type ActorFactory = (key: string) => Promise<Actor> | Actor
 
@@ -176,8 +188,17 @@ export class ActorRuntime {
     void (async () => {
       try {
         for (let env = activation.mailbox.shift(); env; env = activation.mailbox.shift()) {
+          const actor = activation.actor!
+          const batch = [env]
+          if (actor.receiveMany && actor.batchable?.(env.req)) {
+            while (batch.length < MAX_BATCH && activation.mailbox[0]?.req.kind === env.req.kind) batch.push(activation.mailbox.shift()!)
+          }
+          if (batch.length > 1) {
+            await this.runBatch(activation.key, actor, batch)
+            continue
+          }
           try {
-            env.resolve(await activation.actor!.receive(env.req))
+            env.resolve(await actor.receive(env.req))
           } catch (err) {
             this.report(activation.key, err)
             env.reject(err)
@@ -189,6 +210,23 @@ export class ActorRuntime {
         activation.drained?.()
       }
     })()
+  }
+
+  private async runBatch(key: string, actor: Actor, batch: Envelope[]): Promise<void> {
+    let results: Array<Settled<unknown>>
+    try {
+      results = await actor.receiveMany!(batch.map((e) => e.req))
+    } catch (err) {
+      results = batch.map(() => ({ ok: false, error: err }))
+    }
+    batch.forEach((env, i) => {
+      const r = results[i] ?? { ok: false, error: errors.internal('no reply for a batched message') }
+      if (r.ok) env.resolve(r.value)
+      else {
+        this.report(key, r.error)
+        env.reject(r.error)
+      }
+    })
   }
 
   private report(key: string, err: unknown): void {

@@ -7,14 +7,14 @@
  * Storage layout (sub-keys; docs/STORAGE.md): `p` profile, `m` meta, `f/<user>` friend state,
  * `c/<channel>` membership and read position, `k/<channel>` delivery cursor, `i/<inboxSeq>` inbox.
  */
-import { errors } from '../errors.js'
+import { asChatError, errors } from '../errors.js'
 import type { InboxEvent, Message, PresenceView, UserView } from '../protocol/frames.js'
 import { HIGH, SEP, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import type { KvOp } from '../storage/kv.js'
 import { type ActorEnv, REREGISTER_FRAME } from './env.js'
 import type { ChannelEvent, DeviceRef, FriendState, SyncResult, UserReplies, UserRequest } from './messages.js'
-import type { Actor } from './runtime.js'
+import type { Actor, Settled } from './runtime.js'
 
 interface Profile { username: string; displayName: string; passwordHash: string; createdAt: number }
 interface Meta { inboxSeq: number; lastActiveAt: number | null }
@@ -152,32 +152,62 @@ export class UserActor implements Actor<UserRequest> {
 
   /** Appends a channel's events to the inbox, once each (the channel may deliver twice). */
   private async handleDeliver(req: Extract<UserRequest, { kind: 'deliver' }>): Promise<UserReplies['deliver']> {
-    if (!this.profile) throw errors.notFound(`no user ${this.username}`)
-    const cursor = this.cursors.get(req.channel) ?? 0
-    const fresh = req.events.filter((e) => e.ev > cursor).sort((x, y) => x.ev - y.ev)
-    if (fresh.length === 0) return { cursor }
+    const [result] = await this.handleDeliveries([req])
+    if (!result!.ok) throw result!.error
+    return result!.value
+  }
+
+  batchable(req: UserRequest): boolean {
+    return req.kind === 'deliver'
+  }
+
+  receiveMany(reqs: UserRequest[]): Promise<Array<Settled<unknown>>> {
+    return this.handleDeliveries(reqs as Array<Extract<UserRequest, { kind: 'deliver' }>>)
+  }
+
+  /**
+   * Deliveries from one or more channels, appended to the inbox in one commit (group commit under
+   * load), in the order they arrived; each is answered with its channel's cursor.
+   */
+  private async handleDeliveries(reqs: Array<Extract<UserRequest, { kind: 'deliver' }>>): Promise<Array<Settled<UserReplies['deliver']>>> {
+    if (!this.profile) return reqs.map(() => ({ ok: false, error: errors.notFound(`no user ${this.username}`) }))
     const ops: KvOp[] = []
     const frames: InboxEvent[] = []
     const channels = new Map(this.channels)
+    const cursors = new Map<string, number>()
     let inboxSeq = this.meta.inboxSeq
-    for (const e of fresh) {
-      inboxSeq++
-      const entry = this.inboxEntry(e)
-      ops.push({ type: 'put', key: K.inbox(inboxSeq), value: entry })
-      frames.push(e.type === 'message' ? { op: 'message', inboxSeq, ...e.message } : { op: e.type, inboxSeq, channel: e.channel, user: e.user, by: e.by, ts: e.ts })
-      this.trackMembership(e, channels, ops)
+    const results: Array<Settled<UserReplies['deliver']>> = []
+    for (const req of reqs) {
+      const cursor = cursors.get(req.channel) ?? this.cursors.get(req.channel) ?? 0
+      const fresh = req.events.filter((e) => e.ev > cursor).sort((x, y) => x.ev - y.ev)
+      for (const e of fresh) {
+        inboxSeq++
+        ops.push({ type: 'put', key: K.inbox(inboxSeq), value: this.inboxEntry(e) })
+        frames.push(e.type === 'message' ? { op: 'message', inboxSeq, ...e.message } : { op: e.type, inboxSeq, channel: e.channel, user: e.user, by: e.by, ts: e.ts })
+        this.trackMembership(e, channels, ops)
+      }
+      const last = fresh.length > 0 ? fresh[fresh.length - 1]!.ev : cursor
+      if (fresh.length > 0) cursors.set(req.channel, last)
+      results.push({ ok: true, value: { cursor: last } })
     }
-    const last = fresh[fresh.length - 1]!.ev
+    if (cursors.size === 0) return results
     const meta = { ...this.meta, inboxSeq }
-    ops.push({ type: 'put', key: K.cursor(req.channel), value: last }, { type: 'put', key: K.meta, value: meta })
-    await this.store.commit(ops)
+    for (const [channel, last] of cursors) ops.push({ type: 'put', key: K.cursor(channel), value: last })
+    ops.push({ type: 'put', key: K.meta, value: meta })
+    try {
+      await this.store.commit(ops)
+    } catch (err) {
+      const error = asChatError(err)
+      return reqs.map(() => ({ ok: false, error }))
+    }
     this.meta = meta
-    this.cursors.set(req.channel, last)
+    for (const [channel, last] of cursors) this.cursors.set(channel, last)
     this.channels.clear()
     for (const [k, v] of channels) this.channels.set(k, v)
     this.pushEvents(frames)
-    return { cursor: last }
+    return results
   }
+
 
   private inboxEntry(e: ChannelEvent): InboxEntry {
     if (e.type === 'message') return { c: e.message.channel, s: e.message.seq }

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto'
 import type { Actors } from '../actors/env.js'
 import { checkClientMsgId, checkText, isUsername, parseChannelId } from '../actors/ids.js'
-import type { FriendState, SyncResult } from '../actors/messages.js'
-import { errors } from '../errors.js'
+import type { FriendState, SendAck, SyncResult } from '../actors/messages.js'
+import { type ChatError, asChatError, errors, fromWire } from '../errors.js'
 import type { ChannelView, Message, PresenceView, UserView } from '../protocol/frames.js'
 import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords.js'
 import type { Tokens } from './tokens.js'
@@ -125,6 +125,32 @@ export class ChatService {
     checkClientMsgId(clientMsgId)
     checkText(text)
     return this.actors.channel(id, { kind: 'send', from: user, clientMsgId, text })
+  }
+
+  /**
+   * Several sends of one device to one channel, in order: one request to the channel, which
+   * stores them in one commit. Each is answered on its own (an ack, or its own error).
+   */
+  async sendMany(user: string, channel: string, items: Array<{ clientMsgId: string; text: string }>): Promise<Array<{ ok: true; value: SendAck } | { ok: false; error: ChatError }>> {
+    const { id } = parseChannelId(channel)
+    const checked = items.map((item) => {
+      try {
+        checkClientMsgId(item.clientMsgId)
+        checkText(item.text)
+        return null
+      } catch (err) {
+        return asChatError(err)
+      }
+    })
+    const valid = items.filter((_, i) => !checked[i])
+    const replies = valid.length > 0 ? await this.actors.channel(id, { kind: 'sendMany', sends: valid.map((v) => ({ from: user, ...v })) }) : []
+    let next = 0
+    return items.map((_, i) => {
+      const refused = checked[i]
+      if (refused) return { ok: false as const, error: refused }
+      const r = replies[next++]!
+      return r.ok ? r : { ok: false as const, error: fromWire(r.error) }
+    })
   }
 
   sync(user: string, since: number, limit: number): Promise<SyncResult> {

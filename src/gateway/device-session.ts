@@ -10,7 +10,7 @@ import type { WebSocket, RawData } from 'ws'
 import { type Actors, REREGISTER_FRAME } from '../actors/env.js'
 import { parseChannelId } from '../actors/ids.js'
 import { type ChatError, asChatError, errors } from '../errors.js'
-import { CLOSE_CODES, type ClientFrame, type Ref } from '../protocol/frames.js'
+import { CLOSE_CODES, type ClientFrame, type Ref, type SendFrame } from '../protocol/frames.js'
 import type { Metrics } from '../metrics.js'
 import type { ChatService } from './chat-service.js'
 import { FrameError, parseFrame } from './frames.js'
@@ -32,6 +32,9 @@ export interface SessionDeps {
 
 /** A frame as it arrived: parsed, or the error to answer it with. */
 type Waiting = { frame: ClientFrame } | { error: ChatError; ref: Ref | undefined }
+
+/** Queued sends to one channel handed over together, at most (one commit for all of them). */
+const MAX_SENDS_TOGETHER = 64
 
 /** Frames waiting to be handled before new ones are refused with RATE_LIMITED. */
 const MAX_WAITING_FRAMES = 1000
@@ -189,7 +192,8 @@ export class DeviceSession {
     this.handling = true
     try {
       for (let item = this.waiting.shift(); item !== undefined && !this.closed; item = this.waiting.shift()) {
-        if ('frame' in item) await this.handle(item.frame)
+        if ('frame' in item && item.frame.op === 'send') await this.handleSends(this.takeSends(item.frame))
+        else if ('frame' in item) await this.handle(item.frame)
         else {
           this.deps.metrics.wsFrames.inc({ op: 'invalid', outcome: 'error' })
           this.replyError(item.ref, item.error)
@@ -198,6 +202,41 @@ export class DeviceSession {
     } finally {
       this.handling = false
     }
+  }
+
+  /** This send and the sends to the same channel queued right behind it (a pipelining client). */
+  private takeSends(first: SendFrame): SendFrame[] {
+    const sends = [first]
+    while (sends.length < MAX_SENDS_TOGETHER) {
+      const next = this.waiting[0]
+      if (!next || !('frame' in next) || next.frame.op !== 'send' || next.frame.channel !== first.channel) break
+      this.waiting.shift()
+      sends.push(next.frame)
+    }
+    return sends
+  }
+
+  /** Sends go to their channel together, in order; each gets its own ack or error. */
+  private async handleSends(frames: SendFrame[]): Promise<void> {
+    if (frames.length === 1) return this.handle(frames[0]!)
+    let results
+    try {
+      results = await this.deps.service.sendMany(this.user, frames[0]!.channel, frames)
+    } catch (err) {
+      const e = asChatError(err)
+      results = frames.map(() => ({ ok: false as const, error: e }))
+    }
+    results.forEach((r, i) => {
+      const frame = frames[i]!
+      if (r.ok) {
+        this.deps.metrics.messages.inc()
+        this.deps.metrics.wsFrames.inc({ op: 'send', outcome: 'ok' })
+        this.send(frame.ref === undefined ? { op: 'ack', ...r.value } : { op: 'ack', ...r.value, ref: frame.ref })
+      } else {
+        this.deps.metrics.wsFrames.inc({ op: 'send', outcome: 'error' })
+        this.replyError(frame.ref, r.error)
+      }
+    })
   }
 
   private async handle(frame: ClientFrame): Promise<void> {
