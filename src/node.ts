@@ -149,7 +149,7 @@ export class ChatNode {
     this.leaving = true
     await this.cluster?.leave()
     this.registry.closeAll(CLOSE_CODES.SERVICE_RESTART, 'node restarting; reconnect')
-    await this.http?.close()
+    await this.closeHttp()
     await this.runtime?.stop()
     await this.cluster?.close(HANDOFF_MS)
     await this.close()
@@ -157,8 +157,14 @@ export class ChatNode {
   }
 
   private async close(): Promise<void> {
-    await this.http?.close().catch(() => {})
+    await this.closeHttp().catch(() => {})
     await this.kv.close()
+  }
+
+  private async closeHttp(): Promise<void> {
+    const http = this.http
+    this.http = null
+    await http?.close()
   }
 }
 

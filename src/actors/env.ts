@@ -4,12 +4,12 @@
  * plugs in a local or a cluster implementation.
  */
 import type { Logger } from 'pino'
-import { ChatError, asChatError } from '../errors.js'
+import { asChatError } from '../errors.js'
 import type { ChannelReplies, ChannelRequest, DeviceRef, UserReplies, UserRequest } from './messages.js'
 import { channelKey, userKey } from './messages.js'
-import type { ActorRequest } from './runtime.js'
+import type { ActorRequest, Settled } from './runtime.js'
 
-export type Settled<T> = { ok: true; value: T } | { ok: false; error: ChatError }
+export type { Settled } from './runtime.js'
 
 /** Delivers a request to the actor that owns `key`, wherever it lives. */
 export interface Router {

@@ -7,7 +7,7 @@
  * Contract: for one key, non-read-only messages run in the order `call` was invoked, one at a
  * time; at most one activation of a key exists in this runtime at a time.
  */
-import { ChatError, errors } from '../errors.js'
+import { ChatError, asChatError, errors } from '../errors.js'
 
 export interface ActorRequest { kind: string }
 
@@ -31,7 +31,8 @@ export interface Actor<Req extends ActorRequest = ActorRequest> {
   receiveMany?(reqs: Req[]): Promise<Array<Settled<unknown>>>
 }
 
-export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown }
+/** One answer of several: a value, or the contract's error. */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: ChatError }
 
 /** Messages handed to `receiveMany` at once, at most. */
 const MAX_BATCH = 64
@@ -217,7 +218,8 @@ export class ActorRuntime {
     try {
       results = await actor.receiveMany!(batch.map((e) => e.req))
     } catch (err) {
-      results = batch.map(() => ({ ok: false, error: err }))
+      const error = asChatError(err)
+      results = batch.map(() => ({ ok: false, error }))
     }
     batch.forEach((env, i) => {
       const r = results[i] ?? { ok: false, error: errors.internal('no reply for a batched message') }

@@ -45,6 +45,8 @@ export class UserActor implements Actor<UserRequest> {
   private readonly cursors = new Map<string, number>()
   /** Every connected device gets pushes; only live ones (recent frames) count for presence. */
   private readonly devices = new Map<string, { ref: DeviceRef; live: boolean }>()
+  /** The status friends were last told, so they hear only of changes. */
+  private announcedOnline = false
 
   constructor(private readonly username: string, private readonly store: ActorStore, private readonly env: ActorEnv) {}
 
@@ -292,8 +294,6 @@ export class UserActor implements Actor<UserRequest> {
     const friends = [...this.friends].filter(([, s]) => s === 'friends').map(([u]) => u)
     if (friends.length > 0) void this.env.actors.users(friends, { kind: 'presenceChanged', presence: this.presenceView() })
   }
-
-  private announcedOnline = false
 
   private presenceView(): PresenceView {
     return { user: this.username, status: this.isOnline() ? 'online' : 'offline', lastActiveAt: this.meta.lastActiveAt }

@@ -48,6 +48,7 @@ export class Cluster {
   private service: PeerService | null = null
   private runtime: ActorRuntime | null = null
   private loadTimer: NodeJS.Timeout | null = null
+  private wakeTimer: NodeJS.Timeout | null = null
   private readonly registeredOwner = new Map<string, string | undefined>()
 
   constructor(private readonly parts: ClusterParts) {}
@@ -186,8 +187,6 @@ export class Cluster {
     }, this.parts.config.deadAfterMs)
     this.wakeTimer.unref()
   }
-
-  private wakeTimer: NodeJS.Timeout | null = null
 
   private dropDevicesOf(node: string): void {
     const runtime = this.runtime

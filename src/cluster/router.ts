@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import type { Router, Settled } from '../actors/env.js'
 import { settleAll } from '../actors/local-router.js'
 import type { ActorRequest, ActorRuntime } from '../actors/runtime.js'
-import { ChatError, errors, fromWire } from '../errors.js'
+import { errors, fromWire } from '../errors.js'
 import type { Transport, Reply, RemoteError } from './transport.js'
 import type { ClusterView } from './view.js'
 
@@ -112,8 +112,4 @@ export class ClusterRouter implements Router {
 function backoff(attempt: number): Promise<void> {
   const ms = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2)
   return new Promise((r) => setTimeout(r, ms))
-}
-
-export function isChatError(err: unknown): err is ChatError {
-  return err instanceof ChatError
 }

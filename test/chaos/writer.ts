@@ -4,6 +4,7 @@
  * not come. Records every send for the checker.
  */
 import WebSocket from 'ws'
+import { Replies } from '../helpers/replies.js'
 import type { Rng } from './rng.js'
 import type { SendRecord } from './history.js'
 
@@ -11,8 +12,7 @@ const REPLY_TIMEOUT_MS = 4000
 
 export class Writer {
   private ws: WebSocket | null = null
-  private readonly waiting = new Map<string, (f: any) => void>()
-  private refs = 0
+  private readonly replies = new Replies(REPLY_TIMEOUT_MS)
   private count = 0
   stopped = false
 
@@ -84,17 +84,12 @@ export class Writer {
           resolve()
           return
         }
-        const waiter = f.ref !== undefined ? this.waiting.get(f.ref) : undefined
-        if (waiter) {
-          this.waiting.delete(f.ref)
-          waiter(f)
-        }
+        this.replies.settle(f)
       })
       ws.on('close', () => {
         clearTimeout(timer)
         reject(new Error('closed'))
-        for (const w of this.waiting.values()) w({ op: 'error', code: 'CLOSED' })
-        this.waiting.clear()
+        this.replies.failAll()
       })
       ws.on('error', () => undefined)
     })
@@ -102,20 +97,9 @@ export class Writer {
   }
 
   private request(ws: WebSocket, frame: Record<string, unknown>): Promise<any> {
-    const ref = `w${++this.refs}`
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(ref)
-        reject(new Error('reply timeout'))
-      }, REPLY_TIMEOUT_MS)
-      this.waiting.set(ref, (f) => {
-        clearTimeout(timer)
-        if (f.code === 'CLOSED') reject(new Error('closed'))
-        else resolve(f)
-      })
-      ws.send(JSON.stringify({ ...frame, ref }))
-    })
+    return this.replies.request(ws, frame)
   }
+
 }
 
 export function sleep(ms: number): Promise<void> {

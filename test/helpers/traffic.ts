@@ -9,6 +9,7 @@
  * code they saw, so a test can tell which clients a leaving node closed and how.
  */
 import WebSocket from 'ws'
+import { Replies } from './replies.js'
 import { Ring } from '../../src/cluster/ring.js'
 import { api, login } from './node-process.js'
 import { waitFor } from './wait.js'
@@ -86,11 +87,10 @@ class Writer {
   readonly visited: string[] = []
   private ws: WebSocket | null = null
   private readonly hungUp = new WeakSet<WebSocket>()
-  private refs = 0
   private count = 0
   private stopAt = Infinity
   private lastClosedBy = ''
-  private readonly waiting = new Map<string, (f: any) => void>()
+  private readonly replies = new Replies(REPLY_TIMEOUT_MS)
 
   constructor(
     private readonly user: string,
@@ -168,11 +168,7 @@ class Writer {
           resolve()
           return
         }
-        const waiter = f.ref !== undefined ? this.waiting.get(String(f.ref)) : undefined
-        if (waiter) {
-          this.waiting.delete(String(f.ref))
-          waiter(f)
-        }
+        this.replies.settle(f)
       })
       ws.on('close', (code) => {
         clearTimeout(timer)
@@ -182,8 +178,7 @@ class Writer {
         }
         reject(new Error(`closed ${code}`))
         if (ws !== this.ws) return
-        for (const w of this.waiting.values()) w({ op: 'error', code: 'CLOSED' })
-        this.waiting.clear()
+        this.replies.failAll()
       })
       ws.on('error', () => undefined)
     })
@@ -191,20 +186,9 @@ class Writer {
   }
 
   private request(ws: WebSocket, frame: Record<string, unknown>): Promise<any> {
-    const ref = `w${++this.refs}`
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting.delete(ref)
-        reject(new Error('reply timeout'))
-      }, REPLY_TIMEOUT_MS)
-      this.waiting.set(ref, (f) => {
-        clearTimeout(timer)
-        if (f.code === 'CLOSED') reject(new Error('closed'))
-        else resolve(f)
-      })
-      ws.send(JSON.stringify({ ...frame, ref }))
-    })
+    return this.replies.request(ws, frame)
   }
+
 }
 
 /**

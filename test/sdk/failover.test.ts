@@ -11,31 +11,20 @@ import {
 import { TestCluster } from '../helpers/cluster.js'
 import { login, type NodeProcess } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
+import { AppRecorder } from '../helpers/app-recorder.js'
 
 const cluster = await TestCluster.start(t, { nodes: 3, replicas: 3 })
 /** Every node's HTTP address: the clients' discovery list, fixed for the whole file. */
 const BASES = cluster.nodes.map((n) => n.url)
 
-/** An application on the SDK: what it was shown, and every breach of "once each, in order". */
-class App {
-  readonly events: InboxEvent[] = []
-  readonly messages: MessageEvent[] = []
-  readonly states: StateChange[] = []
-  readonly problems: string[] = []
+/** An application on the SDK (AppRecorder), plus a timed log for when sends never finish. */
+class App extends AppRecorder {
   /** State changes and errors the client handled itself, timed: shown when sends never finish. */
   readonly log: string[] = []
 
-  private constructor(readonly user: string, readonly client: ChatClient) {
-    client.on('event', (event) => {
-      const expected = (this.events.at(-1)?.inboxSeq ?? 0) + 1
-      if (event.inboxSeq !== expected) this.problems.push(`got inboxSeq ${event.inboxSeq}, expected ${expected}`)
-      this.events.push(event)
-    })
-    client.on('message', (message) => this.messages.push(message))
-    client.on('state', (state) => {
-      this.states.push(state)
-      this.log.push(`${Date.now()} state ${JSON.stringify(state)}`)
-    })
+  private constructor(user: string, client: ChatClient) {
+    super(user, client)
+    client.on('state', (state) => this.log.push(`${Date.now()} state ${JSON.stringify(state)}`))
     client.on('error', (err) => this.log.push(`${Date.now()} ${err.message}`))
   }
 

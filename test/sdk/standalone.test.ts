@@ -11,35 +11,15 @@ import {
 } from '../../src/client/index.js'
 import { NodeProcess, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
+import { AppRecorder } from '../helpers/app-recorder.js'
 
 const node = await NodeProcess.start(t)
 /** Captured once: `node.url` is unavailable while the node restarts, and the port stays the same. */
 const BASE = node.url
 const WS_URL = node.wsUrl
 
-/**
- * What an application built on the SDK sees: every `event` in arrival order, and every
- * violation of the contract "each inbox event once, in inboxSeq order, nothing skipped".
- * Clients start at `inboxSeq: 0` on fresh users, so the app must see the whole inbox 1, 2, 3...
- */
-class App {
-  readonly events: InboxEvent[] = []
-  readonly messages: MessageEvent[] = []
-  readonly states: StateChange[] = []
-  readonly problems: string[] = []
-
-  constructor(readonly user: string, readonly client: ChatClient) {
-    client.on('event', (event) => {
-      const expected = (this.events.at(-1)?.inboxSeq ?? 0) + 1
-      if (event.inboxSeq !== expected) this.problems.push(`got inboxSeq ${event.inboxSeq}, expected ${expected}`)
-      this.events.push(event)
-    })
-    client.on('message', (message) => {
-      if (this.events.at(-1) !== message) this.problems.push(`message ${message.inboxSeq} not right after its event`)
-      this.messages.push(message)
-    })
-    client.on('state', (state) => this.states.push(state))
-  }
+/** An application on the SDK (AppRecorder), opened against the test's node. */
+class App extends AppRecorder {
 
   static async open(t: Test, user: string, options: Partial<ChatClientOptions> = {}): Promise<App> {
     const token = await login(BASE, user, options.deviceId)
