@@ -181,12 +181,16 @@ export class ChannelActor implements Actor<ChannelRequest> {
    * Sends, answered in order as if one after the other, stored in one commit (group commit: under
    * load a channel's queued sends share one replication round). A send refused on its own merits
    * (not a member, too long, malformed) does not affect the others; a failed commit fails all of
-   * the batch's new messages, none of which is then acknowledged.
+   * the batch's new messages, none of which is then acknowledged, and every repeat of one of them
+   * in the same batch (a client's retry queued behind its first attempt): an answer taken from
+   * this batch's own changes shares their fate.
    */
   private async handleSends(reqs: Array<Extract<ChannelRequest, { kind: 'send' }>>): Promise<Array<Settled<ChannelReplies['send']>>> {
     const results: Array<Settled<ChannelReplies['send']>> = []
     const ops: KvOp[] = []
-    const fresh: Array<{ index: number; message: Message; ev: number }> = []
+    const fresh: Array<{ message: Message; ev: number }> = []
+    /** Answers that hold only if this batch's commit succeeds: its new messages and their repeats. */
+    const uncommitted: number[] = []
     const seen = new Map<string, { seq: number; ts: number }>()
     let counters = this.counters
     let info: Info | null = null
@@ -196,8 +200,10 @@ export class ChannelActor implements Actor<ChannelRequest> {
         const text = checkText(req.text)
         info ??= await this.requireExisting(ops)
         if (!info.members.includes(req.from)) throw errors.forbidden('not a member of this channel')
-        const prior = seen.get(clientMsgId) ?? (await this.store.get<{ seq: number; ts: number }>(K.dedupe(clientMsgId)))
+        const repeat = seen.get(clientMsgId)
+        const prior = repeat ?? (await this.store.get<{ seq: number; ts: number }>(K.dedupe(clientMsgId)))
         if (prior) {
+          if (repeat) uncommitted.push(results.length)
           results.push({ ok: true, value: { channel: this.channelId, seq: prior.seq, ts: prior.ts, clientMsgId } })
           continue
         }
@@ -212,7 +218,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
           { type: 'put', key: K.dedupe(clientMsgId), value: { seq, ts } },
         )
         seen.set(clientMsgId, { seq, ts })
-        fresh.push({ index: results.length, ev, message: { channel: this.channelId, seq, from: req.from, text, ts, clientMsgId } })
+        uncommitted.push(results.length)
+        fresh.push({ ev, message: { channel: this.channelId, seq, from: req.from, text, ts, clientMsgId } })
         results.push({ ok: true, value: { channel: this.channelId, seq, ts, clientMsgId } })
       } catch (err) {
         results.push({ ok: false, error: asChatError(err) })
@@ -225,7 +232,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
       await this.store.commit(ops)
     } catch (err) {
       const error = asChatError(err)
-      for (const f of fresh) results[f.index] = { ok: false, error }
+      for (const index of uncommitted) results[index] = { ok: false, error }
       return results
     }
     this.info = info

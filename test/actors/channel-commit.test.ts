@@ -1,0 +1,109 @@
+/**
+ * The channel actor in one process, over a real LevelKv whose commits can be made to fail (a
+ * cluster owner that lost its majority): a send answered from the batch's own new messages (a
+ * client's retry queued behind its first attempt) shares their fate. Without that rule the retry
+ * was acknowledged with a seq that was never stored (the partition bug), and the next message
+ * took the same seq.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import t from 'tap'
+import { ChannelActor } from '../../src/actors/channel.js'
+import { Actors, type ActorEnv, type Router } from '../../src/actors/env.js'
+import type { ChannelRequest, SendAck } from '../../src/actors/messages.js'
+import { ActorRuntime, type Settled } from '../../src/actors/runtime.js'
+import { errors } from '../../src/errors.js'
+import { PrefixedStore } from '../../src/storage/actor-store.js'
+import type { KvOp } from '../../src/storage/kv.js'
+import { LevelKv } from '../../src/storage/leveldb.js'
+
+/** An actor store whose commits fail while `failing` is set, as an owner without a majority's do. */
+class FlakyStore extends PrefixedStore {
+  failing = false
+  /** The next commit waits for this before it runs (to hold a mailbox busy). */
+  hold: Promise<void> | null = null
+
+  override async commit(ops: KvOp[]): Promise<void> {
+    const hold = this.hold
+    this.hold = null
+    if (hold) await hold
+    if (this.failing) throw errors.unavailable('no majority of the replicas stored the change in time')
+    return super.commit(ops)
+  }
+}
+
+/** Every actor call elsewhere (fan-out to members) succeeds at once. */
+const router: Router = {
+  call: async () => ({ cursor: 0 }),
+  callMany: async (keys) => keys.map(() => ({ ok: true as const, value: { cursor: 0 } })),
+}
+
+async function setup(tt: { teardown(fn: () => unknown): void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-channel-'))
+  const kv = await LevelKv.open(dir)
+  tt.teardown(async () => {
+    await kv.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const store = new FlakyStore(kv, 'channel:g:test')
+  const env: ActorEnv = {
+    actors: new Actors(router),
+    pusher: { push: () => {} },
+    notifier: { notify: () => {} },
+    config: { nodeId: 'n1', maxGroupSize: 100 },
+    log: pino({ level: 'silent' }),
+    now: () => Date.now(),
+  }
+  const actor = new ChannelActor('g:test', store, env)
+  await actor.activate()
+  await actor.receive({ kind: 'create', name: 'test', by: 'ann', members: ['ann', 'bob'] })
+  return { actor, store }
+}
+
+const send = (clientMsgId: string, text = 'hi'): Extract<ChannelRequest, { kind: 'send' }> =>
+  ({ kind: 'send', from: 'ann', clientMsgId, text })
+
+function seqs(results: Array<Settled<unknown>>): Array<number | string> {
+  return results.map((r) => (r.ok ? (r.value as SendAck).seq : r.error.code))
+}
+
+t.test('a failed commit fails a repeated clientMsgId in the same batch too', async (t) => {
+  const { actor, store } = await setup(t)
+  store.failing = true
+  const results = await actor.receiveMany([send('m1'), send('m1'), send('m2'), send('m1')])
+  t.same(seqs(results), ['UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE', 'UNAVAILABLE'], 'no answer of the batch is an ack')
+
+  store.failing = false
+  const again = await actor.receiveMany([send('m2'), send('m1'), send('m1')])
+  t.same(seqs(again), [1, 2, 2], 'the retries are numbered afresh from the last stored seq, with no gap')
+  const history = await actor.receive({ kind: 'history', user: 'ann', limit: 50 }) as Array<{ seq: number; clientMsgId: string }>
+  t.same(history.map((m) => [m.seq, m.clientMsgId]), [[1, 'm2'], [2, 'm1']], 'history holds each message once')
+})
+
+t.test('a repeat of an already stored message stays acknowledged when the batch commit fails', async (t) => {
+  const { actor, store } = await setup(t)
+  t.same(seqs(await actor.receiveMany([send('old')])), [1])
+  store.failing = true
+  const results = await actor.receiveMany([send('old'), send('new'), send('old'), send('new')])
+  t.same(seqs(results), [1, 'UNAVAILABLE', 1, 'UNAVAILABLE'], 'only answers taken from the failed batch fail')
+})
+
+t.test('through the runtime: a retry queued behind its first attempt is not acknowledged when the commit fails', async (t) => {
+  const { actor, store } = await setup(t)
+  const runtime = new ActorRuntime({ factory: () => actor, passivateAfterMs: 60_000 })
+  t.teardown(() => runtime.stop())
+  // Hold the mailbox with a first commit, so the two sends behind it are handed over as one batch.
+  let release!: () => void
+  store.hold = new Promise<void>((r) => (release = r))
+  const first = runtime.call('channel:g:test', send('m0'))
+  const attempt = runtime.call('channel:g:test', send('m1')).then((v) => v, (e) => e)
+  const retry = runtime.call('channel:g:test', send('m1')).then((v) => v, (e) => e)
+  store.failing = true
+  release()
+  await first.catch(() => {})
+  const [a, b] = await Promise.all([attempt, retry])
+  t.equal((a as { code?: string }).code, 'UNAVAILABLE', 'the first attempt fails with its commit')
+  t.equal((b as { code?: string }).code, 'UNAVAILABLE', 'so does its retry in the same batch')
+})
