@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { FSYNC_MODES, type FsyncMode } from './storage/kv.js'
 
 export interface Config {
   id: string
@@ -31,13 +32,19 @@ export interface Config {
   logLevel: string
   pushWebhook: string | null
   repairIntervalMs: number
+  /** How often applied log entries are compacted into the state; 0 never. */
+  compactIntervalMs: number
+  /** Log entries kept for a lagging or unreachable replica before it is caught up by snapshot. */
+  compactMaxLag: number
+  /** When a storage write counts as done: never (OS), batch (fsync per group commit), always (fsync per write). */
+  fsync: FsyncMode
 }
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
 }
 
-type Kind = 'string' | 'port' | 'int' | 'list' | 'url'
+type Kind = 'string' | 'port' | 'int' | 'list' | 'url' | 'fsync'
 
 interface OptionSpec {
   key: keyof Config
@@ -72,6 +79,9 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--log-level': { key: 'logLevel', env: 'CHAT_LOG_LEVEL', kind: 'string', help: 'pino level: fatal, error, warn, info, debug (default info)' },
   '--repair-interval-ms': { key: 'repairIntervalMs', env: 'CHAT_REPAIR_INTERVAL_MS', kind: 'int', min: 100, max: 3_600_000, help: 'how often replicas are compared and repaired (default 5000)' },
   '--push-webhook': { key: 'pushWebhook', env: 'CHAT_PUSH_WEBHOOK', kind: 'url', help: 'URL that receives push notifications for offline users' },
+  '--compact-interval-ms': { key: 'compactIntervalMs', env: 'CHAT_COMPACT_INTERVAL_MS', kind: 'int', min: 0, max: 86_400_000, help: 'how often applied log entries are folded into the state and removed, 0 = never (default 60000)' },
+  '--compact-max-lag': { key: 'compactMaxLag', env: 'CHAT_COMPACT_MAX_LAG', kind: 'int', min: 0, max: 100_000_000, help: 'log entries kept for a lagging replica before it is caught up from a snapshot (default 10000)' },
+  '--fsync': { key: 'fsync', env: 'CHAT_FSYNC', kind: 'fsync', help: 'never | batch | always: when a write counts as stored (default never; see docs/RELIABILITY.md)' },
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -94,6 +104,9 @@ function parseValue(flag: string, spec: OptionSpec, raw: string): unknown {
       if (items.length === 0) throw new ConfigError(`${flag} needs at least one value`)
       return items
     }
+    case 'fsync':
+      if (!(FSYNC_MODES as readonly string[]).includes(raw)) throw new ConfigError(`${flag} must be one of ${FSYNC_MODES.join(', ')}, got "${raw}"`)
+      return raw
     case 'url':
       try {
         return new URL(raw).toString()
@@ -161,6 +174,9 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     logLevel,
     pushWebhook: (given.pushWebhook as string | undefined) ?? null,
     repairIntervalMs: (given.repairIntervalMs as number | undefined) ?? 5000,
+    compactIntervalMs: (given.compactIntervalMs as number | undefined) ?? 60_000,
+    compactMaxLag: (given.compactMaxLag as number | undefined) ?? 10_000,
+    fsync: (given.fsync as FsyncMode | undefined) ?? 'never',
   }
 }
 

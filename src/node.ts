@@ -5,14 +5,16 @@
  * their data is replicated to a majority of their replica set.
  */
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { Actors, type ActorEnv, type Notifier, type Pusher, type Router } from './actors/env.js'
 import { actorFactory } from './actors/factory.js'
 import { wakePending } from './actors/wake.js'
 import { LocalRouter } from './actors/local-router.js'
-import { ActorRuntime } from './actors/runtime.js'
+import { type ActorFactory, ActorRuntime } from './actors/runtime.js'
 import { Cluster } from './cluster/cluster.js'
+import { PROTOCOL_VERSION } from './cluster/protocol-version.js'
 import type { Config } from './config.js'
 import { errors } from './errors.js'
 import { ChatService } from './gateway/chat-service.js'
@@ -27,6 +29,7 @@ import { LocalActorStorage } from './storage/actor-store.js'
 import { nodeKey } from './storage/keys.js'
 import type { Kv } from './storage/kv.js'
 import { LevelKv } from './storage/leveldb.js'
+import { dirBytes } from './storage/disk-usage.js'
 
 /** How long a leaving node spends handing its data to the new replicas. */
 const HANDOFF_MS = 8000
@@ -46,11 +49,22 @@ export class ChatNode {
 
   private constructor(readonly config: Config, readonly log: Logger, private readonly kv: Kv) {
     this.registry = new SessionRegistry(config.presenceTimeoutMs)
-    this.metrics = new Metrics({ actors: () => this.runtime?.size ?? 0, connections: () => this.registry.size })
+    this.metrics = new Metrics({
+      actors: () => this.runtime?.size ?? 0,
+      connections: () => this.registry.size,
+      ring: () => {
+        const c = this.cluster
+        if (!c?.view) return { version: 0, members: 1, live: 1 }
+        const members = c.view.members()
+        return { version: c.view.version, members: members.length, live: members.filter((m) => c.view.isLive(m.id)).length }
+      },
+      replicationLag: () => this.cluster?.storage?.lag() ?? new Map(),
+      storageBytes: () => dirBytes(config.dataDir),
+    }, { version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION, fsync: config.fsync })
   }
 
   static async start(config: Config, log: Logger): Promise<ChatNode> {
-    const kv = await LevelKv.open(config.dataDir)
+    const kv = await LevelKv.open(config.dataDir, { fsync: config.fsync })
     const node = new ChatNode(config, log, kv)
     try {
       await node.compose()
@@ -80,16 +94,24 @@ export class ChatNode {
     await this.listen(env.actors, new Tokens(secret, config.tokenTtlMs))
     const runtimeOptions = { passivateAfterMs: config.passivateAfterMs, onError: (key: string, err: unknown) => log.error({ err, key }, 'actor handler failed') }
     if (config.nats.length === 0) {
-      this.runtime = new ActorRuntime({ ...runtimeOptions, factory: actorFactory(new LocalActorStorage(kv), env) })
+      this.runtime = new ActorRuntime({
+        ...runtimeOptions, factory: this.counted(actorFactory(new LocalActorStorage(kv), env)), onDeactivated: (key) => this.passivated(key),
+      })
       this.router = new LocalRouter(this.runtime)
       this.pusher = localPusher(config.id, this.registry)
       this.topology = standaloneTopology(this)
     } else {
-      const cluster = new Cluster({ config, log, kv, incarnation: await incarnation(kv), httpUrl: this.httpUrl, registry: this.registry })
+      const cluster = new Cluster({ config, log, kv, incarnation: await incarnation(kv), httpUrl: this.httpUrl, registry: this.registry, metrics: this.metrics })
       this.cluster = cluster
       await cluster.join()
       const storage = cluster.storage
-      this.runtime = new ActorRuntime({ ...runtimeOptions, factory: actorFactory(storage, env), onDeactivated: (key) => storage.release(key) })
+      this.runtime = new ActorRuntime({
+        ...runtimeOptions, factory: this.counted(actorFactory(storage, env)),
+        onDeactivated: (key) => {
+          storage.release(key)
+          this.passivated(key)
+        },
+      })
       cluster.serve(this.runtime)
       this.router = cluster.router
       this.pusher = cluster.pusher
@@ -102,6 +124,18 @@ export class ChatNode {
       http: this.httpUrl, grpc: this.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
       mode: this.cluster ? 'cluster' : 'standalone', ...(this.cluster ? { ringVersion: this.cluster.view.version, cluster: config.cluster } : {}),
     }, 'ready')
+  }
+
+  /** The actor factory, counting activations by kind (`user`, `channel`) for the metrics. */
+  private counted(factory: ActorFactory): ActorFactory {
+    return (key) => {
+      this.metrics.activations.inc({ kind: actorKind(key) })
+      return factory(key)
+    }
+  }
+
+  private passivated(key: string): void {
+    this.metrics.passivations.inc({ kind: actorKind(key) })
   }
 
   /** The router, once composed; calls before that are UNAVAILABLE. */
@@ -166,6 +200,19 @@ export class ChatNode {
     this.http = null
     await http?.close()
   }
+}
+
+/** The package's version, for the node's info metric and the backup header. */
+export const SOFTWARE_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown'
+  } catch {
+    return 'unknown'
+  }
+})()
+
+function actorKind(key: string): string {
+  return key.slice(0, Math.max(0, key.indexOf(':'))) || 'other'
 }
 
 /**

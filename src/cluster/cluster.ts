@@ -11,17 +11,20 @@ import { wakePending } from '../actors/wake.js'
 import type { Config } from '../config.js'
 import type { MemberStatus, Topology } from '../gateway/deps.js'
 import type { SessionRegistry } from '../gateway/sessions.js'
+import type { Metrics } from '../metrics.js'
 import type { Kv } from '../storage/kv.js'
 import { NatsMembership } from './membership-nats.js'
+import { PROTOCOL_VERSION, MIN_PEER_PROTOCOL } from './protocol-version.js'
 import { PeerService } from './peer-service.js'
 import { ClusterPusher } from './pusher.js'
 import type { ReplicationContext } from './replication/context.js'
 import { ReplicationBatcher } from './replication/batcher.js'
+import { Compactor } from './replication/compactor.js'
 import { Repairer } from './replication/repair.js'
 import { ReplicaStore } from './replication/replica.js'
 import { ReplicatedActorStorage } from './replication/storage.js'
 import { ClusterRouter } from './router.js'
-import { GrpcTransport } from './transport-grpc.js'
+import { GrpcTransport, type IncompatiblePeer } from './transport-grpc.js'
 import type { ActorCall, ActorMultiCall, PeerRequest, PushBatch, Reply, TransportHandlers } from './transport.js'
 import { ClusterView } from './view.js'
 
@@ -32,10 +35,14 @@ export interface ClusterParts {
   incarnation: string
   httpUrl: string
   registry: SessionRegistry
+  metrics?: Metrics
 }
 
+/** A peer refused for its protocol version is logged at most this often. */
+const INCOMPATIBLE_LOG_MS = 60_000
+
 export class Cluster {
-  readonly transport = new GrpcTransport()
+  readonly transport: GrpcTransport
   membership!: NatsMembership
   view!: ClusterView
   replica!: ReplicaStore
@@ -50,8 +57,24 @@ export class Cluster {
   private loadTimer: NodeJS.Timeout | null = null
   private wakeTimer: NodeJS.Timeout | null = null
   private readonly registeredOwner = new Map<string, string | undefined>()
+  private readonly incompatibleLogged = new Map<string, number>()
+  compactor!: Compactor
 
-  constructor(private readonly parts: ClusterParts) {}
+  constructor(private readonly parts: ClusterParts) {
+    this.transport = new GrpcTransport({ onIncompatible: (e) => this.onIncompatible(e) })
+  }
+
+  /** A peer that speaks no protocol version in common: one clear log line per peer a minute, and a metric. */
+  private onIncompatible(e: IncompatiblePeer): void {
+    this.parts.metrics?.incompatiblePeers.inc({ peer: e.peer })
+    const now = Date.now()
+    if (now - (this.incompatibleLogged.get(e.peer) ?? 0) < INCOMPATIBLE_LOG_MS) return
+    this.incompatibleLogged.set(e.peer, now)
+    const what = e.direction === 'incoming' ? 'refused a call from' : 'ignored the answer of'
+    this.parts.log.error({
+      peer: e.peer, peerProtocol: e.peerVersion, peerMinProtocol: e.peerMin, protocol: PROTOCOL_VERSION, minProtocol: MIN_PEER_PROTOCOL,
+    }, `${what} a node speaking an incompatible node protocol (${e.peerMin}..${e.peerVersion}; this node ${MIN_PEER_PROTOCOL}..${PROTOCOL_VERSION}); upgrade it as docs/OPERATIONS.md says`)
+  }
 
   /** Listens for peers, then joins: resolves once this node is on the ring and may own keys. */
   async join(): Promise<void> {
@@ -74,11 +97,13 @@ export class Cluster {
       },
       rpcTimeoutMs: Math.max(1000, config.deadAfterMs),
       commitTimeoutMs: Math.max(2000, 2 * config.deadAfterMs),
+      ...(this.parts.metrics ? { metrics: this.parts.metrics } : {}),
     }
     ctx.batcher = new ReplicationBatcher({ self: config.id, peer: ctx.peer, ringVersion: () => this.view.version, timeoutMs: ctx.rpcTimeoutMs })
     this.storage = new ReplicatedActorStorage(ctx, kv, (key) => void this.runtime?.deactivate(key))
+    this.compactor = new Compactor(ctx, { intervalMs: config.compactIntervalMs, maxLag: config.compactMaxLag })
     this.repairer = new Repairer(ctx, {
-      intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20,
+      intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20, compactor: this.compactor,
       // Keys this node owns but has not taken over since the ring changed: taking them over now,
       // while the old replicas are still around, frees them from needing those replicas later.
       touch: (key) => void this.router?.call(key, { kind: 'wake' }).catch(() => undefined),
@@ -140,6 +165,7 @@ export class Cluster {
       this.parts.log.info({ installs: handoff.stats.installs, entries: handoff.stats.entries }, 'handed data over')
     }
     if (this.service) this.service.ready = false
+    await this.replica?.state.close()
     await this.membership?.stop()
     await this.transport.close()
   }

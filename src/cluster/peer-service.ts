@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import type { ActorRequest, ActorRuntime } from '../actors/runtime.js'
 import { asChatError } from '../errors.js'
 import type { SessionRegistry } from '../gateway/sessions.js'
+import { UnknownKindError, answerReplication } from './replication/handler.js'
 import type { ReplicaStore } from './replication/replica.js'
 import { PEER_KINDS } from './replication/types.js'
 import { PLACEMENT_CODES } from './router.js'
@@ -55,15 +56,9 @@ export class PeerService implements TransportHandlers {
 
   private async replication(kind: string, body: never): Promise<Reply> {
     try {
-      switch (kind) {
-        case PEER_KINDS.prepare: return { ok: true, body: await this.replica.prepare(body) }
-        case PEER_KINDS.append: return { ok: true, body: await this.replica.append(body) }
-        case PEER_KINDS.fetch: return { ok: true, body: await this.replica.fetch(body) }
-        case PEER_KINDS.status: return { ok: true, body: await this.replica.status((body as { keys: string[] }).keys) }
-        case PEER_KINDS.install: return { ok: true, body: await this.replica.install(body) }
-        default: return refuse('BAD_REQUEST', `unknown peer request ${kind}`, this.view.version)
-      }
+      return { ok: true, body: await answerReplication(this.replica, kind, body) }
     } catch (err) {
+      if (err instanceof UnknownKindError) return refuse('BAD_REQUEST', err.message, this.view.version)
       this.log.error({ err, kind }, 'replication request failed')
       return refuse('INTERNAL', (err as Error).message, this.view.version)
     }

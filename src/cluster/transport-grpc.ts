@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import {
+  OWN_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_MIN_HEADER, type ProtocolRange, compatible, parseVersion,
+} from './protocol-version.js'
+import {
   decodeBody, encodeBody, errorMessage, settleReplies, settleReply, TransportError,
   type ActorCall, type ActorMultiCall, type PeerClient, type PeerRequest, type PushBatch,
   type RemoteError, type Reply, type Transport, type TransportHandlers,
@@ -19,7 +22,14 @@ export interface GrpcTransportOptions {
   closeGraceMs?: number
   /** Where proto/node.proto lives; by default found relative to this file in src/ or dist/. */
   protoPath?: string
+  /** The protocol versions this node speaks (tests pretend to be another release). */
+  protocol?: ProtocolRange
+  /** Told of every call refused, or reply dropped, because the other side speaks no common version. */
+  onIncompatible?: (event: IncompatiblePeer) => void
 }
+
+/** A peer that speaks no protocol version in common with this node. */
+export interface IncompatiblePeer { peer: string; peerVersion: number; peerMin: number; direction: 'incoming' | 'outgoing' }
 
 const SERVICE = 'chat.cluster.v1.Node'
 
@@ -43,8 +53,11 @@ export class GrpcTransport implements Transport {
   private readonly clients = new Map<string, GrpcPeerClient>()
   private server: grpc.Server | undefined
   private closing: Promise<void> | undefined
+  private readonly protocol: Versioning
 
   constructor(options: GrpcTransportOptions = {}) {
+    const range = options.protocol ?? OWN_PROTOCOL
+    this.protocol = { range, metadata: protocolMetadata(range), onIncompatible: options.onIncompatible ?? (() => undefined) }
     this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024
     this.closeGraceMs = options.closeGraceMs ?? 1000
     // Resolved from this file so the same code works from src/cluster (tests) and dist/cluster.
@@ -62,7 +75,7 @@ export class GrpcTransport implements Transport {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     })
-    server.addService(this.methods as unknown as grpc.ServiceDefinition, serviceImpl(handlers))
+    server.addService(this.methods as unknown as grpc.ServiceDefinition, serviceImpl(handlers, this.protocol))
     this.server = server
     const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
     return await new Promise<number>((resolve, reject) => {
@@ -80,8 +93,8 @@ export class GrpcTransport implements Transport {
   peer(address: string): PeerClient {
     let client = this.clients.get(address)
     if (!client) {
-      if (this.closing) return new GrpcPeerClient(address, this.methods, undefined)
-      client = new GrpcPeerClient(address, this.methods, new grpc.Client(address, grpc.credentials.createInsecure(), {
+      if (this.closing) return new GrpcPeerClient(address, this.methods, this.protocol)
+      client = new GrpcPeerClient(address, this.methods, this.protocol, new grpc.Client(address, grpc.credentials.createInsecure(), {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.keepalive_permit_without_calls': 1,
@@ -125,7 +138,8 @@ class GrpcPeerClient implements PeerClient {
   constructor(
     private readonly address: string,
     private readonly methods: Methods,
-    private client: grpc.Client | undefined,
+    private readonly protocol: Versioning,
+    private client?: grpc.Client,
   ) {}
 
   async call(req: ActorCall, deadlineMs: number): Promise<Reply> {
@@ -163,13 +177,20 @@ class GrpcPeerClient implements PeerClient {
     const client = this.client
     if (!client) return Promise.reject(new TransportError('UNAVAILABLE', 'transport is closed'))
     return new Promise<T>((resolve, reject) => {
+      // The answering node's versions come as response metadata; a node that sends none is too old.
+      let answered: ProtocolRange = { version: 0, min: 0 }
       const callback = (err: grpc.ServiceError | null, value?: object): void => {
-        if (err) reject(fromStatus(err, this.address))
-        else resolve(value as T)
+        if (err) return reject(fromStatus(err, this.address))
+        if (!compatible(answered, this.protocol.range)) {
+          this.protocol.onIncompatible({ peer: this.address, peerVersion: answered.version, peerMin: answered.min, direction: 'outgoing' })
+          return reject(new TransportError('INCOMPATIBLE', `${this.address} speaks node protocol ${answered.min}..${answered.version}, this node ${this.protocol.range.min}..${this.protocol.range.version}`))
+        }
+        resolve(value as T)
       }
       try {
-        client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request,
-          { deadline: Date.now() + deadlineMs }, callback)
+        const call = client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request,
+          this.protocol.metadata.clone(), { deadline: Date.now() + deadlineMs }, callback)
+        call.on('metadata', (md) => { answered = readRange(md) })
       } catch (err) {
         reject(new TransportError('UNAVAILABLE', `cannot call ${this.address}: ${errorMessage(err)}`, err))
       }
@@ -183,6 +204,7 @@ function fromStatus(err: grpc.ServiceError, address: string): TransportError {
     case grpc.status.DEADLINE_EXCEEDED: return new TransportError('DEADLINE', message, err)
     case grpc.status.UNAVAILABLE:
     case grpc.status.CANCELLED: return new TransportError('UNAVAILABLE', message, err)
+    case grpc.status.FAILED_PRECONDITION: return new TransportError('INCOMPATIBLE', message, err)
     default: return new TransportError('INTERNAL', message, err)
   }
 }
@@ -220,7 +242,45 @@ function answer<T>(callback: grpc.sendUnaryData<T>, work: Promise<T>): void {
   work.then((value) => callback(null, value), (err: unknown) => callback({ code: grpc.status.INTERNAL, details: errorMessage(err) }))
 }
 
-function serviceImpl(handlers: TransportHandlers): grpc.UntypedServiceImplementation {
+/** This node's protocol versions and what to do about a peer that shares none. */
+interface Versioning { range: ProtocolRange; metadata: grpc.Metadata; onIncompatible: (event: IncompatiblePeer) => void }
+
+function protocolMetadata(range: ProtocolRange): grpc.Metadata {
+  const md = new grpc.Metadata()
+  md.set(PROTOCOL_HEADER, String(range.version))
+  md.set(PROTOCOL_MIN_HEADER, String(range.min))
+  return md
+}
+
+function readRange(md: grpc.Metadata): ProtocolRange {
+  const version = parseVersion(md.get(PROTOCOL_HEADER))
+  const min = parseVersion(md.get(PROTOCOL_MIN_HEADER)) || version
+  return { version, min }
+}
+
+/**
+ * Answers a call only from a caller that shares a protocol version with this node, and tells the
+ * caller which versions this node speaks (response metadata); anything else is refused with
+ * FAILED_PRECONDITION before its request is looked at.
+ */
+function versioned<Req extends object, Res>(versioning: Versioning, handle: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  return (rpc, callback) => {
+    rpc.sendMetadata(versioning.metadata.clone())
+    const caller = readRange(rpc.metadata)
+    if (!compatible(caller, versioning.range)) {
+      const peer = (rpc.request as { from?: string }).from || rpc.getPeer()
+      versioning.onIncompatible({ peer, peerVersion: caller.version, peerMin: caller.min, direction: 'incoming' })
+      callback({
+        code: grpc.status.FAILED_PRECONDITION,
+        details: `incompatible node protocol: the caller speaks ${caller.min}..${caller.version}, this node ${versioning.range.min}..${versioning.range.version}; see the upgrade order in docs/OPERATIONS.md`,
+      })
+      return
+    }
+    handle(rpc, callback)
+  }
+}
+
+function serviceImpl(handlers: TransportHandlers, versioning: Versioning): grpc.UntypedServiceImplementation {
   const call: grpc.handleUnaryCall<WireCall, WireReply> = (rpc, callback) => {
     const r = rpc.request
     answer(callback, settleReply(() => handlers.call({
@@ -247,5 +307,7 @@ function serviceImpl(handlers: TransportHandlers): grpc.UntypedServiceImplementa
       kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
     })).then(toWireReply))
   }
-  return { Call: call, CallMany: callMany, Push: push, Peer: peer } as grpc.UntypedServiceImplementation
+  return {
+    Call: versioned(versioning, call), CallMany: versioned(versioning, callMany), Push: versioned(versioning, push), Peer: versioned(versioning, peer),
+  } as grpc.UntypedServiceImplementation
 }

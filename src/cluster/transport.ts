@@ -59,7 +59,8 @@ export interface Transport {
   close(): Promise<void>
 }
 
-export type TransportErrorCode = 'UNAVAILABLE' | 'DEADLINE' | 'INTERNAL'
+/** INCOMPATIBLE: the two nodes share no node-to-node protocol version (src/cluster/protocol-version.ts). */
+export type TransportErrorCode = 'UNAVAILABLE' | 'DEADLINE' | 'INTERNAL' | 'INCOMPATIBLE'
 
 export class TransportError extends Error {
   readonly code: TransportErrorCode

@@ -16,13 +16,36 @@ export interface RangeOptions {
   reverse?: boolean
 }
 
+/**
+ * When a batch counts as written (`--fsync`): `never` once the operating system has it (a killed
+ * process loses nothing, a machine crash may lose the last seconds); `batch` once it is on disk,
+ * one fsync per group commit; `always` once it is on disk, one fsync per batch, no grouping.
+ */
+export type FsyncMode = 'never' | 'batch' | 'always'
+
+export const FSYNC_MODES: readonly FsyncMode[] = ['never', 'batch', 'always']
+
+/**
+ * A consistent, read-only view of the store at the moment it was taken: later writes are not
+ * seen. Long-lived readers (a state snapshot streamed in chunks, a backup) use one so that what
+ * they read belongs to one point in time. Must be closed.
+ */
+export interface KvSnapshot {
+  range<T>(options: RangeOptions): Promise<Array<[string, T]>>
+  /** As range, with values as the stored JSON text (a backup copies them without parsing). */
+  rawRange(options: RangeOptions): Promise<Array<[string, string]>>
+  close(): Promise<void>
+}
+
 export interface Kv {
   get<T>(key: string): Promise<T | undefined>
   getMany<T>(keys: string[]): Promise<Array<T | undefined>>
-  /** Applies every op or none. Resolves once the batch is written to the OS (no fsync per batch). */
+  /** Applies every op or none. Resolves once the batch is as durable as the store's FsyncMode says. */
   batch(ops: KvOp[]): Promise<void>
   /** Entries in byte order of their keys (reverse when asked), bounded by the options. */
   range<T>(options: RangeOptions): Promise<Array<[string, T]>>
+  /** A point-in-time view for reads that span several calls. */
+  snapshot(): KvSnapshot
   close(): Promise<void>
 }
 

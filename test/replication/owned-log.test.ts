@@ -9,7 +9,7 @@ import { LevelKv } from '../../src/storage/leveldb.js'
 import { ReplicaStore } from '../../src/cluster/replication/replica.js'
 import { OwnedLog } from '../../src/cluster/replication/owner.js'
 import { ReplicatedActorStorage } from '../../src/cluster/replication/storage.js'
-import { PEER_KINDS } from '../../src/cluster/replication/types.js'
+import { answerReplication } from '../../src/cluster/replication/handler.js'
 import type { ReplicationContext } from '../../src/cluster/replication/context.js'
 import type { PeerClient, PeerRequest, Reply } from '../../src/cluster/transport.js'
 import { TransportError } from '../../src/cluster/transport.js'
@@ -60,15 +60,7 @@ async function world(t: Tap.Test): Promise<World> {
     push: async () => {},
     peer: async (req: PeerRequest): Promise<Reply> => {
       if (cut.has(node)) throw new TransportError('UNAVAILABLE', `${node} is unreachable`)
-      const r = replicas.get(node)!
-      const body = req.body as never
-      switch (req.kind) {
-        case PEER_KINDS.prepare: return { ok: true, body: await r.prepare(body) }
-        case PEER_KINDS.append: return { ok: true, body: await r.append(body) }
-        case PEER_KINDS.fetch: return { ok: true, body: await r.fetch(body) }
-        case PEER_KINDS.status: return { ok: true, body: await r.status((body as { keys: string[] }).keys) }
-        default: throw new Error(`unexpected ${req.kind}`)
-      }
+      return { ok: true, body: await answerReplication(replicas.get(node)!, req.kind, req.body) }
     },
   })
   return {

@@ -47,6 +47,9 @@ const SAMPLES: Record<string, [string, unknown]> = {
   '--log-level': ['warn', 'warn'],
   '--repair-interval-ms': ['750', 750],
   '--push-webhook': ['http://127.0.0.1:9/push', 'http://127.0.0.1:9/push'],
+  '--compact-interval-ms': ['0', 0],
+  '--compact-max-lag': ['250', 250],
+  '--fsync': ['batch', 'batch'],
 }
 
 t.test('every flag and env variable of the contract exists', async (t) => {
@@ -64,6 +67,7 @@ t.test('defaults are the contract\'s', async (t) => {
   t.match(c, {
     id: `${hostname()}-8080`, host: '127.0.0.1', port: 8080, grpcPort: 9090, nats: [], cluster: 'chat',
     replicas: 3, secret: null, presenceTimeoutMs: 15_000, maxGroupSize: 100, tokenTtlMs: 30 * 86_400_000, logLevel: 'info',
+    fsync: 'never', compactIntervalMs: 60_000, compactMaxLag: 10_000,
   })
   t.equal(c.dataDir, join('data', c.id), 'data dir defaults to ./data/<id>')
   t.equal(parseConfig(['--id', 'x1']).dataDir, join('data', 'x1'))
@@ -115,6 +119,8 @@ t.test('bad values are one-line ConfigErrors naming the flag', async (t) => {
     [['--cluster', 'a.b'], {}, /--cluster must be/],
     [['--log-level', 'loud'], {}, /--log-level must be one of/],
     [['--push-webhook', 'not a url'], {}, /--push-webhook must be a URL/],
+    [['--fsync', 'sometimes'], {}, /--fsync must be one of never, batch, always/],
+    [[], { CHAT_FSYNC: 'yes' }, /CHAT_FSYNC must be one of/],
     [['--nats', 'nats://127.0.0.1:4222'], {}, /--secret .* is required with --nats/],
     [['--nats', ' , '], {}, /--nats needs at least one value/],
     [['--secret', 'short'], {}, /--secret must be at least 16/],

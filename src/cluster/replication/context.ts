@@ -20,6 +20,18 @@ export interface ReplicationContext {
   commitTimeoutMs: number
   /** Gathers appends to one node per tick; without it each goes alone. */
   batcher?: ReplicationBatcher
+  /** Counters for the node's metrics; absent in tests that build replication by hand. */
+  metrics?: ReplicationMetrics
+}
+
+/** What replication counts (prom-client counters fit). */
+export interface ReplicationMetrics {
+  takeovers: { inc(labels: { outcome: 'ok' | 'failed' }): void }
+  /** Takeovers and commits refused or failed for want of a majority. */
+  quorumFailures: { inc(labels: { op: 'takeover' | 'commit' }): void }
+  snapshots: { inc(labels: { direction: 'sent' | 'received' }): void }
+  compactedEntries: { inc(value: number): void }
+  repairedEntries: { inc(value: number): void }
 }
 
 /**

@@ -1,10 +1,13 @@
 /**
  * Keeps one follower's copy of an owned log in step with the owner's: sends entries in order,
  * one request in flight, backing up on a mismatch (as Raft's nextIndex does) and retrying
- * transport failures with backoff until stopped. Commits wait on `reach(p)`.
+ * transport failures with backoff until stopped. When the entries the follower needs were
+ * compacted away here, it sends a snapshot of the owner's state instead (as Raft's
+ * InstallSnapshot) and goes on from its point. Commits wait on `reach(p)`.
  */
 import type { ReplicationContext } from './context.js'
 import { replicationCall } from './context.js'
+import { pushSnapshot } from './snapshot.js'
 import { type AppendReply, type Entry, type Epoch, PEER_KINDS } from './types.js'
 
 const MAX_BATCH_BYTES = 1 << 20
@@ -91,14 +94,11 @@ export class FollowerSync {
     const cached = this.owner.recentEntries(prevP, upTo)
     if (cached) ({ prevE, entries } = cached)
     else {
-      // One read returns the previous entry (for its epoch) and the entries to send.
-      const rows = await replica.fetch({ key: this.key, after: Math.max(0, prevP - 1), upTo, maxBytes: MAX_BATCH_BYTES })
-      entries = rows
-      if (prevP >= 1) {
-        if (rows[0]?.p !== prevP) throw new Error(`entry ${prevP} is missing from the owner's log`)
-        prevE = rows[0].e
-        entries = rows.slice(1)
-      }
+      const read = await replica.fetch({ key: this.key, after: prevP, upTo, maxBytes: MAX_BATCH_BYTES })
+      if (prevP < read.base) return this.sendSnapshot()
+      if (prevP >= 1 && read.prevE === null) throw new Error(`entry ${prevP} is missing from the owner's log`)
+      prevE = read.prevE
+      entries = read.entries
     }
     const req = { key: this.key, epoch: this.epoch, prevP, prevE, entries, commit: this.owner.commitIndex() }
     const reply = await replicationCall<AppendReply>(this.ctx, this.node, PEER_KINDS.append, req, () => replica.append(req))
@@ -115,6 +115,29 @@ export class FollowerSync {
     }
     // Back up: to the follower's end when it is short, else to its last applied (known to match).
     this.next = Math.max(1, reply.last < prevP ? reply.last + 1 : Math.min(prevP, reply.applied + 1))
+  }
+
+  /** The follower needs entries this owner no longer has: it gets the owner's state instead. */
+  private async sendSnapshot(): Promise<void> {
+    const { reply, at } = await pushSnapshot(this.ctx, this.node, this.key, this.epoch)
+    if (reply.ok) {
+      this.match = Math.max(this.match, at.p)
+      this.next = this.match + 1
+      this.wake()
+      return
+    }
+    switch (reply.reason) {
+      case 'stale':
+        this.owner.fence(`${this.node} promised a newer epoch`)
+        this.stop()
+        return
+      case 'skip':
+        // It already holds that point or later: go on from what it applied.
+        this.next = Math.max(this.next, reply.applied + 1)
+        return
+      case 'restart':
+        throw new Error(`${this.node} is installing another snapshot of ${this.key}`)
+    }
   }
 
   private wake(): void {

@@ -14,14 +14,28 @@ import { errors } from '../../errors.js'
 import type { KvOp } from '../../storage/kv.js'
 import { type ReplicationContext, replicationCall } from './context.js'
 import { FollowerSync } from './follower.js'
+import { pullSnapshot } from './snapshot.js'
 import {
-  type AppendReply, type Entry, type Epoch, type PrepareReply, PEER_KINDS, compareEpochs, majority,
+  type AppendReply, type Entry, type Epoch, type FetchReply, type PrepareReply, PEER_KINDS, compareEpochs, majority,
 } from './types.js'
+
+type Granted = Extract<PrepareReply, { ok: true }>
 
 const PREPARE_ATTEMPTS = 4
 const TAKEOVER_ATTEMPTS = 3
 const RECENT_ENTRIES = 64
 const FETCH_BYTES = 4 << 20
+/** Times adopting a log may find the entries it needs compacted meanwhile and fetch a snapshot. */
+const ADOPT_SNAPSHOTS = 3
+
+/**
+ * The `node` of this node's epochs: its id and its data dir's incarnation, so that a node whose
+ * disk was wiped or restored from a backup (and forgot the epochs it used) never picks an epoch
+ * it already used with other entries.
+ */
+export function epochOwner(ctx: ReplicationContext): string {
+  return `${ctx.self}/${ctx.replica.incarnation}`
+}
 
 export class OwnedLog {
   private fenced: string | null = null
@@ -55,9 +69,13 @@ export class OwnedLog {
   static async takeover(ctx: ReplicationContext, key: string, onFenced: (reason: string) => void): Promise<OwnedLog> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await OwnedLog.takeoverOnce(ctx, key, onFenced)
+        const log = await OwnedLog.takeoverOnce(ctx, key, onFenced)
+        ctx.metrics?.takeovers.inc({ outcome: 'ok' })
+        return log
       } catch (err) {
-        if (attempt >= TAKEOVER_ATTEMPTS || (err as { code?: string }).code !== 'UNAVAILABLE' || !ctx.view.replicaSet(key).includes(ctx.self)) throw err
+        const last = attempt >= TAKEOVER_ATTEMPTS || (err as { code?: string }).code !== 'UNAVAILABLE' || !ctx.view.replicaSet(key).includes(ctx.self)
+        if (last) ctx.metrics?.takeovers.inc({ outcome: 'failed' })
+        if (last) throw err
         ctx.log.debug({ key, attempt, err: (err as Error).message }, 'takeover failed; retrying')
         await new Promise((r) => setTimeout(r, 100 * attempt))
       }
@@ -69,9 +87,9 @@ export class OwnedLog {
     const current = ctx.view.replicaSet(key)
     const previous = ctx.view.previousReplicaSet(key)
     if (!current.includes(ctx.self)) throw errors.unavailable(`${ctx.self} holds no replica of ${key}`)
-    requireLiveMajority(ctx, current)
+    requireLiveMajority(ctx, current, 'takeover')
 
-    let epoch: Epoch = { n: ((await ctx.replica.meta(key)).promised?.n ?? 0) + 1, node: ctx.self }
+    let epoch: Epoch = { n: ((await ctx.replica.meta(key)).promised?.n ?? 0) + 1, node: epochOwner(ctx) }
     let replies: PrepareReply[] = []
     for (let attempt = 1; ; attempt++) {
       replies = await prepareAll(ctx, key, epoch, current, previous)
@@ -79,15 +97,17 @@ export class OwnedLog {
       if (refused.length === 0) break
       if (attempt >= PREPARE_ATTEMPTS) throw errors.unavailable(`could not take over ${key}: newer epochs keep appearing`)
       const highest = Math.max(...refused.map((r) => r.promised?.n ?? 0))
-      epoch = { n: Math.max(highest, epoch.n) + 1, node: ctx.self }
+      epoch = { n: Math.max(highest, epoch.n) + 1, node: epochOwner(ctx) }
     }
-    const granted = replies.filter((r): r is Extract<PrepareReply, { ok: true }> => r.ok)
+    const granted = replies.filter((r): r is Granted => r.ok)
     if (!quorate(ctx, granted, current, previous)) {
+      ctx.metrics?.quorumFailures.inc({ op: 'takeover' })
       throw errors.unavailable(`no majority of ${key}'s replicas answered`)
     }
 
     // Adopt the most up-to-date log among the majority: highest last epoch, then longest.
     const best = granted.reduce((a, b) => (compareEpochs(b.lastEpoch, a.lastEpoch) > 0 || (compareEpochs(b.lastEpoch, a.lastEpoch) === 0 && b.last > a.last) ? b : a))
+    await completeState(ctx, key, best, granted)
     const local = await ctx.replica.meta(key)
     if (best.node !== ctx.self && (compareEpochs(best.lastEpoch, local.lastEpoch) !== 0 || best.last !== local.last)) {
       await adoptLog(ctx, key, epoch, best.node, best.last, best.commit)
@@ -105,7 +125,7 @@ export class OwnedLog {
   /** Stores `ops` as the next entry on a majority of the replica set, then applies it here. */
   async commit(ops: KvOp[], cfg?: number): Promise<void> {
     if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
-    requireLiveMajority(this.ctx, this.replicaSet)
+    requireLiveMajority(this.ctx, this.replicaSet, 'commit')
     const p = this.last + 1
     const entry: Entry = { p, e: this.epoch, ops, ...(cfg !== undefined ? { cfg } : {}) }
     const local = await this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: this.lastEpoch, entries: [entry], commit: this.commitIndex })
@@ -144,6 +164,11 @@ export class OwnedLog {
     this.recent.delete(entry.p - RECENT_ENTRIES)
   }
 
+  /** Per follower, entries of this log it has not stored yet. */
+  lag(): Array<[string, number]> {
+    return this.followers.map((f) => [f.node, Math.max(0, this.last - f.matched)])
+  }
+
   close(): void {
     if (this.commitTimer) clearTimeout(this.commitTimer)
     for (const f of this.followers) f.stop()
@@ -178,6 +203,7 @@ export class OwnedLog {
     clearTimeout(timer)
     if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
     if (!ok) {
+      this.ctx.metrics?.quorumFailures.inc({ op: 'commit' })
       this.fence('no majority within the commit timeout')
       throw errors.unavailable(`no majority of ${this.key}'s replicas stored the change in time`)
     }
@@ -194,9 +220,12 @@ export class OwnedLog {
   }
 }
 
-function requireLiveMajority(ctx: ReplicationContext, set: string[]): void {
+function requireLiveMajority(ctx: ReplicationContext, set: string[], op: 'takeover' | 'commit'): void {
   const live = set.filter((n) => ctx.view.isLive(n)).length
-  if (live < majority(set.length)) throw errors.unavailable(`a majority of the replicas is down (${live} of ${set.length} live)`)
+  if (live < majority(set.length)) {
+    ctx.metrics?.quorumFailures.inc({ op })
+    throw errors.unavailable(`a majority of the replicas is down (${live} of ${set.length} live)`)
+  }
 }
 
 /**
@@ -205,18 +234,23 @@ function requireLiveMajority(ctx: ReplicationContext, set: string[]): void {
  * current record (a marker with cfg at the current version: whoever wrote it had gathered the
  * previous set's majority and adopted all it held, so nothing committed under the old set can be
  * missed). This way a changed ring needs the old replicas once per key, not forever.
+ *
+ * A copy restored from a backup may lack entries a majority once held (backups of different
+ * nodes are taken at different moments), so while any promise comes from such a copy, every
+ * member of the current set must promise: the most up-to-date log of all of them is adopted.
  */
-function quorate(ctx: ReplicationContext, granted: Array<Extract<PrepareReply, { ok: true }>>, current: string[], previous: string[]): boolean {
-  if (!hasQuorum(ctx, granted, current, false)) return false
+function quorate(ctx: ReplicationContext, granted: Granted[], current: string[], previous: string[]): boolean {
+  const all = granted.some((r) => r.restored)
+  if (!hasQuorum(ctx, granted, current, false, all)) return false
   if (previous.length === 0 || granted.some((r) => current.includes(r.node) && r.cfg >= ctx.view.version)) return true
-  return hasQuorum(ctx, granted, previous, true)
+  return hasQuorum(ctx, granted, previous, true, false)
 }
 
 /** Counts promises from members of `set` whose incarnation matches the record's. */
-function hasQuorum(ctx: ReplicationContext, granted: Array<Extract<PrepareReply, { ok: true }>>, set: string[], previous: boolean): boolean {
+function hasQuorum(ctx: ReplicationContext, granted: Granted[], set: string[], previous: boolean, all: boolean): boolean {
   if (set.length === 0) return true
   const ok = granted.filter((r) => set.includes(r.node) && (ctx.view.incarnation(r.node, previous) ?? r.incarnation) === r.incarnation)
-  return ok.length >= majority(set.length)
+  return ok.length >= (all ? set.length : majority(set.length))
 }
 
 /** Asks every replica of both sets to promise `epoch`; resolves once both have a majority or all answered. */
@@ -246,18 +280,55 @@ async function prepareAll(ctx: ReplicationContext, key: string, epoch: Epoch, cu
   })
 }
 
-/** Replaces this node's unapplied log with `source`'s, page by page. */
-async function adoptLog(ctx: ReplicationContext, key: string, epoch: Epoch, source: string, upTo: number, commit: number): Promise<void> {
+/**
+ * Makes sure this node holds a complete applied state that `best`'s log continues: a state left
+ * half installed by an interrupted snapshot, or one older than what `best` compacted away, is
+ * replaced by a snapshot from the promising replica with the most advanced state.
+ */
+async function completeState(ctx: ReplicationContext, key: string, best: Granted, granted: Granted[]): Promise<void> {
   const local = await ctx.replica.meta(key)
-  let after = local.applied
+  const behind = best.node !== ctx.self && best.base > local.applied
+  if (!local.installing && !behind) return
+  const floor = Math.max(local.base ?? 0, best.node !== ctx.self ? best.base : 0)
+  const sources = granted.filter((r) => r.node !== ctx.self && !r.installing && r.applied >= floor)
+    .sort((a, b) => (b.node === best.node ? 1 : 0) - (a.node === best.node ? 1 : 0) || b.applied - a.applied)
+  for (const source of sources) {
+    try {
+      await pullSnapshot(ctx, source.node, key)
+    } catch (err) {
+      ctx.log.debug({ key, source: source.node, err: (err as Error).message }, 'snapshot for a takeover failed; trying another replica')
+      continue
+    }
+    if (!(await ctx.replica.meta(key)).installing) return
+  }
+  throw errors.unavailable(`no replica of ${key} could provide a recent enough state`)
+}
+
+/**
+ * Replaces this node's unapplied log with `source`'s, page by page. Entries the source has
+ * compacted meanwhile come as a snapshot of its state, and the log goes on from there.
+ */
+async function adoptLog(ctx: ReplicationContext, key: string, epoch: Epoch, source: string, upTo: number, commit: number): Promise<void> {
+  let after = (await ctx.replica.meta(key)).applied
   let prevE: Epoch | null = null
   let first = true
+  let snapshots = 0
   while (after < upTo) {
     const req = { key, after, upTo, maxBytes: FETCH_BYTES }
-    const entries = await replicationCall<Entry[]>(ctx, source, PEER_KINDS.fetch, req, () => ctx.replica.fetch(req))
+    const read = await replicationCall<FetchReply>(ctx, source, PEER_KINDS.fetch, req, () => ctx.replica.fetch(req))
+    if (after < read.base) {
+      if (++snapshots > ADOPT_SNAPSHOTS) throw errors.unavailable(`${source} keeps compacting ${key} past what this node could fetch`)
+      await pullSnapshot(ctx, source, key)
+      const local = await ctx.replica.meta(key)
+      if (local.installing) throw errors.unavailable(`could not take ${key}'s state from ${source}`)
+      after = local.applied
+      first = true
+      continue
+    }
+    const entries = read.entries
     if (entries.length === 0 || entries[0]!.p !== after + 1) throw errors.unavailable(`${source} could not hand over ${key} from ${after + 1}`)
     const reply: AppendReply = await ctx.replica.append({
-      key, epoch, prevP: after, prevE, entries, commit, ...(first ? { truncateAfter: local.applied } : {}),
+      key, epoch, prevP: after, prevE: prevE ?? read.prevE, entries, commit, ...(first ? { truncateAfter: after } : {}),
     })
     if (!reply.ok) throw errors.unavailable(`could not adopt ${key}'s log: ${reply.reason}`)
     first = false

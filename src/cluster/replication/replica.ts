@@ -5,34 +5,43 @@
  * Contract: a promise only moves up and is persisted before it is answered; an append under an
  * epoch below the promise is refused; an entry that conflicts with the owner's log (same position,
  * other epoch) is dropped with everything after it, but never at or below `applied` (committed
- * entries never change); state changes only by applying committed entries, in order. Requests for
- * one key run one at a time; different keys run concurrently. Everything one request changes is
- * written in one atomic batch.
+ * entries never change); state changes only by applying committed entries, in order, or by
+ * installing a snapshot of a peer's committed state (replica-state.ts). Entries up to `applied`
+ * may be compacted away (`base`); the log's end and its epoch stay in the bookkeeping, so takeovers
+ * compare logs as before. Requests for one key run one at a time; different keys run
+ * concurrently. Everything one request changes is written in one atomic batch.
  */
 import { createHash } from 'node:crypto'
 import { actorPrefix, num, replicaLogPrefix, replicaMetaKey, wakeIndexOp } from '../../storage/keys.js'
 import type { Kv, KvOp } from '../../storage/kv.js'
+import { ReplicaState } from './replica-state.js'
 import {
-  type AppendReply, type AppendRequest, EMPTY_META, type Entry, type Epoch, type FetchRequest,
+  type AppendReply, type AppendRequest, EMPTY_META, type Entry, type Epoch, type FetchReply, type FetchRequest,
   type InstallRequest, type PrepareReply, type PrepareRequest, type ReplicaMeta, type StatusReply,
   compareEpochs, sameEpoch,
 } from './types.js'
 
-type Stored = { e: Epoch; ops: KvOp[]; cfg?: number }
+export type Stored = { e: Epoch; ops: KvOp[]; cfg?: number }
 
 /** Keys whose bookkeeping stays in memory: every replication request reads it. */
 const META_CACHE = 50_000
 /** The newest log entries of recently written keys stay in memory too: appends check the previous one and apply the last few. */
 const RECENT_KEYS = 10_000
 const RECENT_PER_KEY = 16
+/** Entries removed by one compaction step, so that one batch stays small. */
+const COMPACT_STEP = 10_000
 
 export class ReplicaStore {
   private readonly locks = new Map<string, Promise<unknown>>()
   /** Cached bookkeeping, always equal to what is stored (only updated after a write succeeded). */
   private readonly metas = new Map<string, ReplicaMeta>()
   private readonly recent = new Map<string, Map<number, Stored>>()
+  /** Snapshots: serving them to peers and installing theirs. */
+  readonly state: ReplicaState
 
-  constructor(private readonly kv: Kv, readonly node: string, readonly incarnation: string) {}
+  constructor(readonly kv: Kv, readonly node: string, readonly incarnation: string) {
+    this.state = new ReplicaState(this)
+  }
 
   /** A copy of the key's bookkeeping; callers change the copy and `save` it with their batch. */
   async meta(key: string): Promise<ReplicaMeta> {
@@ -47,7 +56,7 @@ export class ReplicaStore {
   }
 
   /** Writes `batch`, which ends with the key's new bookkeeping, and caches that once it is stored. */
-  private async save(key: string, meta: ReplicaMeta, batch: KvOp[], written?: Map<number, Stored>): Promise<void> {
+  async save(key: string, meta: ReplicaMeta, batch: KvOp[], written?: Map<number, Stored>): Promise<void> {
     batch.push({ type: 'put', key: replicaMetaKey(key), value: meta })
     await this.kv.batch(batch)
     this.remember(key, { ...meta })
@@ -70,6 +79,11 @@ export class ReplicaStore {
     if (this.metas.size > META_CACHE) this.metas.delete(this.metas.keys().next().value!)
   }
 
+  /** Forgets the cached newest entries of a key whose log was cut or replaced. */
+  forgetRecent(key: string): void {
+    this.recent.delete(key)
+  }
+
   prepare(req: PrepareRequest): Promise<PrepareReply> {
     return this.locked(req.key, async () => {
       const meta = await this.meta(req.key)
@@ -78,7 +92,10 @@ export class ReplicaStore {
         meta.promised = req.epoch
         await this.save(req.key, meta, [])
       }
-      return { ok: true, node: this.node, incarnation: this.incarnation, last: meta.last, lastEpoch: meta.lastEpoch, commit: meta.commit, applied: meta.applied, cfg: meta.cfg ?? 0 }
+      return {
+        ok: true, node: this.node, incarnation: this.incarnation, last: meta.last, lastEpoch: meta.lastEpoch, commit: meta.commit,
+        applied: meta.applied, cfg: meta.cfg ?? 0, base: meta.base ?? 0, installing: meta.installing !== undefined, restored: meta.restored === true,
+      }
     })
   }
 
@@ -97,6 +114,8 @@ export class ReplicaStore {
         const prev = await this.entry(req.key, req.prevP)
         if (!prev || !sameEpoch(prev.e, req.prevE)) return { ok: false, reason: 'mismatch', last: meta.last, applied: meta.applied }
       }
+      // An owner took this key over after a restore (with every replica's promise): the copy is current again.
+      delete meta.restored
       await this.write(req.key, meta, req.entries, batch, pending)
       // Only what this request verified may be applied: the prefix up to its last entry.
       const verified = req.prevP + req.entries.length
@@ -131,44 +150,81 @@ export class ReplicaStore {
       const entries = req.entries.filter((e) => e.p > meta.applied).sort((a, b) => a.p - b.p)
       const batch: KvOp[] = []
       const pending = new Map<number, Stored>()
-      // Installed entries must continue what is already applied, or they would leave a hole.
-      if (entries.length > 0 && entries[0]!.p === meta.applied + 1) {
+      // Installed entries must continue what is already applied, or they would leave a hole; a
+      // state that is being replaced by a snapshot takes no entries until that is complete.
+      if (!meta.installing && entries.length > 0 && entries[0]!.p === meta.applied + 1) {
         await this.write(req.key, meta, entries, batch, pending)
         meta.commit = Math.max(meta.commit, Math.min(req.commit, entries[entries.length - 1]!.p))
         await this.apply(req.key, meta, batch, pending)
         await this.save(req.key, meta, batch, pending)
       }
-      return { key: req.key, last: meta.last, commit: meta.commit, applied: meta.applied }
+      return statusOf(req.key, meta)
     })
   }
 
-  /** Entries in (after, upTo], at most about `maxBytes` of them (always at least one). */
-  async fetch(req: FetchRequest): Promise<Entry[]> {
-    const prefix = replicaLogPrefix(req.key)
-    const rows = await this.kv.range<Stored>({ gt: prefix + num(req.after), lte: prefix + num(req.upTo), limit: 5000 })
-    const out: Entry[] = []
-    let bytes = 0
-    for (const [k, v] of rows) {
-      const size = JSON.stringify(v.ops).length
-      if (out.length > 0 && bytes + size > req.maxBytes) break
-      out.push({ p: Number(k.slice(prefix.length)), e: v.e, ops: v.ops, ...(v.cfg !== undefined ? { cfg: v.cfg } : {}) })
-      bytes += size
-    }
-    return out
+  /**
+   * Entries in (after, upTo], at most about `maxBytes` of them (always at least one), with the
+   * epoch of entry `after`; none when `after` is below the compaction base (a snapshot is needed).
+   */
+  fetch(req: FetchRequest): Promise<FetchReply> {
+    return this.locked(req.key, async () => {
+      const meta = await this.meta(req.key)
+      const base = meta.base ?? 0
+      if (req.after < base) return { base, prevE: null, entries: [] }
+      const prefix = replicaLogPrefix(req.key)
+      // One read returns entry `after` (for its epoch) and the entries after it.
+      const from = req.after > base ? { gte: prefix + num(req.after) } : { gt: prefix + num(req.after) }
+      const rows = await this.kv.range<Stored>({ ...from, lte: prefix + num(req.upTo), limit: 5000 })
+      let prevE: Epoch | null = req.after === 0 ? null : req.after === base ? (meta.baseEpoch ?? null) : null
+      const out: Entry[] = []
+      let bytes = 0
+      for (const [k, v] of rows) {
+        const p = Number(k.slice(prefix.length))
+        if (p === req.after) {
+          prevE = v.e
+          continue
+        }
+        const size = JSON.stringify(v.ops).length
+        if (out.length > 0 && bytes + size > req.maxBytes) break
+        out.push({ p, e: v.e, ops: v.ops, ...(v.cfg !== undefined ? { cfg: v.cfg } : {}) })
+        bytes += size
+      }
+      return { base, prevE, entries: out }
+    })
   }
 
   async status(keys: string[]): Promise<StatusReply[]> {
     const metas = await Promise.all(keys.map((key) => this.meta(key)))
-    return keys.map((key, i) => {
-      const m = metas[i]!
-      return { key, last: m.last, commit: m.commit, applied: m.applied, promised: m.promised }
-    })
+    return keys.map((key, i) => statusOf(key, metas[i]!))
   }
 
   /** Actor keys this node holds replica data for, in key order, after `after`, up to `limit`. */
   async keys(after: string, limit: number): Promise<Array<[string, ReplicaMeta]>> {
     const rows = await this.kv.range<ReplicaMeta>({ gt: replicaMetaKey(after), lt: 'r\x01', limit })
     return rows.map(([k, m]) => [k.slice(2), m])
+  }
+
+  /**
+   * Folds applied entries into the state for good: removes log entries up to `upTo` (never past
+   * `applied`), remembering the epoch of the last one removed. Returns how many were removed.
+   */
+  compact(key: string, upTo: number): Promise<number> {
+    return this.locked(key, async () => {
+      const meta = await this.meta(key)
+      const base = meta.base ?? 0
+      const to = Math.min(upTo, meta.applied, base + COMPACT_STEP)
+      if (meta.installing || to <= base) return 0
+      const baseEpoch = await this.epochAt(key, meta, to)
+      const prefix = replicaLogPrefix(key)
+      const batch: KvOp[] = []
+      for (let p = base + 1; p <= to; p++) batch.push({ type: 'del', key: prefix + num(p) })
+      meta.base = to
+      meta.baseEpoch = baseEpoch
+      const recent = this.recent.get(key)
+      if (recent) for (const p of recent.keys()) if (p <= to) recent.delete(p)
+      await this.save(key, meta, batch)
+      return to - base
+    })
   }
 
   /** This node's copy of a key, summarized: its log marks and a digest of its applied state. */
@@ -187,6 +243,13 @@ export class ReplicaStore {
     const cached = this.recent.get(key)?.get(p)
     if (cached) return cached
     return this.kv.get<Stored>(replicaLogPrefix(key) + num(p))
+  }
+
+  /** The epoch of entry `p` (0: none), also when it was compacted away as the base; null if unknown. */
+  async epochAt(key: string, meta: ReplicaMeta, p: number, pending?: Map<number, Stored>): Promise<Epoch | null> {
+    if (p === 0) return null
+    if (p === (meta.base ?? 0)) return meta.baseEpoch ?? null
+    return (pending?.get(p) ?? (await this.entry(key, p)))?.e ?? null
   }
 
   /** Writes `entries` into the log, dropping any conflicting tail first; tracks them in `pending`. */
@@ -208,7 +271,7 @@ export class ReplicaStore {
     }
   }
 
-  /** Drops log entries after `after` (never applied ones). */
+  /** Drops log entries after `after` (never applied ones, so never compacted ones either). */
   private async truncate(key: string, meta: ReplicaMeta, after: number, batch: KvOp[], pending?: Map<number, Stored>): Promise<void> {
     // Rare (a deposed owner's tail): forget what is cached of this key rather than track the cut.
     this.recent.delete(key)
@@ -218,11 +281,12 @@ export class ReplicaStore {
       pending?.delete(p)
     }
     meta.last = after
-    meta.lastEpoch = after === 0 ? null : ((pending?.get(after) ?? (await this.entry(key, after)))?.e ?? null)
+    meta.lastEpoch = await this.epochAt(key, meta, after, pending)
   }
 
-  /** Applies committed, unapplied entries to the actor's state, in order. */
-  private async apply(key: string, meta: ReplicaMeta, batch: KvOp[], pending: Map<number, Stored>): Promise<void> {
+  /** Applies committed, unapplied entries to the actor's state, in order (not while a snapshot is half installed). */
+  async apply(key: string, meta: ReplicaMeta, batch: KvOp[], pending: Map<number, Stored>): Promise<void> {
+    if (meta.installing) return
     const prefix = actorPrefix(key)
     const upTo = Math.min(meta.commit, meta.last)
     for (let p = meta.applied + 1; p <= upTo; p++) {
@@ -238,7 +302,8 @@ export class ReplicaStore {
     }
   }
 
-  private locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` after every earlier request for `key` finished, before any later one starts. */
+  locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(key) ?? Promise.resolve()
     const run = prev.then(fn, fn)
     const tail = run.catch(() => undefined)
@@ -248,4 +313,8 @@ export class ReplicaStore {
     })
     return run
   }
+}
+
+function statusOf(key: string, m: ReplicaMeta): StatusReply {
+  return { key, last: m.last, commit: m.commit, applied: m.applied, promised: m.promised, base: m.base ?? 0, installing: m.installing !== undefined }
 }

@@ -99,4 +99,14 @@ export class ReplicatedActorStorage implements ActorStorage {
   keys(): string[] {
     return [...this.owned.keys()]
   }
+
+  /** Per peer, log entries of the keys this node owns that the peer has not stored yet. */
+  lag(): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const log of this.owned.values()) {
+      if (log.isFenced) continue
+      for (const [peer, n] of log.lag()) out.set(peer, (out.get(peer) ?? 0) + n)
+    }
+    return out
+  }
 }
