@@ -1,82 +1,10 @@
 // Replication's owner and replica sides together, in one process: three replicas on real LevelDB
 // stores, wired by direct calls that a test can cut. Fencing, takeover, catch-up, majority rules.
 import t from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pino } from 'pino'
-import { LevelKv } from '../../src/storage/leveldb.js'
-import { ReplicaStore } from '../../src/cluster/replication/replica.js'
 import { OwnedLog } from '../../src/cluster/replication/owner.js'
 import { ReplicatedActorStorage } from '../../src/cluster/replication/storage.js'
-import { answerReplication } from '../../src/cluster/replication/handler.js'
-import type { ReplicationContext } from '../../src/cluster/replication/context.js'
-import type { PeerClient, PeerRequest, Reply } from '../../src/cluster/transport.js'
-import { TransportError } from '../../src/cluster/transport.js'
-import { actorPrefix } from '../../src/storage/keys.js'
+import { KEY, NODES, put, state, world } from '../helpers/replication-world.js'
 import { waitFor } from '../helpers/wait.js'
-
-const KEY = 'channel:g:test'
-const NODES = ['a', 'b', 'c']
-
-interface World {
-  replicas: Map<string, ReplicaStore>
-  kvs: Map<string, LevelKv>
-  /** Nodes whose replica cannot be reached (requests fail as a dead peer's would). */
-  cut: Set<string>
-  /** Nodes the liveness view reports as down. */
-  down: Set<string>
-  ctx(self: string): ReplicationContext
-}
-
-async function world(t: Tap.Test): Promise<World> {
-  const replicas = new Map<string, ReplicaStore>()
-  const kvs = new Map<string, LevelKv>()
-  for (const id of NODES) {
-    const dir = mkdtempSync(join(tmpdir(), `repl-${id}-`))
-    const kv = await LevelKv.open(dir)
-    t.teardown(async () => {
-      await kv.close()
-      rmSync(dir, { recursive: true, force: true })
-    })
-    kvs.set(id, kv)
-    replicas.set(id, new ReplicaStore(kv, id, `inc-${id}`))
-  }
-  const cut = new Set<string>()
-  const down = new Set<string>()
-  const log = pino({ level: 'silent' })
-  const view = {
-    self: '',
-    version: 1,
-    settled: async () => {},
-    replicaSet: () => NODES,
-    previousReplicaSet: () => [],
-    isLive: (id: string) => !down.has(id),
-    incarnation: (id: string) => `inc-${id}`,
-  }
-  const client = (node: string): PeerClient => ({
-    call: async () => { throw new Error('not used') },
-    callMany: async () => { throw new Error('not used') },
-    push: async () => {},
-    peer: async (req: PeerRequest): Promise<Reply> => {
-      if (cut.has(node)) throw new TransportError('UNAVAILABLE', `${node} is unreachable`)
-      return { ok: true, body: await answerReplication(replicas.get(node)!, req.kind, req.body) }
-    },
-  })
-  return {
-    replicas, kvs, cut, down,
-    ctx: (self) => ({
-      self, replica: replicas.get(self)!, view: { ...view, self } as never, log,
-      peer: (node) => client(node), rpcTimeoutMs: 300, commitTimeoutMs: 500,
-    }),
-  }
-}
-
-const put = (sub: string, value: unknown) => [{ type: 'put' as const, key: sub, value }]
-
-async function state(w: World, node: string, sub: string): Promise<unknown> {
-  return w.kvs.get(node)!.get(actorPrefix(KEY) + sub)
-}
 
 t.test('a commit is on a majority before it resolves, and followers apply it', async (t) => {
   const w = await world(t)

@@ -77,8 +77,12 @@ export class ReplicaState {
     return { ok: true, session: session.id, chunk }
   }
 
-  /** Writes one chunk of a peer's snapshot over this replica's state of the key. */
-  install(chunk: SnapshotChunk): Promise<SnapshotReply> {
+  /**
+   * Writes one chunk of a peer's snapshot over this replica's state of the key. A transfer that
+   * began while another one was still arriving is refused (`restart`), unless `preempt` (this
+   * node pulls it to take the key over, which matters more than whoever was pushing).
+   */
+  install(chunk: SnapshotChunk, preempt = false): Promise<SnapshotReply> {
     const { replica } = this
     return replica.locked(chunk.key, async () => {
       const meta = await replica.meta(chunk.key)
@@ -91,7 +95,7 @@ export class ReplicaState {
       if (chunk.seq === 0) {
         // Useful only if it moves the state forward (or completes a mixed one) and the log can go on from it.
         if (chunk.at.p < base || (!meta.installing && chunk.at.p <= meta.applied)) return { ok: false, reason: 'skip', applied: meta.applied, base }
-        if (busy && busy.id !== chunk.id && Date.now() - busy.at < BUSY_MS) return { ok: false, reason: 'restart' }
+        if (!preempt && busy && busy.id !== chunk.id && Date.now() - busy.at < BUSY_MS) return { ok: false, reason: 'restart' }
         meta.installing = { id: chunk.id, p: chunk.at.p, cursor: null }
       } else if (meta.installing?.id !== chunk.id || meta.installing.cursor !== chunk.after) {
         return { ok: false, reason: 'restart' }

@@ -55,7 +55,7 @@ export async function pullSnapshot(ctx: ReplicationContext, source: string, key:
     const reply = await replicationCall<SnapshotReadReply>(ctx, source, PEER_KINDS.snapshotRead, req, () => ctx.replica.state.read(req))
     if (!reply.ok) throw errors.unavailable(`${source} could not serve a snapshot of ${key}: ${reply.reason}`)
     session = reply.session
-    const installed = await ctx.replica.state.install(reply.chunk)
+    const installed = await ctx.replica.state.install(reply.chunk, true)
     if (!installed.ok) {
       if (installed.reason === 'skip') return null
       throw errors.unavailable(`could not install ${source}'s snapshot of ${key}: ${installed.reason}`)
