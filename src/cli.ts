@@ -23,6 +23,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       process.exit(err instanceof AdminError ? 2 : 1)
     }
   }
+  if (command === 'backup' || command === 'restore' || command === 'compact') {
+    const { OpsError, runOps } = await import('./ops/commands.js')
+    try {
+      process.stdout.write((await runOps(command, argv.slice(1), env)) + '\n')
+      process.exit(0)
+    } catch (err) {
+      process.stderr.write(`chat-node ${command}: ${(err as Error).message}\n`)
+      process.exit(err instanceof OpsError ? 2 : 1)
+    }
+  }
   let config
   try {
     config = parseConfig(argv, env)

@@ -30,6 +30,8 @@ import { nodeKey } from './storage/keys.js'
 import type { Kv } from './storage/kv.js'
 import { LevelKv } from './storage/leveldb.js'
 import { dirBytes } from './storage/disk-usage.js'
+import { AdminSocket, type AdminOps } from './ops/admin-socket.js'
+import { writeBackup } from './ops/backup-format.js'
 
 /** How long a leaving node spends handing its data to the new replicas. */
 const HANDOFF_MS = 8000
@@ -43,11 +45,12 @@ export class ChatNode {
   private router: Router | null = null
   private pusher: Pusher | null = null
   private topology: Topology | null = null
+  private admin: AdminSocket | null = null
   readonly registry: SessionRegistry
   readonly metrics: Metrics
   httpUrl = ''
 
-  private constructor(readonly config: Config, readonly log: Logger, private readonly kv: Kv) {
+  private constructor(readonly config: Config, readonly log: Logger, private readonly kv: LevelKv) {
     this.registry = new SessionRegistry(config.presenceTimeoutMs)
     this.metrics = new Metrics({
       actors: () => this.runtime?.size ?? 0,
@@ -117,6 +120,7 @@ export class ChatNode {
       this.pusher = cluster.pusher
       this.topology = cluster.topology()
     }
+    this.admin = await AdminSocket.listen(config.dataDir, this.adminOps(), log)
     this.serving = true
     void wakePending(kv, this.router!, log).catch((err) => log.warn({ err }, 'waking pending actors failed'))
     // The ready line is part of the contract: printed whatever the log level.
@@ -124,6 +128,34 @@ export class ChatNode {
       http: this.httpUrl, grpc: this.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
       mode: this.cluster ? 'cluster' : 'standalone', ...(this.cluster ? { ringVersion: this.cluster.view.version, cluster: config.cluster } : {}),
     }, 'ready')
+  }
+
+  /** What the local admin socket (`chat-node backup`, `chat-node compact`) may ask of this node. */
+  private adminOps(): AdminOps {
+    const { config, kv } = this
+    const mode = this.config.nats.length > 0 ? 'cluster' : 'standalone'
+    return {
+      backup: async (out) => {
+        const snap = kv.snapshot()
+        try {
+          const view = this.cluster?.view
+          const ring = view ? { replicas: config.replicas, members: view.members().map((m) => m.id) } : undefined
+          await writeBackup(snap, { nodeId: config.id, mode, createdAt: Date.now(), software: SOFTWARE_VERSION, ...(ring ? { ring } : {}) }, out)
+        } finally {
+          await snap.close()
+        }
+      },
+      compact: async () => {
+        const before = await dirBytes(config.dataDir)
+        const entries = (await this.cluster?.compactNow()) ?? 0
+        await kv.compactAll()
+        return { nodeId: config.id, logEntriesRemoved: entries, bytesBefore: before, bytesAfter: await dirBytes(config.dataDir) }
+      },
+      status: async () => ({
+        nodeId: config.id, mode, software: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION, fsync: config.fsync,
+        ringVersion: this.cluster?.view.version ?? 0, storageBytes: await dirBytes(config.dataDir), serving: this.serving && !this.leaving,
+      }),
+    }
   }
 
   /** The actor factory, counting activations by kind (`user`, `channel`) for the metrics. */
@@ -192,6 +224,7 @@ export class ChatNode {
 
   private async close(): Promise<void> {
     await this.closeHttp().catch(() => {})
+    await this.admin?.close().catch(() => {})
     await this.kv.close()
   }
 

@@ -13,4 +13,5 @@ t.test(`chaos run, seed ${seed}`, async (t) => {
   t.equal(result.figures.lost, 0, 'no acknowledged message lost')
   t.ok(Number(result.figures.acked) > 100, `enough acknowledged messages to judge (${result.figures.acked})`)
   t.ok(Number(result.figures.faults) > 0 || seconds < 20, `faults were injected (${result.figures.faults})`)
+  t.ok(Number(result.figures.compactedEntries) > 0, `log compaction ran during the run (${result.figures.compactedEntries} entries removed)`)
 })

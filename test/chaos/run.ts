@@ -26,6 +26,7 @@ export interface ChaosOptions {
 }
 
 const REPLICAS = 3
+const COMPACT_MAX_LAGS = [0, 5, 50]
 const GROUPS: Record<string, string[]> = {
   a: ['usr1', 'usr2', 'usr3', 'usr4', 'usr5'],
   b: ['usr4', 'usr5', 'usr6', 'usr7'],
@@ -36,11 +37,17 @@ const DMS = [['usr1', 'usr2'], ['usr3', 'usr7'], ['usr5', 'usr8']]
 export async function runChaos(t: Teardown, options: ChaosOptions): Promise<CheckResult & { seed: number }> {
   const { log } = options
   const rng = new Rng(options.seed)
+  // Compaction runs every repair sweep (each second); how many entries a lagging replica keeps
+  // depends on the seed, 0 meaning every replica that lags at all is caught up by snapshot.
+  const compactMaxLag = COMPACT_MAX_LAGS[options.seed % COMPACT_MAX_LAGS.length]!
   const cluster = await TestCluster.start(t, {
     nodes: 5, replicas: REPLICAS, heartbeatMs: 250, deadAfterMs: 1000,
-    args: ['--repair-interval-ms', '1000', '--presence-timeout-ms', '5000', '--rate-limit', '1000', '--log-level', 'warn'],
+    args: [
+      '--repair-interval-ms', '1000', '--presence-timeout-ms', '5000', '--rate-limit', '1000', '--log-level', 'warn',
+      '--compact-interval-ms', '1000', '--compact-max-lag', String(compactMaxLag),
+    ],
   })
-  log(`chaos: seed ${options.seed}, ${options.seconds} s, 5 nodes, replicas ${REPLICAS}`)
+  log(`chaos: seed ${options.seed}, ${options.seconds} s, 5 nodes, replicas ${REPLICAS}, compaction every second keeping ${compactMaxLag} entries for a lagging replica`)
 
   const users = ['usr1', 'usr2', 'usr3', 'usr4', 'usr5', 'usr6', 'usr7', 'usr8']
   const tokens = new Map<string, string>()
@@ -118,6 +125,7 @@ async function judge(
     inboxes.set(u, { events, channels: unreadable.some((p) => p.startsWith(`${u}:`)) ? [] : channelsOf.get(u)! })
   }
   const result = check({ sends, histories, inboxes, faults })
+  Object.assign(result.figures, await compactionFigures(cluster))
   if (unreadable.length > 0) {
     result.ok = false
     result.problems.unshift(...unreadable)
@@ -130,6 +138,22 @@ async function judge(
   for (const p of result.problems.slice(0, 30)) log(`chaos: PROBLEM ${p}`)
   if (!result.ok) dumpLogs(cluster, log)
   return { ...result, seed: options.seed }
+}
+
+/**
+ * What compaction did, summed over the running nodes' metrics (counters restart with a node, so
+ * these are lower bounds): entries removed, and snapshots sent and installed.
+ */
+async function compactionFigures(cluster: TestCluster): Promise<Record<string, number>> {
+  const out = { compactedEntries: 0, snapshotsSent: 0, snapshotsReceived: 0 }
+  for (const node of cluster.running()) {
+    const text = await (await fetch(`${node.url}/metrics`)).text().catch(() => '')
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0)
+    out.compactedEntries += value(/^chat_replication_compacted_entries_total (\d+)/m)
+    out.snapshotsSent += value(/^chat_replication_snapshots_total\{direction="sent"\} (\d+)/m)
+    out.snapshotsReceived += value(/^chat_replication_snapshots_total\{direction="received"\} (\d+)/m)
+  }
+  return out
 }
 
 /** The warnings and errors each node logged, for a failed run. */

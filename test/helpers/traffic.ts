@@ -331,6 +331,17 @@ export function problems(o: Outcome): string[] {
   return out
 }
 
+/** The acknowledged messages of `sent` not found at their seq, with their text, in `histories` (channel -> messages). */
+export function missingFrom(sent: SentMessage[], histories: Map<string, any[]>): string[] {
+  const out: string[] = []
+  for (const s of sent) {
+    if (s.seq === null) continue
+    const m = histories.get(s.channel)?.[s.seq - 1]
+    if (!m || m.clientMsgId !== s.clientMsgId || m.text !== s.text) out.push(`${s.channel}/${s.clientMsgId} (seq ${s.seq})`)
+  }
+  return out
+}
+
 /** Reads histories from every node and inboxes from node i modulo, then judges them. */
 export async function judge(
   sent: SentMessage[], tokens: Map<string, string>, channels: Map<string, string[]>, nodes: Array<{ id: string; url: string }>,

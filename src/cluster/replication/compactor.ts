@@ -37,13 +37,20 @@ export function compactionTarget(own: ReplicaMeta, others: Array<StatusReply | u
 export class Compactor {
   private lastRun = 0
   private running = false
+  private forced = false
   readonly stats = { runs: 0, entries: 0 }
 
   constructor(private readonly ctx: ReplicationContext, private readonly options: CompactionOptions) {}
 
+  /** The next sweep compacts whatever the interval (an operator asked, `chat-node compact`). */
+  force(): void {
+    this.forced = true
+  }
+
   /** Called at the start of a sweep: whether this sweep compacts. */
   begin(now = Date.now()): boolean {
-    this.running = this.options.intervalMs > 0 && now - this.lastRun >= this.options.intervalMs
+    this.running = this.forced || (this.options.intervalMs > 0 && now - this.lastRun >= this.options.intervalMs)
+    this.forced = false
     if (this.running) {
       this.lastRun = now
       this.stats.runs++

@@ -235,13 +235,17 @@ function requireLiveMajority(ctx: ReplicationContext, set: string[], op: 'takeov
  * previous set's majority and adopted all it held, so nothing committed under the old set can be
  * missed). This way a changed ring needs the old replicas once per key, not forever.
  *
- * A copy restored from a backup may lack entries a majority once held (backups of different
- * nodes are taken at different moments), so while any promise comes from such a copy, every
- * member of the current set must promise: the most up-to-date log of all of them is adopted.
+ * A copy restored from a backup may differ from its peers' (backups of different nodes are taken
+ * at different moments), so while any promise comes from such a copy, every replica the key had
+ * when the backups were taken must promise too (and every member of the current set): the most
+ * up-to-date log of all of them is adopted, and no copy's applied entries are left behind.
  */
 function quorate(ctx: ReplicationContext, granted: Granted[], current: string[], previous: string[]): boolean {
   const all = granted.some((r) => r.restored)
   if (!hasQuorum(ctx, granted, current, false, all)) return false
+  for (const r of granted) {
+    if (Array.isArray(r.restored) && !r.restored.every((n) => granted.some((g) => g.node === n))) return false
+  }
   if (previous.length === 0 || granted.some((r) => current.includes(r.node) && r.cfg >= ctx.view.version)) return true
   return hasQuorum(ctx, granted, previous, true, false)
 }
@@ -253,30 +257,40 @@ function hasQuorum(ctx: ReplicationContext, granted: Granted[], set: string[], p
   return ok.length >= (all ? set.length : majority(set.length))
 }
 
-/** Asks every replica of both sets to promise `epoch`; resolves once both have a majority or all answered. */
+/**
+ * Asks every replica of both sets to promise `epoch` (and, when a copy restored from a backup
+ * names replicas outside them, those too); resolves once enough promised or all answered.
+ */
 async function prepareAll(ctx: ReplicationContext, key: string, epoch: Epoch, current: string[], previous: string[]): Promise<PrepareReply[]> {
-  const targets = [...new Set([...current, ...previous])]
+  const asked = new Set<string>()
   const replies: PrepareReply[] = []
-  let pending = targets.length
+  let pending = 0
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve([...replies]), ctx.rpcTimeoutMs + 100)
     const settle = () => {
-      const granted = replies.filter((r): r is Extract<PrepareReply, { ok: true }> => r.ok)
+      const granted = replies.filter((r): r is Granted => r.ok)
       const refused = replies.some((r) => !r.ok)
       if (pending === 0 || refused || quorate(ctx, granted, current, previous)) {
         clearTimeout(timer)
         resolve([...replies])
       }
     }
-    for (const node of targets) {
+    const ask = (node: string) => {
+      if (asked.has(node)) return
+      asked.add(node)
+      pending++
       const req = { key, epoch }
       replicationCall<PrepareReply>(ctx, node, PEER_KINDS.prepare, req, () => ctx.replica.prepare(req))
-        .then((r) => replies.push(r), () => undefined)
+        .then((r) => {
+          replies.push(r)
+          if (r.ok && Array.isArray(r.restored)) for (const n of r.restored) ask(n)
+        }, () => undefined)
         .finally(() => {
           pending--
           settle()
         })
     }
+    for (const node of new Set([...current, ...previous])) ask(node)
   })
 }
 

@@ -67,6 +67,14 @@ export class Repairer {
     })
   }
 
+  /** Runs a full sweep now, after the one in progress if any; resolves when it is done. */
+  async sweepNow(): Promise<void> {
+    while (this.running) await this.running
+    const run = this.sweep()
+    this.running = run.catch(() => undefined).finally(() => { this.running = null })
+    await run
+  }
+
   /** One pass over every key held here; stops early at `deadline` (ms since epoch). */
   async sweep(deadline = Infinity): Promise<void> {
     this.stats.sweeps++

@@ -94,7 +94,7 @@ export class ReplicaStore {
       }
       return {
         ok: true, node: this.node, incarnation: this.incarnation, last: meta.last, lastEpoch: meta.lastEpoch, commit: meta.commit,
-        applied: meta.applied, cfg: meta.cfg ?? 0, base: meta.base ?? 0, installing: meta.installing !== undefined, restored: meta.restored === true,
+        applied: meta.applied, cfg: meta.cfg ?? 0, base: meta.base ?? 0, installing: meta.installing !== undefined, restored: meta.restored ?? false,
       }
     })
   }

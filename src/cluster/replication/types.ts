@@ -51,11 +51,13 @@ export interface ReplicaMeta {
    */
   installing?: { id: string; p: number; cursor: string | null }
   /**
-   * Set by a restore from a backup: this copy may be older than its peers' in ways the log cannot
-   * tell (a forgotten promise, applied entries the others lost), so the next takeover of the key
-   * must hear from every replica. Cleared by the first append accepted from an owner after that.
+   * Set by a restore from a backup: this copy may differ from its peers' in ways the log cannot
+   * tell (backups of different nodes are taken at different moments: one may hold applied entries
+   * another lacks), so the next takeover of the key must hear from every replica the key had when
+   * the backup was taken (the ids listed; `true` when the backup did not record them: every member
+   * of the current replica set). Cleared by the first append accepted from an owner after that.
    */
-  restored?: boolean
+  restored?: true | string[]
 }
 
 export const EMPTY_META: ReplicaMeta = { promised: null, last: 0, lastEpoch: null, commit: 0, applied: 0 }
@@ -64,8 +66,8 @@ export interface PrepareRequest { key: string; epoch: Epoch }
 export type PrepareReply =
   | {
     ok: true; node: string; incarnation: string; last: number; lastEpoch: Epoch | null; commit: number; applied: number; cfg: number
-    /** Compaction base; whether the state is mid-install; whether the copy came from a backup. */
-    base: number; installing: boolean; restored: boolean
+    /** Compaction base; whether the state is mid-install; whether (and with which replicas) the copy came from a backup. */
+    base: number; installing: boolean; restored: boolean | string[]
   }
   | { ok: false; node: string; incarnation: string; promised: Epoch | null }
 
