@@ -26,6 +26,9 @@ export interface SentMessage {
   seq: number | null
   /** An error that is not worth a retry (anything but UNAVAILABLE and RATE_LIMITED). */
   refused: string | null
+  /** When it was first sent, and when its ack came (ms since the epoch; null while not acknowledged). */
+  sentAt: number
+  ackedAt: number | null
 }
 
 export interface CloseRecord { user: string; node: string; code: number }
@@ -110,7 +113,9 @@ class Writer {
     while (this.stopAt === Infinity) {
       const channel = this.channels[this.count % this.channels.length]!
       const clientMsgId = `${this.user}-${++this.count}`
-      const rec: SentMessage = { channel, clientMsgId, text: `${clientMsgId} from ${this.user}`, from: this.user, attempts: 0, seq: null, refused: null }
+      const rec: SentMessage = {
+        channel, clientMsgId, text: `${clientMsgId} from ${this.user}`, from: this.user, attempts: 0, seq: null, refused: null, sentAt: Date.now(), ackedAt: null,
+      }
       this.traffic.sent.push(rec)
       await this.deliver(rec)
       await pause(this.pauseMs)
@@ -133,6 +138,7 @@ class Writer {
         const reply = await this.request(ws, { op: 'send', channel: rec.channel, clientMsgId: rec.clientMsgId, text: rec.text })
         if (reply.op === 'ack') {
           rec.seq = reply.seq
+          rec.ackedAt = Date.now()
           return
         }
         if (reply.code !== 'UNAVAILABLE' && reply.code !== 'RATE_LIMITED') {
