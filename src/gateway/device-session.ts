@@ -30,8 +30,11 @@ export interface SessionDeps {
   now(): number
 }
 
-/** A frame as it arrived: parsed, or the error to answer it with. */
-type Waiting = { frame: ClientFrame } | { error: ChatError; ref: Ref | undefined }
+/**
+ * A frame as it arrived: parsed, or the error to answer it with; `at` is when it arrived (the ack
+ * latency metric starts there) and `req` names it in log lines.
+ */
+type Waiting = ({ frame: ClientFrame } | { error: ChatError; ref: Ref | undefined }) & { at: number; req: string }
 
 /** Queued sends to one channel handed over together, at most (one commit for all of them). */
 const MAX_SENDS_TOGETHER = 64
@@ -63,15 +66,19 @@ export class DeviceSession {
   private readonly sends: TokenBucket
   private readonly frames: TokenBucket
   private throttle: NodeJS.Timeout | null = null
+  /** Log lines of this session carry its user and device (never message text). */
+  private readonly log: Logger
+  private frameCount = 0
 
   constructor(private readonly socket: WebSocket, readonly user: string, readonly deviceId: string, private readonly deps: SessionDeps) {
+    this.log = deps.log.child({ user, device: deviceId, session: this.id.slice(0, 8) })
     this.lastFrameAt = deps.now()
     this.sends = new TokenBucket(deps.rateLimitPerSec, deps.rateBurst, deps.now)
     this.frames = new TokenBucket(Math.max(FRAME_RATE_PER_SEC, 2 * deps.rateLimitPerSec), Math.max(FRAME_BURST, 2 * deps.rateBurst), deps.now)
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary))
     socket.on('ping', () => this.touch())
     socket.on('close', () => this.onClose())
-    socket.on('error', (err) => deps.log.debug({ err, session: this.id }, 'socket error'))
+    socket.on('error', (err) => this.log.debug({ err }, 'socket error'))
   }
 
   /** Registers the device with its user actor, sends `ready`, then handles queued frames. */
@@ -88,7 +95,7 @@ export class DeviceSession {
       void this.drain()
     } catch (err) {
       const e = asChatError(err)
-      this.deps.log.warn({ err, user: this.user }, 'session start failed')
+      this.log.warn({ err }, 'session start failed')
       this.close(e.code === 'NOT_FOUND' || e.code === 'UNAUTHORIZED' ? CLOSE_CODES.UNAUTHORIZED : CLOSE_CODES.TRY_AGAIN_LATER, e.message.slice(0, 120))
     }
   }
@@ -102,7 +109,16 @@ export class DeviceSession {
       return
     }
     this.deps.metrics.pushes.inc()
+    this.observeDelivery(frame)
     this.sendRaw(frame)
+  }
+
+  /** A pushed message's age since it was stored (its `ts`, the last one in the frame: text cannot hide an unescaped quote). */
+  private observeDelivery(frame: string): void {
+    if (!frame.startsWith('{"op":"message"')) return
+    const at = frame.lastIndexOf(',"ts":')
+    const ts = at < 0 ? NaN : parseInt(frame.slice(at + 6, at + 22), 10)
+    if (Number.isFinite(ts)) this.deps.metrics.deliverySeconds.observe(Math.max(0, this.deps.now() - ts) / 1000)
   }
 
   close(code: number, reason: string): void {
@@ -127,7 +143,7 @@ export class DeviceSession {
     void this.presence(async () => {
       await actors.user(this.user, { kind: 'connect', device, at })
       if (!this.live) await actors.user(this.user, { kind: 'activity', sessionId: this.id, live: false, at })
-    }).catch((err) => this.deps.log.debug({ err, user: this.user }, 're-registering a device failed'))
+    }).catch((err) => this.log.debug({ err }, 're-registering a device failed'))
   }
 
   /** Called by the registry when the device has been silent past the presence timeout. */
@@ -156,14 +172,15 @@ export class DeviceSession {
   private onFrame(data: RawData, isBinary: boolean): void {
     this.touch()
     if (!this.frames.take()) this.pauseReading()
+    const arrived = { at: this.deps.now(), req: `${this.id.slice(0, 8)}.${++this.frameCount}` }
     let item: Waiting
     if (isBinary) {
-      item = { error: errors.badFrame('binary frames are not supported; send JSON text'), ref: undefined }
+      item = { error: errors.badFrame('binary frames are not supported; send JSON text'), ref: undefined, ...arrived }
     } else {
       try {
-        item = { frame: parseFrame(data.toString()) }
+        item = { frame: parseFrame(data.toString()), ...arrived }
       } catch (err) {
-        item = { error: asChatError(err), ref: err instanceof FrameError ? err.ref : undefined }
+        item = { error: asChatError(err), ref: err instanceof FrameError ? err.ref : undefined, ...arrived }
       }
     }
     // Floods are refused on arrival, without queueing: sends by the rate limit, anything by count.
@@ -192,10 +209,11 @@ export class DeviceSession {
     this.handling = true
     try {
       for (let item = this.waiting.shift(); item !== undefined && !this.closed; item = this.waiting.shift()) {
-        if ('frame' in item && item.frame.op === 'send') await this.handleSends(this.takeSends(item.frame))
-        else if ('frame' in item) await this.handle(item.frame)
+        if ('frame' in item && item.frame.op === 'send') await this.handleSends(this.takeSends(item.frame), item)
+        else if ('frame' in item) await this.handle(item.frame, item)
         else {
           this.deps.metrics.wsFrames.inc({ op: 'invalid', outcome: 'error' })
+          this.log.debug({ req: item.req, code: item.error.code }, 'bad frame')
           this.replyError(item.ref, item.error)
         }
       }
@@ -217,8 +235,8 @@ export class DeviceSession {
   }
 
   /** Sends go to their channel together, in order; each gets its own ack or error. */
-  private async handleSends(frames: SendFrame[]): Promise<void> {
-    if (frames.length === 1) return this.handle(frames[0]!)
+  private async handleSends(frames: SendFrame[], first: { at: number; req: string }): Promise<void> {
+    if (frames.length === 1) return this.handle(frames[0]!, first)
     let results
     try {
       results = await this.deps.service.sendMany(this.user, frames[0]!.channel, frames)
@@ -231,22 +249,27 @@ export class DeviceSession {
       if (r.ok) {
         this.deps.metrics.messages.inc()
         this.deps.metrics.wsFrames.inc({ op: 'send', outcome: 'ok' })
+        this.deps.metrics.ackSeconds.observe((this.deps.now() - first.at) / 1000)
         this.send(frame.ref === undefined ? { op: 'ack', ...r.value } : { op: 'ack', ...r.value, ref: frame.ref })
       } else {
         this.deps.metrics.wsFrames.inc({ op: 'send', outcome: 'error' })
         this.replyError(frame.ref, r.error)
       }
     })
+    this.log.debug({ req: first.req, op: 'send', sends: frames.length, ms: this.deps.now() - first.at }, 'frames handled')
   }
 
-  private async handle(frame: ClientFrame): Promise<void> {
+  private async handle(frame: ClientFrame, arrived: { at: number; req: string }): Promise<void> {
     try {
       const reply = await this.dispatch(frame)
       this.deps.metrics.wsFrames.inc({ op: frame.op, outcome: 'ok' })
+      if (frame.op === 'send') this.deps.metrics.ackSeconds.observe((this.deps.now() - arrived.at) / 1000)
+      this.log.debug({ req: arrived.req, op: frame.op, ms: this.deps.now() - arrived.at }, 'frame handled')
       this.send(frame.ref === undefined ? reply : { ...reply, ref: frame.ref })
     } catch (err) {
       const e = asChatError(err)
-      if (e.code === 'INTERNAL') this.deps.log.error({ err, op: frame.op }, 'frame failed')
+      if (e.code === 'INTERNAL') this.log.error({ err, req: arrived.req, op: frame.op }, 'frame failed')
+      else this.log.debug({ req: arrived.req, op: frame.op, code: e.code, ms: this.deps.now() - arrived.at }, 'frame refused')
       this.deps.metrics.wsFrames.inc({ op: frame.op, outcome: 'error' })
       this.replyError(frame.ref, e)
     }
@@ -296,7 +319,7 @@ export class DeviceSession {
     // or the device could never catch up.
     if (this.socket.bufferedAmount > this.deps.maxQueuedBytes) {
       this.deps.metrics.slowConsumers.inc()
-      this.deps.log.info({ user: this.user, device: this.deviceId }, 'slow consumer closed')
+      this.log.info({ queuedBytes: this.socket.bufferedAmount }, 'slow consumer closed')
       this.close(CLOSE_CODES.TRY_AGAIN_LATER, 'too slow; reconnect and sync')
       return
     }

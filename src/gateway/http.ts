@@ -65,7 +65,8 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     if (e.validation) return sendError(reply, errors.badRequest(e.message ?? 'invalid request'))
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new ChatError('PAYLOAD_TOO_LARGE', `request body over ${BODY_LIMIT} bytes`))
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return sendError(reply, errors.badRequest(e.message ?? 'bad request'))
-    deps.log.error({ err, url: request.url }, 'request failed')
+    // The route pattern, not the URL: a query string may carry a token.
+    request.log.error({ err, route: request.routeOptions.url ?? 'unmatched', user: request.auth?.user }, 'request failed')
     return sendError(reply, errors.internal())
   })
   app.setNotFoundHandler((request, reply) => sendError(reply, errors.notFound(`no route ${request.method} ${request.url.split('?')[0]}`)))
@@ -74,6 +75,7 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     const route = request.routeOptions.url ?? 'unmatched'
     deps.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) })
     deps.metrics.httpSeconds.observe({ route }, reply.elapsedTime / 1000)
+    request.log.debug({ method: request.method, route, status: reply.statusCode, user: request.auth?.user, ms: Math.round(reply.elapsedTime) }, 'request handled')
   })
 
   await app.register(websocket, { options: { maxPayload: LIMITS.maxFrameBytes } })
