@@ -91,12 +91,11 @@ export class Procs {
     })
   }
 
-  /** A chat node; `extra` are flags added after the standard ones. */
-  async startNode(id, extra = []) {
-    const dataDir = this.tempDir(`chat-bench-${id}-`)
+  /** A chat node; `extra` are flags added after the standard ones; a fresh data dir unless one is given. */
+  async startNode(id, extra = [], dataDir = this.tempDir(`chat-bench-${id}-`)) {
     const args = [NODE_BIN, '--id', id, '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--data-dir', dataDir, ...extra]
     const p = await this.spawnReady(`node ${id}`, process.execPath, args, readyLine)
-    return { ...p, id, http: p.ready.http, ws: p.ready.http.replace(/^http/, 'ws') + '/ws' }
+    return { ...p, id, dataDir, http: p.ready.http, ws: p.ready.http.replace(/^http/, 'ws') + '/ws' }
   }
 
   async startRelay() {

@@ -17,6 +17,7 @@ import { startCluster, startRelay, startStandalone } from './targets.mjs'
 const DEFAULTS = {
   seconds: 15, warmup: 2, pairs: 50, window: 8, groupSize: 100, groupSenders: 2, idle: 2000,
   textBytes: 64, clusterNodes: 3, replicas: 3, clusterGroup: false, only: 'relay,standalone,cluster', probeSeconds: 5, drain: 10,
+  fsync: 'never',
 }
 
 const HELP = `usage: npm run bench -- [flags]
@@ -33,7 +34,9 @@ const HELP = `usage: npm run bench -- [flags]
   --cluster-nodes N   nodes of the cluster (default ${DEFAULTS.clusterNodes})
   --replicas N        replicas of the cluster (default ${DEFAULTS.replicas})
   --cluster-group     also run the group workload on the cluster
-  --only LIST         targets, comma separated: relay, standalone, cluster (default all)`
+  --only LIST         targets, comma separated: relay, standalone, cluster (default all)
+  --fsync LIST        chat nodes' --fsync modes to measure, comma separated: never, batch, always
+                      (default never); each chat target runs once per mode`
 
 function parseArgs(argv) {
   const opts = { ...DEFAULTS }
@@ -55,6 +58,8 @@ function parseArgs(argv) {
   }
   opts.targets = opts.only.split(',').map((s) => s.trim()).filter(Boolean)
   for (const t of opts.targets) if (!['relay', 'standalone', 'cluster'].includes(t)) throw new Error(`--only: unknown target ${t}`)
+  opts.fsyncModes = opts.fsync.split(',').map((s) => s.trim()).filter(Boolean)
+  for (const m of opts.fsyncModes) if (!['never', 'batch', 'always'].includes(m)) throw new Error(`--fsync: unknown mode ${m}`)
   opts.groupSenders = Math.max(1, Math.min(opts.groupSenders, opts.groupSize))
   return opts
 }
@@ -126,7 +131,13 @@ async function main() {
   const started = performance.now()
   const loadBefore = loadavg()
   const results = {}
-  for (const name of opts.targets) results[name] = await benchTarget(name, opts, (p) => { current = p })
+  for (const name of opts.targets) {
+    // The relay stores nothing: one run. Chat targets run once per fsync mode; `never` keeps the plain name.
+    for (const mode of name === 'relay' ? ['never'] : opts.fsyncModes) {
+      const label = mode === 'never' ? name : `${name} fsync=${mode}`
+      results[label] = await benchTarget(name, { ...opts, fsync: mode }, (p) => { current = p })
+    }
+  }
   current = null
 
   const report = {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 /** Flags for every chat node: no send throttling (the default 50/s per device would cap the run). */
 function nodeFlags(opts) {
   return ['--rate-limit', '1000000', '--rate-burst', '1000000', '--log-level', 'warn',
-    '--max-group-size', String(Math.max(100, opts.groupSize))]
+    '--max-group-size', String(Math.max(100, opts.groupSize)), '--fsync', opts.fsync ?? 'never']
 }
 
 export async function startRelay(procs) {
