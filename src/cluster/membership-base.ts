@@ -112,7 +112,9 @@ export abstract class MembershipBase implements Membership {
 
   /** Joins, or refreshes this member's addresses, until the local record contains self. */
   protected async join(): Promise<void> {
-    while (!this.record.members.some((m) => m.id === this.self.id)) {
+    // Until the record holds this member as it is now: a node back with new addresses or a new
+    // incarnation (wiped or restored disk) must update its entry, not just find its id there.
+    while (!this.record.members.some((m) => m.id === this.self.id && sameMemberInfo(m, this.self))) {
       await this.retry('join', Infinity, () => this.compareAndSet('join', (members) => {
         const mine = members.find((m) => m.id === this.self.id)
         return mine !== undefined && sameMemberInfo(mine, this.self) ? null : withMember(members, this.self)
