@@ -24,7 +24,7 @@ import { connect, closeAll, dmId, makeUsers, pool } from './clients.mjs'
 import { Procs, ROOT } from './procs.mjs'
 
 const run = promisify(execFile)
-const DEFAULTS = { messages: 1_000_000, pairs: 200, window: 8, textBytes: 100, nodes: 3 }
+const DEFAULTS = { messages: 1_000_000, pairs: 100, window: 8, textBytes: 100, nodes: 3 }
 const HELP = `usage: npm run bench:storage -- [--messages N] [--pairs N] [--window N] [--text-bytes N]
   --messages N     1:1 messages to store (default ${DEFAULTS.messages}; 20000 is a quick check)
   --pairs N        sender/receiver pairs, each its own channel (default ${DEFAULTS.pairs})
@@ -106,6 +106,7 @@ async function store(target, users, o) {
   })
   let issued = 0
   let acked = 0
+  let refused = 0
   const started = performance.now()
   let lastReport = started
   await new Promise((resolve, reject) => {
@@ -123,12 +124,13 @@ async function store(target, users, o) {
           const now = performance.now()
           if (now - lastReport > 10_000) {
             lastReport = now
-            log(`${acked} stored (${Math.round(acked / ((now - started) / 1000))} msg/s)`)
+            log(`${acked} stored (${Math.round(acked / ((now - started) / 1000))} msg/s, ${refused} sends refused and retried)`)
           }
           sendNext(s)
         } else if (f.op === 'error') {
           if (f.code !== 'UNAVAILABLE' && f.code !== 'RATE_LIMITED') return reject(new Error(`send refused: ${f.code} ${f.message}`))
           issued-- // retried below with a new id: nothing was stored
+          refused++
           setTimeout(() => sendNext(s), 100)
         }
       }
@@ -150,10 +152,12 @@ async function compactRunning(node) {
 async function main() {
   const o = parseArgs(process.argv.slice(2))
   const procs = new Procs()
-  process.once('SIGINT', async () => {
-    await procs.killAll()
-    process.exit(130)
-  })
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, async () => {
+      await procs.killAll()
+      process.exit(130)
+    })
+  }
   const loadBefore = loadavg()
   try {
     const nats = await procs.startNats()
