@@ -23,7 +23,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       process.exit(err instanceof AdminError ? 2 : 1)
     }
   }
-  if (command === 'backup' || command === 'restore' || command === 'compact') {
+  if (command === 'backup' || command === 'restore' || command === 'compact' || command === 'status') {
     const { OpsError, runOps } = await import('./ops/commands.js')
     try {
       process.stdout.write((await runOps(command, argv.slice(1), env)) + '\n')

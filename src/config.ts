@@ -189,6 +189,7 @@ export function usage(): string {
     '       chat-node backup --data-dir D --out FILE              consistent backup of a node (running or not)',
     '       chat-node restore --data-dir D --in FILE              a new data dir from a backup (docs/OPERATIONS.md)',
     '       chat-node compact --data-dir D                        compact logs and LevelDB now',
+    '       chat-node status --data-dir D                         the running node\'s release, protocol, fsync, ring, storage',
     '',
     'options (flag, environment variable, meaning):',
     ...lines,

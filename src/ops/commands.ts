@@ -4,6 +4,7 @@
  *   chat-node backup --data-dir D --out FILE    consistent copy of the node's database
  *   chat-node restore --data-dir D --in FILE    a data dir made from a backup (D must not exist or be empty)
  *   chat-node compact --data-dir D              compact the replication logs and LevelDB now
+ *   chat-node status --data-dir D               the running node's release, protocol, fsync mode, ring version, storage
  *
  * A running node is reached through its admin socket (admin-socket.ts); with no node running on
  * D, backup and compact open the database themselves. See docs/OPERATIONS.md.
@@ -50,12 +51,15 @@ export function parseOpsArgs(command: string, argv: string[], env: Record<string
 }
 
 /** Runs one command; resolves with the text to print. */
-export async function runOps(command: 'backup' | 'restore' | 'compact', argv: string[], env: Record<string, string | undefined>): Promise<string> {
+export type OpsCommand = 'backup' | 'restore' | 'compact' | 'status'
+
+export async function runOps(command: OpsCommand, argv: string[], env: Record<string, string | undefined>): Promise<string> {
   const args = parseOpsArgs(command, argv, env)
   switch (command) {
     case 'backup': return backup(args.dataDir, args.out!)
     case 'restore': return restore(args.dataDir, args.input!, args.lost)
     case 'compact': return compact(args.dataDir)
+    case 'status': return status(args.dataDir)
   }
 }
 
@@ -145,21 +149,32 @@ function ringOf(header: BackupHeader | null): { ring: Ring; replicas: number } |
 }
 
 async function compact(dataDir: string): Promise<string> {
-  const socket = await connectAdmin(dataDir)
-  if (socket) {
-    socket.write(JSON.stringify({ op: 'compact' }) + '\n')
-    let text = ''
-    socket.on('data', (chunk: Buffer) => { text += chunk.toString('utf8') })
-    await once(socket, 'close')
-    const reply = JSON.parse(text.trim() || '{"error":"no answer"}') as Record<string, unknown>
-    if (reply.error) throw new OpsError(String(reply.error))
-    return `compacted (running node): ${JSON.stringify(reply)}`
-  }
+  const reply = await ask(dataDir, 'compact')
+  if (reply) return `compacted (running node): ${JSON.stringify(reply)}`
   const before = await dirBytes(dataDir)
   const kv = await openOffline(dataDir)
   await kv.compactAll()
   await kv.close()
   return `compacted (offline, LevelDB only): ${before} -> ${await dirBytes(dataDir)} bytes`
+}
+
+async function status(dataDir: string): Promise<string> {
+  const reply = await ask(dataDir, 'status')
+  if (!reply) throw new OpsError(`no node is running on ${dataDir} (no admin socket answers there)`)
+  return JSON.stringify(reply, null, 2)
+}
+
+/** A one-line JSON answer of the node running on `dataDir` to `op`; null when none runs there. */
+async function ask(dataDir: string, op: string): Promise<Record<string, unknown> | null> {
+  const socket = await connectAdmin(dataDir)
+  if (!socket) return null
+  socket.write(JSON.stringify({ op }) + '\n')
+  let text = ''
+  socket.on('data', (chunk: Buffer) => { text += chunk.toString('utf8') })
+  await once(socket, 'close')
+  const reply = JSON.parse(text.trim() || '{"error":"no answer"}') as Record<string, unknown>
+  if (reply.error) throw new OpsError(String(reply.error))
+  return reply
 }
 
 /**
