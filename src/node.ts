@@ -5,7 +5,6 @@
  * their data is replicated to a majority of their replica set.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { Actors, type ActorEnv, type Notifier, type Pusher, type Router } from './actors/env.js'
@@ -30,8 +29,9 @@ import { nodeKey } from './storage/keys.js'
 import type { Kv } from './storage/kv.js'
 import { LevelKv } from './storage/leveldb.js'
 import { dirBytes } from './storage/disk-usage.js'
-import { AdminSocket, type AdminOps } from './ops/admin-socket.js'
-import { writeBackup } from './ops/backup-format.js'
+import { AdminSocket } from './ops/admin-socket.js'
+import { nodeAdminOps } from './ops/node-admin.js'
+import { SOFTWARE_VERSION } from './version.js'
 
 /** How long a leaving node spends handing its data to the new replicas. */
 const HANDOFF_MS = 8000
@@ -120,7 +120,9 @@ export class ChatNode {
       this.pusher = cluster.pusher
       this.topology = cluster.topology()
     }
-    this.admin = await AdminSocket.listen(config.dataDir, this.adminOps(), log)
+    this.admin = await AdminSocket.listen(config.dataDir, nodeAdminOps({
+      config, kv, cluster: () => this.cluster, serving: () => this.serving && !this.leaving,
+    }), log)
     this.serving = true
     void wakePending(kv, this.router!, log).catch((err) => log.warn({ err }, 'waking pending actors failed'))
     // The ready line is part of the contract: printed whatever the log level.
@@ -128,34 +130,6 @@ export class ChatNode {
       http: this.httpUrl, grpc: this.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
       mode: this.cluster ? 'cluster' : 'standalone', ...(this.cluster ? { ringVersion: this.cluster.view.version, cluster: config.cluster } : {}),
     }, 'ready')
-  }
-
-  /** What the local admin socket (`chat-node backup`, `chat-node compact`) may ask of this node. */
-  private adminOps(): AdminOps {
-    const { config, kv } = this
-    const mode = this.config.nats.length > 0 ? 'cluster' : 'standalone'
-    return {
-      backup: async (out) => {
-        const snap = kv.snapshot()
-        try {
-          const view = this.cluster?.view
-          const ring = view ? { replicas: config.replicas, members: view.members().map((m) => m.id) } : undefined
-          await writeBackup(snap, { nodeId: config.id, mode, createdAt: Date.now(), software: SOFTWARE_VERSION, ...(ring ? { ring } : {}) }, out)
-        } finally {
-          await snap.close()
-        }
-      },
-      compact: async () => {
-        const before = await dirBytes(config.dataDir)
-        const entries = (await this.cluster?.compactNow()) ?? 0
-        await kv.compactAll()
-        return { nodeId: config.id, logEntriesRemoved: entries, bytesBefore: before, bytesAfter: await dirBytes(config.dataDir) }
-      },
-      status: async () => ({
-        nodeId: config.id, mode, software: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION, fsync: config.fsync,
-        ringVersion: this.cluster?.view.version ?? 0, storageBytes: await dirBytes(config.dataDir), serving: this.serving && !this.leaving,
-      }),
-    }
   }
 
   /** The actor factory, counting activations by kind (`user`, `channel`) for the metrics. */
@@ -234,15 +208,6 @@ export class ChatNode {
     await http?.close()
   }
 }
-
-/** The package's version, for the node's info metric and the backup header. */
-export const SOFTWARE_VERSION: string = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown'
-  } catch {
-    return 'unknown'
-  }
-})()
 
 function actorKind(key: string): string {
   return key.slice(0, Math.max(0, key.indexOf(':'))) || 'other'
