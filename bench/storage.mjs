@@ -24,7 +24,7 @@ import { connect, closeAll, dmId, makeUsers, pool } from './clients.mjs'
 import { Procs, ROOT } from './procs.mjs'
 
 const run = promisify(execFile)
-const DEFAULTS = { messages: 1_000_000, pairs: 100, window: 8, textBytes: 100, nodes: 3 }
+const DEFAULTS = { messages: 1_000_000, pairs: 100, window: 16, textBytes: 100, nodes: 3 }
 const HELP = `usage: npm run bench:storage -- [--messages N] [--pairs N] [--window N] [--text-bytes N]
   --messages N     1:1 messages to store (default ${DEFAULTS.messages}; 20000 is a quick check)
   --pairs N        sender/receiver pairs, each its own channel (default ${DEFAULTS.pairs})
@@ -163,7 +163,10 @@ async function main() {
     const nats = await procs.startNats()
     const secret = randomBytes(24).toString('hex')
     const flags = (off) => ['--nats', nats.url, '--secret', secret, '--replicas', '3', '--rate-limit', '1000000', '--rate-burst', '1000000',
-      '--log-level', 'warn', '--compact-interval-ms', off ? '0' : '3600000', '--repair-interval-ms', '60000']
+      '--log-level', 'warn', '--compact-interval-ms', off ? '0' : '3600000', '--repair-interval-ms', '60000',
+      // Generous timeouts: on a CPU-starved machine an owner would otherwise give up on slow
+      // followers and step down, and the run would spend its time on takeovers.
+      '--heartbeat-ms', '2000', '--dead-after-ms', '15000']
     const nodes = []
     for (let i = 1; i <= o.nodes; i++) nodes.push(await procs.startNode(`n${i}`, flags(true)))
     await new Promise((r) => setTimeout(r, 2000))

@@ -268,7 +268,8 @@ function versioned<Req extends object, Res>(versioning: Versioning, handle: grpc
     rpc.sendMetadata(versioning.metadata.clone())
     const caller = readRange(rpc.metadata)
     if (!compatible(caller, versioning.range)) {
-      const peer = (rpc.request as { from?: string }).from || rpc.getPeer()
+      // The caller's node id when its request names one, else its address without the (ephemeral) port.
+      const peer = (rpc.request as { from?: string }).from || rpc.getPeer().replace(/:\d+$/, '')
       versioning.onIncompatible({ peer, peerVersion: caller.version, peerMin: caller.min, direction: 'incoming' })
       callback({
         code: grpc.status.FAILED_PRECONDITION,
