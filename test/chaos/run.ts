@@ -1,17 +1,21 @@
 /**
  * One chaos run: 5 nodes with replicas 3, writers sending with at-least-once retries, and a seeded
- * nemesis that SIGKILLs nodes (restarting some on their data dir, replacing one with an empty
- * one), SIGSTOPs a node for seconds, and restarts nats-server; one fault at a time, with time to
- * settle in between. Then everything is healed and the checker judges what the cluster kept.
+ * nemesis, one fault at a time with time to settle in between. The crash nemesis SIGKILLs nodes
+ * (restarting some on their data dir, replacing one with an empty one), SIGSTOPs a node for
+ * seconds, and restarts nats-server. The partition nemesis runs every node and nats-server in a
+ * network namespace of its own and cuts links between them with nftables (partitions.ts). Then
+ * everything is healed and the checker judges what the cluster kept.
  */
 import { rmSync } from 'node:fs'
 import { Ring } from '../../src/cluster/ring.js'
 import { TestCluster } from '../helpers/cluster.js'
+import { Network } from '../helpers/netns.js'
 import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 import { fullHistory, fullInbox } from '../helpers/traffic.js'
 import { type CheckResult, check } from './checker.js'
 import type { Fault, InboxEvent, SendRecord, StoredMessage } from './history.js'
+import { partition } from './partitions.js'
 import { Rng } from './rng.js'
 import { Writer, sleep } from './writer.js'
 
@@ -23,26 +27,46 @@ export interface ChaosOptions {
   log: (line: string) => void
   /** Off for the deliberate-bug demonstration: writers only, no faults. */
   faults?: boolean
+  /** Which faults: crashes and pauses (the default), or network partitions. */
+  nemesis?: 'crash' | 'partition'
 }
 
+export type ChaosResult = CheckResult & { seed: number; faults: Fault[]; sends: SendRecord[] }
+
 const REPLICAS = 3
-const GROUPS: Record<string, string[]> = {
+/** The crash runs: 8 writers, 3 groups, 3 1:1 channels. */
+const CRASH_GROUPS: Record<string, string[]> = {
   a: ['usr1', 'usr2', 'usr3', 'usr4', 'usr5'],
   b: ['usr4', 'usr5', 'usr6', 'usr7'],
   c: ['usr1', 'usr3', 'usr6', 'usr8'],
 }
-const DMS = [['usr1', 'usr2'], ['usr3', 'usr7'], ['usr5', 'usr8']]
+const CRASH_DMS = [['usr1', 'usr2'], ['usr3', 'usr7'], ['usr5', 'usr8']]
+/** The partition runs: 12 writers, 4 groups, 6 1:1 channels. */
+const PARTITION_GROUPS: Record<string, string[]> = {
+  ...CRASH_GROUPS,
+  d: ['usr9', 'usr10', 'usr11', 'usr12', 'usr2'],
+}
+const PARTITION_DMS = [...CRASH_DMS, ['usr9', 'usr11'], ['usr10', 'usr12'], ['usr4', 'usr11']]
 
-export async function runChaos(t: Teardown, options: ChaosOptions): Promise<CheckResult & { seed: number }> {
+export async function runChaos(t: Teardown, options: ChaosOptions): Promise<ChaosResult> {
   const { log } = options
   const rng = new Rng(options.seed)
+  const partitions = options.nemesis === 'partition'
+  let network: Network | undefined
+  if (partitions) {
+    network = Network.create()
+    // Registered first, so it runs last: after every process inside was killed.
+    t.teardown(() => network!.destroy())
+  }
   const cluster = await TestCluster.start(t, {
-    nodes: 5, replicas: REPLICAS, heartbeatMs: 250, deadAfterMs: 1000,
+    nodes: 5, replicas: REPLICAS, heartbeatMs: 250, deadAfterMs: 1000, ...(network ? { network } : {}),
     args: ['--repair-interval-ms', '1000', '--presence-timeout-ms', '5000', '--rate-limit', '1000', '--log-level', 'warn'],
   })
-  log(`chaos: seed ${options.seed}, ${options.seconds} s, 5 nodes, replicas ${REPLICAS}`)
+  log(`chaos: seed ${options.seed}, ${options.seconds} s, 5 nodes, replicas ${REPLICAS}, ${partitions ? 'partition' : 'crash'} nemesis`)
 
-  const users = ['usr1', 'usr2', 'usr3', 'usr4', 'usr5', 'usr6', 'usr7', 'usr8']
+  const GROUPS = partitions ? PARTITION_GROUPS : CRASH_GROUPS
+  const DMS = partitions ? PARTITION_DMS : CRASH_DMS
+  const users = [...new Set([...Object.values(GROUPS).flat(), ...DMS.flat()])].sort((x, y) => Number(x.slice(3)) - Number(y.slice(3)))
   const tokens = new Map<string, string>()
   for (const [i, u] of users.entries()) tokens.set(u, await login(cluster.url(i), u))
   const channelsOf = new Map<string, string[]>(users.map((u) => [u, []]))
@@ -52,11 +76,12 @@ export async function runChaos(t: Teardown, options: ChaosOptions): Promise<Chec
     if (r.status !== 201) throw new Error(`group ${name}: ${r.status} ${r.text}`)
     members.set(r.body.channel.id, list)
   }
-  for (const [a, b] of DMS) members.set(`dm:${a}:${b}`, [a!, b!])
+  // Canonical 1:1 ids: the two usernames sorted as strings (usr11 before usr4).
+  for (const [a, b] of DMS) members.set(`dm:${[a!, b!].sort().join(':')}`, [a!, b!])
   for (const [channel, list] of members) for (const u of list) channelsOf.get(u)!.push(channel)
 
   try {
-    return await workload(cluster, rng, members, tokens, users, channelsOf, options)
+    return await workload(cluster, network, rng, members, tokens, users, channelsOf, options)
   } catch (err) {
     dumpLogs(cluster, log)
     throw err
@@ -65,9 +90,9 @@ export async function runChaos(t: Teardown, options: ChaosOptions): Promise<Chec
 
 /** Writers and the nemesis, then the judgement. */
 async function workload(
-  cluster: TestCluster, rng: Rng, members: Map<string, string[]>, tokens: Map<string, string>, users: string[],
-  channelsOf: Map<string, string[]>, options: ChaosOptions,
-): Promise<CheckResult & { seed: number }> {
+  cluster: TestCluster, network: Network | undefined, rng: Rng, members: Map<string, string[]>, tokens: Map<string, string>,
+  users: string[], channelsOf: Map<string, string[]>, options: ChaosOptions,
+): Promise<ChaosResult> {
   const { log } = options
   const sends: SendRecord[] = []
   const faults: Fault[] = []
@@ -80,9 +105,12 @@ async function workload(
   if (options.faults !== false) {
     while (Date.now() < until - 8000) {
       await sleep(rng.int(2000, 4000))
-      const fault = await inject(cluster, rng, [...members.keys()])
+      const channels = [...members.keys()]
+      const fault = network
+        ? await partition(cluster, network, rng, rng.int(4000, 9000), (nodes) => ownedByAny(cluster, nodes, channels))
+        : await inject(cluster, rng, channels)
       faults.push(fault)
-      log(`chaos: +${((fault.at - start) / 1000).toFixed(1)} s ${fault.kind} ${fault.node ?? ''} (owned ${fault.ownedChannels.length} channels)`)
+      log(`chaos: +${((fault.at - start) / 1000).toFixed(1)} s ${fault.kind} ${(fault.nodes ?? [fault.node ?? '']).join(',')} (owned ${fault.ownedChannels.length} channels)`)
       await cluster.settled(undefined, 30_000).catch((err) => log(`chaos: not settled after fault: ${(err as Error).message}`))
     }
   }
@@ -95,12 +123,12 @@ async function workload(
 async function judge(
   cluster: TestCluster, members: Map<string, string[]>, tokens: Map<string, string>, users: string[],
   channelsOf: Map<string, string[]>, sends: SendRecord[], faults: Fault[], options: ChaosOptions,
-): Promise<CheckResult & { seed: number }> {
+): Promise<ChaosResult> {
   const { log } = options
 
   await cluster.settled(undefined, 30_000)
   // Replicas that never agree are a violation too, but the message-level checks still run.
-  const divergence = await converged(cluster, [...members.keys()].map((c) => `channel:${c}`), log).then(() => null, (err: Error) => err.message)
+  const divergence = await converged(cluster, [...[...members.keys()].map((c) => `channel:${c}`), ...users.map((u) => `user:${u}`)], log).then(() => null, (err: Error) => err.message)
   const histories = new Map<string, Map<string, StoredMessage[]>>()
   for (const [channel, list] of members) {
     const byNode = new Map<string, StoredMessage[]>()
@@ -127,9 +155,9 @@ async function judge(
     result.problems.unshift(`replicas did not converge: ${divergence}`)
   }
   log(`chaos: seed ${options.seed} figures ${JSON.stringify(result.figures)}`)
-  for (const p of result.problems.slice(0, 30)) log(`chaos: PROBLEM ${p}`)
+  for (const p of summarize(result.problems).slice(0, 40)) log(`chaos: PROBLEM ${p}`)
   if (!result.ok) dumpLogs(cluster, log)
-  return { ...result, seed: options.seed }
+  return { ...result, seed: options.seed, faults, sends }
 }
 
 /** The warnings and errors each node logged, for a failed run. */
@@ -151,7 +179,7 @@ async function inject(cluster: TestCluster, rng: Rng, channels: string[]): Promi
   if (kind === 'nats-restart') {
     const at = Date.now()
     await cluster.nats.restart()
-    return { kind, node: null, at, ownedChannels: [] }
+    return { kind, node: null, at, healedAt: Date.now(), ownedChannels: [] }
   }
   const victim = rng.pick(cluster.running())
   const ownedChannels = await owned(cluster, victim.id, channels)
@@ -160,13 +188,19 @@ async function inject(cluster: TestCluster, rng: Rng, channels: string[]): Promi
     victim.signal('SIGSTOP')
     await sleep(rng.int(2000, 4000))
     victim.signal('SIGCONT')
-    return { kind, node: victim.id, at, ownedChannels }
+    return { kind, node: victim.id, at, healedAt: Date.now(), ownedChannels }
   }
   await victim.kill()
   await sleep(rng.int(1500, 4000))
   if (kind === 'kill-wipe') rmSync(victim.dataDir, { recursive: true, force: true })
   await victim.launch(30_000)
-  return { kind, node: victim.id, at, ownedChannels }
+  return { kind, node: victim.id, at, healedAt: Date.now(), ownedChannels }
+}
+
+/** The channels whose owner is one of `nodes` now. */
+async function ownedByAny(cluster: TestCluster, nodes: string[], channels: string[]): Promise<string[]> {
+  const all = await Promise.all(nodes.map((n) => owned(cluster, n, channels)))
+  return [...new Set(all.flat())]
 }
 
 /** The channels whose owner is `node` now (first live member of the replica set). */
@@ -183,12 +217,30 @@ async function converged(cluster: TestCluster, keys: string[], log: (s: string) 
   const ring = new Ring({ version: view.ringVersion, members: view.members })
   const urls = new Map(cluster.running().map((n) => [n.id, n.url]))
   const started = Date.now()
+  let apart: string[] = []
   await waitFor(async () => {
+    apart = []
     for (const key of keys) {
       const reports = await Promise.all(ring.replicas(key, REPLICAS).map(async (id) => (await api(urls.get(id)!, 'GET', `/v1/internal/replica?key=${encodeURIComponent(key)}`)).body))
-      if (!reports.every((r) => r && r.applied === reports[0].applied && r.digest === reports[0].digest && r.applied > 0)) return false
+      if (!reports.every((r) => r && r.applied === reports[0].applied && r.digest === reports[0].digest && r.applied > 0)) {
+        apart.push(`${key}: ${reports.map((r) => (r ? `${r.node} last ${r.last} commit ${r.commit} applied ${r.applied} promised ${r.promised?.n}/${r.promised?.node} ${String(r.digest).slice(0, 8)}` : 'no report')).join('; ')}`)
+      }
     }
-    return true
-  }, { timeout: 90_000, every: 500, what: 'replicas converged' })
+    return apart.length === 0
+  }, { timeout: 90_000, every: 500, what: 'replicas converged' }).catch((err: Error) => {
+    throw new Error(`${err.message}; apart: ${apart.slice(0, 5).join(' | ')}`)
+  })
   log(`chaos: every replica set converged ${((Date.now() - started) / 1000).toFixed(1)} s after healing`)
+}
+
+/** Problems that differ only in their numbers, folded into one line with a count. */
+function summarize(problems: string[]): string[] {
+  const groups = new Map<string, { first: string; n: number }>()
+  for (const p of problems) {
+    const shape = p.replace(/\d+/g, '#')
+    const g = groups.get(shape)
+    if (g) g.n++
+    else groups.set(shape, { first: p, n: 1 })
+  }
+  return [...groups.values()].map((g) => (g.n > 1 ? `${g.first} (and ${g.n - 1} more like it)` : g.first))
 }

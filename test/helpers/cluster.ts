@@ -2,6 +2,7 @@
  * A real cluster for tests: one nats-server with JetStream and a few `bin/chat-node` processes,
  * all on 127.0.0.1 with free ports and temp data dirs, all killed in the test's teardown.
  */
+import type { Network } from './netns.js'
 import { NodeProcess } from './node-process.js'
 import { startNats, type NatsServer } from './nats.js'
 import { waitFor } from './wait.js'
@@ -17,6 +18,8 @@ export interface ClusterOptions {
   args?: string[]
   heartbeatMs?: number
   deadAfterMs?: number
+  /** Runs nats-server and every node in a namespace of its own on this network (host names `nats`, `n1`...). */
+  network?: Network
 }
 
 export class TestCluster {
@@ -25,7 +28,9 @@ export class TestCluster {
   private constructor(private readonly t: Teardown, readonly nats: NatsServer, private readonly options: ClusterOptions) {}
 
   static async start(t: Teardown, options: ClusterOptions): Promise<TestCluster> {
-    const nats = await startNats()
+    const net = options.network
+    const natsHost = net?.addHost('nats')
+    const nats = await startNats(natsHost ? { host: natsHost.ip, wrap: net!.exec('nats') } : undefined)
     t.teardown(() => nats.stop())
     const cluster = new TestCluster(t, nats, options)
     // One at a time: each join is a compare-and-set on the ring record; in parallel they only retry.
@@ -37,8 +42,10 @@ export class TestCluster {
   /** Starts (and adds to the ring) a node with this id. */
   async add(id: string, dataDir?: string): Promise<NodeProcess> {
     const o = this.options
+    const host = o.network?.addHost(id)
     const node = await NodeProcess.start(this.t, {
       id, nats: this.nats.url, secret: SECRET, ...(dataDir ? { dataDir } : {}),
+      ...(host ? { host: host.ip, wrap: o.network!.exec(id) } : {}),
       args: ['--replicas', String(o.replicas ?? 3), '--heartbeat-ms', String(o.heartbeatMs ?? 200), '--dead-after-ms', String(o.deadAfterMs ?? 1000), ...(o.args ?? [])],
     })
     const at = this.nodes.findIndex((n) => n.id === id)
