@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { Actors, type ActorEnv, type Notifier, type Pusher, type Router } from './actors/env.js'
 import { actorFactory } from './actors/factory.js'
-import { wakePending } from './actors/wake.js'
+import { Rewaker, wakePending } from './actors/wake.js'
 import { LocalRouter } from './actors/local-router.js'
 import { ActorRuntime } from './actors/runtime.js'
 import { Cluster } from './cluster/cluster.js'
@@ -40,6 +40,7 @@ export class ChatNode {
   private router: Router | null = null
   private pusher: Pusher | null = null
   private topology: Topology | null = null
+  private rewaker: Rewaker | null = null
   readonly registry: SessionRegistry
   readonly metrics: Metrics
   httpUrl = ''
@@ -69,10 +70,14 @@ export class ChatNode {
     const { config, log, kv } = this
     await checkMode(kv, config.nats.length > 0 ? 'cluster' : 'standalone', config.dataDir)
     const secret = config.secret ?? (await standaloneSecret(kv))
+    const router = this.lateRouter()
+    this.rewaker = new Rewaker(() => router, log)
+    const rewaker = this.rewaker
     const env: ActorEnv = {
-      actors: new Actors(this.lateRouter()),
+      actors: new Actors(router),
       pusher: { push: (devices, frame) => this.pusher?.push(devices, frame) },
       notifier: notifier(config, log, this.metrics),
+      wake: (key) => rewaker.wake(key),
       config: { nodeId: config.id, maxGroupSize: config.maxGroupSize },
       log,
       now: Date.now,
@@ -151,6 +156,8 @@ export class ChatNode {
     this.registry.closeAll(CLOSE_CODES.SERVICE_RESTART, 'node restarting; reconnect')
     await this.closeHttp()
     await this.runtime?.stop()
+    // Actors stopped with fan-out unfinished: their keys' new owners take it up.
+    await this.rewaker?.flush(2000)
     await this.cluster?.close(HANDOFF_MS)
     await this.close()
     this.log.info({ nodeId: this.config.id }, 'stopped')

@@ -14,7 +14,7 @@ import type { KvOp } from '../storage/kv.js'
 import type { ActorEnv } from './env.js'
 import { Fanout } from './fanout.js'
 import { type ChannelId, checkClientMsgId, checkText, parseChannelId } from './ids.js'
-import type { ChannelEvent, ChannelReplies, ChannelRequest } from './messages.js'
+import { type ChannelEvent, type ChannelReplies, type ChannelRequest, channelKey } from './messages.js'
 import type { Actor, Settled } from './runtime.js'
 
 interface Info { kind: 'dm' | 'group'; name: string; createdBy: string; members: string[]; createdAt: number }
@@ -65,6 +65,9 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
   async deactivate(): Promise<void> {
+    // Deactivated with events not yet in every member's inbox (stepped down in a partition, or
+    // moved): the key's next activation, here or on its new owner, replays them.
+    if (this.fanout.pending > 0) this.env.wake(channelKey(this.channelId))
     this.fanout.stop()
     if (!this.info) return
     const ops: KvOp[] = []

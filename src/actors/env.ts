@@ -69,6 +69,11 @@ export interface ActorEnv {
   actors: Actors
   pusher: Pusher
   notifier: Notifier
+  /**
+   * Asks for `key` to be activated again soon, wherever it lives then: an actor deactivated with
+   * background work unfinished (fenced, or handed over) calls it for itself. Never blocks.
+   */
+  wake(key: string): void
   config: ActorConfig
   log: Logger
   now(): number

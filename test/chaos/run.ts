@@ -58,8 +58,12 @@ export async function runChaos(t: Teardown, options: ChaosOptions): Promise<Chao
     // Registered first, so it runs last: after every process inside was killed.
     t.teardown(() => network!.destroy())
   }
+  // Crash runs detect deaths fast, to fit many faults in a run. Partition runs keep the default
+  // liveness settings (heartbeat 1 s, dead after 3 s, so a commit may wait 6 s): a client's 4 s
+  // reply timeout then ends before a stuck commit does, and its retry queues behind its first try.
+  const liveness = partitions ? { heartbeatMs: 1000, deadAfterMs: 3000 } : { heartbeatMs: 250, deadAfterMs: 1000 }
   const cluster = await TestCluster.start(t, {
-    nodes: 5, replicas: REPLICAS, heartbeatMs: 250, deadAfterMs: 1000, ...(network ? { network } : {}),
+    nodes: 5, replicas: REPLICAS, ...liveness, ...(network ? { network } : {}),
     args: ['--repair-interval-ms', '1000', '--presence-timeout-ms', '5000', '--rate-limit', '1000', '--log-level', 'warn'],
   })
   log(`chaos: seed ${options.seed}, ${options.seconds} s, 5 nodes, replicas ${REPLICAS}, ${partitions ? 'partition' : 'crash'} nemesis`)
@@ -138,12 +142,24 @@ async function judge(
   const inboxes = new Map<string, { events: InboxEvent[]; channels: string[] }>()
   const unreadable: string[] = []
   for (const u of users) {
-    // An inbox that cannot be read (it points at a message its channel lost) is a violation.
-    const events = await fullInbox(cluster.url(users.indexOf(u)), tokens.get(u)!).catch((err: Error) => {
-      unreadable.push(`${u}: inbox unreadable: ${err.message}`)
-      return [] as InboxEvent[]
-    })
-    inboxes.set(u, { events, channels: unreadable.some((p) => p.startsWith(`${u}:`)) ? [] : channelsOf.get(u)! })
+    // Fan-out finishes after the heal, in the background, so an inbox is read again (for a
+    // bounded time) until it holds every message of the user's channels. One that still cannot
+    // be read (it points at a message its channel lost) or stays incomplete is a violation.
+    const wanted = channelsOf.get(u)!.reduce((n, c) => n + (histories.get(c)?.values().next().value?.length ?? 0), 0)
+    let events: InboxEvent[] | null = null
+    let failure = ''
+    await waitFor(async () => {
+      try {
+        events = await fullInbox(cluster.url(users.indexOf(u)), tokens.get(u)!)
+        failure = ''
+      } catch (err) {
+        failure = (err as Error).message
+        return false
+      }
+      return events.filter((e) => e.op === 'message').length >= wanted
+    }, { timeout: 60_000, every: 1000, what: `${u}'s inbox complete` }).catch(() => undefined)
+    if (events === null) unreadable.push(`${u}: inbox unreadable: ${failure}`)
+    inboxes.set(u, { events: events ?? [], channels: events === null ? [] : channelsOf.get(u)! })
   }
   const result = check({ sends, histories, inboxes, faults })
   if (unreadable.length > 0) {

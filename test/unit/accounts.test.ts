@@ -30,6 +30,7 @@ async function stack(t: Teardown, dir: string) {
     actors: undefined as unknown as Actors,
     pusher: { push() {} },
     notifier: { notify() {} },
+    wake() {},
     config: { nodeId: 'unit', maxGroupSize: 100 },
     log: pino({ level: 'silent' }),
     now: Date.now,
