@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { Actors, type ActorEnv, type Notifier, type Pusher, type Router } from './actors/env.js'
+import { Actors, type ActorEnv, type Pusher, type Router } from './actors/env.js'
 import { actorFactory } from './actors/factory.js'
 import { wakePending } from './actors/wake.js'
 import { LocalRouter } from './actors/local-router.js'
@@ -21,7 +21,7 @@ import { buildHttp } from './gateway/http.js'
 import { SessionRegistry } from './gateway/sessions.js'
 import { Tokens } from './gateway/tokens.js'
 import { Metrics } from './metrics.js'
-import { LogNotifier, WebhookNotifier } from './notifier.js'
+import { startPush, type Push } from './push/node-push.js'
 import { CLOSE_CODES } from './protocol/frames.js'
 import { LocalActorStorage } from './storage/actor-store.js'
 import { nodeKey } from './storage/keys.js'
@@ -40,6 +40,7 @@ export class ChatNode {
   private router: Router | null = null
   private pusher: Pusher | null = null
   private topology: Topology | null = null
+  private push: Push | null = null
   readonly registry: SessionRegistry
   readonly metrics: Metrics
   httpUrl = ''
@@ -69,11 +70,13 @@ export class ChatNode {
     const { config, log, kv } = this
     await checkMode(kv, config.nats.length > 0 ? 'cluster' : 'standalone', config.dataDir)
     const secret = config.secret ?? (await standaloneSecret(kv))
+    const actors = new Actors(this.lateRouter())
+    const push = this.push = await startPush({ config, secret, actors, metrics: this.metrics, log })
     const env: ActorEnv = {
-      actors: new Actors(this.lateRouter()),
+      actors,
       pusher: { push: (devices, frame) => this.pusher?.push(devices, frame) },
-      notifier: notifier(config, log, this.metrics),
-      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize },
+      notifier: push.notifier,
+      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, push: push.policy },
       log,
       now: Date.now,
     }
@@ -131,6 +134,7 @@ export class ChatNode {
         replica: async (key) => this.topology?.replica?.(key) ?? null,
       },
       log: this.log,
+      push: { vapidPublicKey: () => this.push?.vapid.current()?.publicKey ?? null, httpsOnly: config.pushHttpsOnly },
       healthy: () => this.serving && !this.leaving,
       now: Date.now,
     })
@@ -151,12 +155,14 @@ export class ChatNode {
     this.registry.closeAll(CLOSE_CODES.SERVICE_RESTART, 'node restarting; reconnect')
     await this.closeHttp()
     await this.runtime?.stop()
+    this.push?.stop()
     await this.cluster?.close(HANDOFF_MS)
     await this.close()
     this.log.info({ nodeId: this.config.id }, 'stopped')
   }
 
   private async close(): Promise<void> {
+    this.push?.stop()
     await this.closeHttp().catch(() => {})
     await this.kv.close()
   }
@@ -205,10 +211,6 @@ function localPusher(nodeId: string, registry: SessionRegistry): Pusher {
       registry.push(local, frame)
     },
   }
-}
-
-function notifier(config: Config, log: Logger, metrics: Metrics): Notifier {
-  return config.pushWebhook ? new WebhookNotifier(config.pushWebhook, log, metrics) : new LogNotifier(log, metrics)
 }
 
 function standaloneTopology(node: ChatNode): Topology {
