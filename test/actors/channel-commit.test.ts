@@ -51,7 +51,7 @@ async function setup(tt: { teardown(fn: () => unknown): void }) {
   const env: ActorEnv = {
     actors: new Actors(router),
     pusher: { push: () => {} },
-    notifier: { notify: () => {} },
+    notifier: { operatorWebhook: false, submit: () => {}, cancel: () => {} },
     config: { nodeId: 'n1', maxGroupSize: 100 },
     log: pino({ level: 'silent' }),
     now: () => Date.now(),
