@@ -201,6 +201,8 @@ export class UserPush {
   private async settle(results: PushResult[]): Promise<PushReplies['settled']> {
     const gone = new Set(results.filter((r) => r.outcome === 'gone' && this.subs.has(r.sub)).map((r) => r.sub))
     const ids = results.map((r) => r.id).filter((id) => this.pending.has(id))
+    // The notifier is done with what it reported: nothing of it to cancel.
+    for (const r of results) this.handed.delete(r.id)
     if (gone.size > 0) await this.removeSubscriptions(gone, ids)
     else if (ids.length > 0) await this.removePending(ids)
     return { removed: [...gone] }

@@ -4,6 +4,8 @@
  * VAPID tokens verified by the test's own RFC 8291 / RFC 8292 code, not by the sending library.
  */
 import t from 'tap'
+import { HttpApi } from '../../src/client/http.js'
+import { PushApi, base64UrlToBytes } from '../../src/client/push.js'
 import { Device } from '../helpers/device.js'
 import { api, login, NodeProcess } from '../helpers/node-process.js'
 import { BrowserKeys, PushReceiver, verifyVapid, verifyWebhookSignature } from '../helpers/push-receiver.js'
@@ -242,6 +244,41 @@ t.test('404 and 410 remove the subscription; retries give up after the give-up t
   t.ok(tries[tries.length - 1]!.at - tries[0]!.at <= 3500, 'not after the give-up time')
   const gaps = tries.slice(1).map((r, i) => r.at - tries[i]!.at)
   t.ok(gaps.every((g) => g <= 200 + 150), `never more than --push-retry-max-ms apart (${gaps.join(', ')} ms)`)
+})
+
+t.test('the SDK: PushApi registers, lists and removes subscriptions', async (t) => {
+  const http = new HttpApi({ baseUrl: node.url })
+  await http.signup({ username: 'sdk_sue', password: 'password-123' })
+  await http.login({ username: 'sdk_sue', password: 'password-123', deviceId: 'sue-browser' })
+  const push = new PushApi(http)
+  const key = await push.vapidPublicKey()
+  t.equal(base64UrlToBytes(key).length, 65, 'the VAPID key decodes to 65 bytes')
+  const keys = new BrowserKeys()
+  // enableWebPush as a browser runs it, with a push manager that hands out this subscription.
+  let subscribedWith: Uint8Array | null = null
+  const registration = {
+    pushManager: {
+      getSubscription: async () => null,
+      subscribe: async (o: { applicationServerKey: Uint8Array }) => {
+        subscribedWith = o.applicationServerKey
+        return { toJSON: () => keys.subscription(`${receiver.url}/wp/sue`) }
+      },
+    },
+  }
+  t.equal(await push.enableWebPush(registration, async () => 'denied'), null, 'nothing without permission')
+  const created = await push.enableWebPush(registration, async () => 'granted')
+  t.equal(created?.kind, 'webpush')
+  t.same(subscribedWith && Buffer.from(subscribedWith).toString('base64url'), key, 'subscribed under the cluster key')
+  const hook = await push.subscribeWebhook(`${receiver.url}/wh/sue`)
+  t.ok(hook.secret, 'the webhook secret')
+  const list = await push.list()
+  t.same(list.map((s) => s.kind).sort(), ['webhook', 'webpush'])
+  t.ok(list.every((s) => s.deviceId === 'sue-browser'))
+  await push.unsubscribe(hook.id)
+  await t.rejects(push.unsubscribe(hook.id), { code: 'NOT_FOUND' }, 'a second delete is NOT_FOUND')
+  const existing = { toJSON: () => keys.subscription(`${receiver.url}/wp/sue`), unsubscribe: async () => true }
+  await push.disableWebPush({ pushManager: { getSubscription: async () => existing, subscribe: registration.pushManager.subscribe } })
+  t.same(await push.list(), [], 'disableWebPush removes this browser\'s subscription')
 })
 
 t.test('no message text reaches the log', async (t) => {
