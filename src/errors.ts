@@ -34,7 +34,6 @@ export const errors = {
   usernameTaken: (username: string) => new ChatError('USERNAME_TAKEN', `username ${username} is taken`),
   groupFull: (max: number) => new ChatError('GROUP_FULL', `a group holds at most ${max} members`),
   messageTooLarge: (max: number) => new ChatError('MESSAGE_TOO_LARGE', `text is longer than ${max} code points`),
-  limitReached: (message: string) => new ChatError('LIMIT_REACHED', message),
   rateLimited: () => new ChatError('RATE_LIMITED', 'too many messages; slow down and retry'),
   unavailable: (message = 'temporarily unavailable; nothing was stored, retry later', cause?: unknown) =>
     new ChatError('UNAVAILABLE', message, { cause }),
