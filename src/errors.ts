@@ -33,6 +33,7 @@ export const errors = {
   notFound: (message: string) => new ChatError('NOT_FOUND', message),
   usernameTaken: (username: string) => new ChatError('USERNAME_TAKEN', `username ${username} is taken`),
   groupFull: (max: number) => new ChatError('GROUP_FULL', `a group holds at most ${max} members`),
+  limitReached: (message: string) => new ChatError('LIMIT_REACHED', message),
   messageTooLarge: (max: number) => new ChatError('MESSAGE_TOO_LARGE', `text is longer than ${max} code points`),
   rateLimited: () => new ChatError('RATE_LIMITED', 'too many messages; slow down and retry'),
   unavailable: (message = 'temporarily unavailable; nothing was stored, retry later', cause?: unknown) =>
