@@ -207,7 +207,7 @@ export class UserActor implements Actor<UserRequest> {
     const meta = { ...this.meta, inboxSeq }
     for (const [channel, last] of cursors) ops.push({ type: 'put', key: K.cursor(channel), value: last })
     ops.push({ type: 'put', key: K.meta, value: meta })
-    const notifications = this.push.plan(frames.filter((f) => f.op === 'message'), this.isOnline(), ops)
+    const notifications = this.push.plan(frames, this.isOnline(), ops)
     try {
       await this.store.commit(ops)
     } catch (err) {

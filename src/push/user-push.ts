@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Actors } from '../actors/env.js'
 import { errors } from '../errors.js'
-import type { MessageEvent } from '../protocol/frames.js'
+import type { InboxEvent } from '../protocol/frames.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import { HIGH, SEP, WAKE_SUB } from '../storage/keys.js'
 import type { KvOp } from '../storage/kv.js'
@@ -99,7 +99,7 @@ export class UserPush {
    * notification of the same subscription and channel that is still in its hold time. The ops
    * join the inbox's commit; `apply` follows once it succeeded.
    */
-  plan(events: MessageEvent[], online: boolean, ops: KvOp[]): PushPlan | null {
+  plan(events: readonly InboxEvent[], online: boolean, ops: KvOp[]): PushPlan | null {
     if (online) return null
     const targets = [...this.subs.keys()]
     if (this.env.notifier.operatorWebhook) targets.push(OPERATOR_WEBHOOK)
@@ -112,7 +112,7 @@ export class UserPush {
       return undefined
     }
     for (const e of events) {
-      if (e.from === this.username) continue
+      if (e.op !== 'message' || e.from === this.username) continue
       const fields = { channel: e.channel, from: e.from, preview: previewOf(e.text), inboxSeq: e.inboxSeq, ts: e.ts }
       for (const sub of targets) {
         const found = open(sub, e.channel)
