@@ -23,6 +23,8 @@ import {
   type PushPolicy, type PushReplies, type PushResult, type PushTarget, type Subscription, type SubscriptionView, previewOf,
 } from './types.js'
 
+const RESYNC_MS = 5 * 60_000
+
 const OPERATOR_TARGET: PushTarget = { id: OPERATOR_WEBHOOK, kind: 'operator' }
 
 const K = {
@@ -43,8 +45,12 @@ export interface UserPushEnv {
 export class UserPush {
   private readonly subs = new Map<string, Subscription>()
   private readonly pending = new Map<string, PendingNotification>()
-  /** Pending notifications the notifier holds now (memory only: a new activation hands all again). */
-  private readonly handed = new Set<string>()
+  /**
+   * Pending notifications the notifier holds, with when they were handed over (memory only: a new
+   * activation hands all again). One not settled RESYNC_MS after is handed over again, in case
+   * its outcome was lost on the way back; the notifier ignores an id it still holds.
+   */
+  private readonly handed = new Map<string, number>()
   private wakeSet = false
   private timer: NodeJS.Timeout | null = null
   private timerAt = Infinity
@@ -75,7 +81,7 @@ export class UserPush {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
-    this.env.notifier.cancel([...this.handed])
+    this.env.notifier.cancel([...this.handed.keys()])
     this.handed.clear()
   }
 
@@ -185,12 +191,13 @@ export class UserPush {
     const jobs: PushJob[] = []
     const orphans: string[] = []
     for (const [id, p] of this.pending) {
-      if (this.handed.has(id) || p.sendAt > now) continue
+      const handedAt = this.handed.get(id)
+      if (p.sendAt > now || (handedAt !== undefined && handedAt > now - RESYNC_MS)) continue
       const target = p.sub === OPERATOR_WEBHOOK ? (this.env.notifier.operatorWebhook ? OPERATOR_TARGET : undefined) : this.subs.get(p.sub)
       if (!target) orphans.push(id)
       else jobs.push({ user: this.username, target, body: p.body, createdAt: p.createdAt })
     }
-    for (const j of jobs) this.handed.add(j.body.id)
+    for (const j of jobs) this.handed.set(j.body.id, now)
     if (jobs.length > 0) this.env.notifier.submit(jobs)
     if (orphans.length > 0) await this.removePending(orphans)
     this.schedule()
@@ -236,11 +243,15 @@ export class UserPush {
     if (this.pending.size === 0) this.wakeSet = false
   }
 
-  /** Arms the timer for the earliest notification not yet handed over. */
+  /** Arms the timer for the earliest notification due to be handed over (again). */
   private schedule(): void {
     if (this.stopped) return
     let at = Infinity
-    for (const [id, p] of this.pending) if (!this.handed.has(id) && p.sendAt < at) at = p.sendAt
+    for (const [id, p] of this.pending) {
+      const handedAt = this.handed.get(id)
+      const due = handedAt === undefined ? p.sendAt : handedAt + RESYNC_MS
+      if (due < at) at = due
+    }
     if (at === Infinity || at >= this.timerAt) return
     if (this.timer) clearTimeout(this.timer)
     this.timerAt = at
