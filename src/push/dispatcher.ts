@@ -136,7 +136,14 @@ export class PushDispatcher implements Notifier {
     }
     if (h.attempts === 0 && this.o.names) job.body = await this.o.names.enrich(job.body)
     h.attempts++
-    const result: Attempt = await attempt(dest, job.body, { timeoutMs: this.o.timeoutMs, ttlSeconds: this.o.ttlSeconds, vapid: this.o.vapid(), now: this.o.now })
+    let result: Attempt
+    try {
+      result = await attempt(dest, job.body, { timeoutMs: this.o.timeoutMs, ttlSeconds: this.o.ttlSeconds, vapid: this.o.vapid(), now: this.o.now })
+    } catch (err) {
+      // The request could not even be built (the encryption refused the stored keys): never will.
+      this.o.log.error({ err: (err as Error).message, user: job.user, id: job.body.id }, 'push request could not be built')
+      result = { kind: 'rejected', status: 0 }
+    }
     const kind = kindOf(job)
     switch (result.kind) {
       case 'delivered':
