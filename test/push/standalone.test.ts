@@ -13,11 +13,11 @@ import { waitFor } from '../helpers/wait.js'
 
 t.setTimeout(90_000)
 
-const COALESCE_MS = 600
+const COALESCE_MS = 1000
 const node = await NodeProcess.start(t, {
   args: [
     '--log-level', 'debug', '--push-coalesce-ms', String(COALESCE_MS),
-    '--push-retry-base-ms', '50', '--push-retry-max-ms', '200', '--push-give-up-ms', '3000',
+    '--push-retry-base-ms', '50', '--push-retry-max-ms', '200', '--push-give-up-ms', '4000',
   ],
 })
 const receiver = await PushReceiver.start(t)
@@ -168,8 +168,8 @@ t.test('a burst within the coalescing window is one notification (count, newest 
   await subscribeWebhook('dora', '/wh/dora')
   const carl = await sender(t, 'carl')
   const channel = dm('carl', 'dora')
-  const acks = []
-  for (const text of ['one', 'two', 'three']) acks.push(await send(carl, channel, text))
+  // Sent back to back (pipelined), so they arrive well within the window even on a busy machine.
+  const acks = await Promise.all(['one', 'two', 'three'].map((text) => send(carl, channel, text)))
   const [first] = await waitFor(() => receiver.at('/wh/dora').length > 0 && receiver.at('/wh/dora'), { timeout: 10_000, what: 'burst notification' })
   const b = json(first!)
   t.equal(b.count, 3, 'three messages, one notification')
@@ -239,11 +239,14 @@ t.test('404 and 410 remove the subscription; retries give up after the give-up t
   t.ok(await metric('chat_push_subscriptions_removed_total', 'kind="webpush"') >= removedBefore + 1, 'removal counted')
   t.equal(receiver.at('/wp/ivy').length, 1, 'a gone endpoint is not retried')
   await waitFor(async () => (await metric('chat_push_dropped_total', 'reason="expired"')) >= expiredBefore + 1, { timeout: 15_000, what: 'expired notification dropped' })
-  const tries = receiver.at('/wh/ivy-down')
-  t.ok(tries.length >= 3, `retried until the give-up time (${tries.length} attempts)`)
-  t.ok(tries[tries.length - 1]!.at - tries[0]!.at <= 3500, 'not after the give-up time')
-  const gaps = tries.slice(1).map((r, i) => r.at - tries[i]!.at)
-  t.ok(gaps.every((g) => g <= 200 + 150), `never more than --push-retry-max-ms apart (${gaps.join(', ')} ms)`)
+  const tries = receiver.at('/wh/ivy-down').length
+  t.ok(tries >= 3, `retried until the give-up time (${tries} attempts)`)
+  // Retries were at most 200 ms apart: had they gone on, some would land while another
+  // notification is held and delivered. (The bound on the delay itself is a unit test.)
+  await subscribeWebhook('kate', '/wh/kate')
+  await send(jack, dm('jack', 'kate'), 'marker')
+  await waitFor(() => receiver.at('/wh/kate').length === 1, { timeout: 10_000, what: 'marker notification' })
+  t.equal(receiver.at('/wh/ivy-down').length, tries, 'no attempt after it was dropped')
 })
 
 t.test('the SDK: PushApi registers, lists and removes subscriptions', async (t) => {

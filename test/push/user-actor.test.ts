@@ -62,13 +62,13 @@ async function setup(tt: { teardown(fn: () => unknown): void }, coalesceMs: numb
 }
 
 t.test('own messages are never notified; others are, after the coalescing window, stored first', async (t) => {
-  const s = await setup(t, 150)
+  const s = await setup(t, 1000)
   await s.deliver('dm:alice:bob', 'bob', 'my own words')
   await s.deliver('dm:alice:bob', 'alice', 'hi bob')
   t.equal(await s.pendingKeys(), 1, 'one pending notification stored with the inbox (none for bob\'s own message)')
   t.ok(await s.woken(), 'the wake flag is set while it is pending')
   t.equal(s.notifier.jobs.length, 0, 'not handed over during the window')
-  await waitFor(() => s.notifier.jobs.length === 1, { what: 'hand-over after the window' })
+  await waitFor(() => s.notifier.jobs.length === 1, { timeout: 15_000, what: 'hand-over after the window' })
   const job = s.notifier.jobs[0]!
   t.match(job, { user: 'bob', target: { id: s.hook.id, kind: 'webhook' }, body: { user: 'bob', from: 'alice', preview: 'hi bob', count: 1, channel: 'dm:alice:bob' } })
   t.equal(job.body.inboxSeq, 2, 'the inboxSeq of alice\'s message')
@@ -78,19 +78,19 @@ t.test('own messages are never notified; others are, after the coalescing window
 })
 
 t.test('a burst is folded per conversation: count and the newest fields', async (t) => {
-  const s = await setup(t, 300)
+  const s = await setup(t, 1000)
   await s.deliver('dm:alice:bob', 'alice', 'one')
   await s.deliver('g:team', 'carol', 'in the group')
   await s.deliver('dm:alice:bob', 'alice', 'two')
   await s.deliver('dm:alice:bob', 'alice', 'three')
-  await waitFor(() => s.notifier.jobs.length === 2, { what: 'two notifications' })
+  await waitFor(() => s.notifier.jobs.length === 2, { timeout: 15_000, what: 'two notifications' })
   const dm = s.notifier.jobs.find((j) => j.body.channel === 'dm:alice:bob')!
   const group = s.notifier.jobs.find((j) => j.body.channel === 'g:team')!
   t.match(dm.body, { count: 3, preview: 'three', inboxSeq: 4 })
   t.match(group.body, { count: 1, preview: 'in the group', from: 'carol' })
   // Once handed over, a notification is not changed: the next message starts a new one.
   await s.deliver('dm:alice:bob', 'alice', 'four')
-  await waitFor(() => s.notifier.jobs.length === 3, { what: 'a new notification after the hand-over' })
+  await waitFor(() => s.notifier.jobs.length === 3, { timeout: 15_000, what: 'a new notification after the hand-over' })
   t.match(s.notifier.jobs[2]!.body, { count: 1, preview: 'four' })
   t.not(s.notifier.jobs[2]!.body.id, dm.body.id)
 })
@@ -115,7 +115,7 @@ t.test('a gone subscription is removed with its pending notifications; deleting 
   const s = await setup(t, 0)
   const second = await s.push('bob', { kind: 'subscribe', deviceId: 'bob-tablet', sub: { kind: 'webhook', url: 'http://127.0.0.1:9/other' } })
   await s.deliver('dm:alice:bob', 'alice', 'hello')
-  await waitFor(() => s.notifier.jobs.length === 2, { what: 'one job per subscription' })
+  await waitFor(() => s.notifier.jobs.length === 2, { timeout: 15_000, what: 'one job per subscription' })
   const [a, b] = s.notifier.jobs as [PushJob, PushJob]
   const reply = await s.push('bob', { kind: 'settled', results: [{ id: a.body.id, sub: a.target.id, outcome: 'gone' }] })
   t.same(reply.removed, [a.target.id], 'the actor says which subscription it removed')
