@@ -71,7 +71,7 @@ export class ChatNode {
     await checkMode(kv, config.nats.length > 0 ? 'cluster' : 'standalone', config.dataDir)
     const secret = config.secret ?? (await standaloneSecret(kv))
     const actors = new Actors(this.lateRouter())
-    const push = this.push = await startPush({ config, secret, actors, metrics: this.metrics, log })
+    const push = this.push = startPush({ config, secret, actors, metrics: this.metrics, log })
     const env: ActorEnv = {
       actors,
       pusher: { push: (devices, frame) => this.pusher?.push(devices, frame) },

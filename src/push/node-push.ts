@@ -29,8 +29,8 @@ export interface PushParts {
   log: Logger
 }
 
-export async function startPush({ config, secret, actors, metrics, log }: PushParts): Promise<Push> {
-  const vapid = await VapidSource.start(config, secret, log)
+export function startPush({ config, secret, actors, metrics, log }: PushParts): Push {
+  const vapid = VapidSource.start(config, secret, log)
   let dispatcher: PushDispatcher | null = null
   const pushMetrics = new PushMetrics(metrics.registry, () => dispatcher?.queued ?? 0, () => dispatcher?.inFlight ?? 0)
   if (config.pushWebhook && !config.pushWebhookSecret) log.warn({}, '--push-webhook without --push-webhook-secret: its requests are not signed')

@@ -36,7 +36,6 @@ export interface VapidConfig {
 type KeyPair = Omit<VapidKeys, 'subject'>
 
 const KV_KEY = 'vapid'
-const START_WAIT_MS = 10_000
 
 /** Holds the pair once known; in a cluster it may arrive after start if NATS was slow. */
 export class VapidSource {
@@ -53,17 +52,17 @@ export class VapidSource {
     this.stopped = true
   }
 
-  /** Resolves the pair; a cluster node waits up to 10 s for NATS, then goes on looking in the background. */
-  static async start(config: VapidConfig, secret: string, log: Logger): Promise<VapidSource> {
+  /**
+   * Resolves the pair. A cluster node does not wait for it: it loads in the background (a start
+   * must not depend on one more NATS round trip), and until it is there `GET /v1/push/vapid`
+   * answers 503 and Web Push requests wait in their retries.
+   */
+  static start(config: VapidConfig, secret: string, log: Logger): VapidSource {
     const source = new VapidSource(config.vapidSubject)
     const given = configuredPair(config)
     if (given) source.set(given)
     else if (config.nats.length === 0) source.set(standalonePair(config.dataDir))
-    else {
-      const loading = source.fromNats(config, secret, log)
-      await Promise.race([loading, sleep(START_WAIT_MS, undefined, { ref: false })])
-      if (!source.keys) log.warn({}, 'VAPID keys not loaded from NATS yet; Web Push waits for them')
-    }
+    else void source.fromNats(config, secret, log)
     return source
   }
 
@@ -76,6 +75,7 @@ export class VapidSource {
     for (let attempt = 1; !this.stopped; attempt++) {
       try {
         this.set(await sharedPair(config, secret))
+        log.debug({}, 'cluster VAPID keys loaded')
         return
       } catch (err) {
         if (err instanceof VapidError) {

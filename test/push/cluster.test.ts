@@ -28,7 +28,11 @@ const alice = 'pushc_alice'
 
 t.test('every node serves the same VAPID key', async (t) => {
   const tok = await signIn(n1.url, alice)
-  const keys = await Promise.all([n1, n2, n3].map(async (n) => (await api(n.url, 'GET', '/v1/push/vapid', undefined, tok)).body.publicKey))
+  // Each node loads the shared key in the background after it starts (503 until then).
+  const keys = await waitFor(async () => {
+    const got = await Promise.all([n1, n2, n3].map(async (n) => (await api(n.url, 'GET', '/v1/push/vapid', undefined, tok)).body?.publicKey))
+    return got.every((k) => typeof k === 'string') && got
+  }, { timeout: 20_000, what: 'the VAPID key on every node' })
   t.equal(new Set(keys).size, 1, 'one key for the cluster')
   t.equal(Buffer.from(keys[0], 'base64url').length, 65)
 })
