@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { Actors, type ActorEnv, type Notifier, type Pusher, type Router } from './actors/env.js'
+import { Actors, type ActorEnv, type Pusher, type Router } from './actors/env.js'
 import { actorFactory } from './actors/factory.js'
 import { Rewaker, wakePending } from './actors/wake.js'
 import { LocalRouter } from './actors/local-router.js'
@@ -21,7 +21,7 @@ import { buildHttp } from './gateway/http.js'
 import { SessionRegistry } from './gateway/sessions.js'
 import { Tokens } from './gateway/tokens.js'
 import { Metrics } from './metrics.js'
-import { LogNotifier, WebhookNotifier } from './notifier.js'
+import { startPush, type Push } from './push/node-push.js'
 import { CLOSE_CODES } from './protocol/frames.js'
 import { LocalActorStorage } from './storage/actor-store.js'
 import { nodeKey } from './storage/keys.js'
@@ -41,6 +41,7 @@ export class ChatNode {
   private pusher: Pusher | null = null
   private topology: Topology | null = null
   private rewaker: Rewaker | null = null
+  private push: Push | null = null
   readonly registry: SessionRegistry
   readonly metrics: Metrics
   httpUrl = ''
@@ -71,14 +72,15 @@ export class ChatNode {
     await checkMode(kv, config.nats.length > 0 ? 'cluster' : 'standalone', config.dataDir)
     const secret = config.secret ?? (await standaloneSecret(kv))
     const router = this.lateRouter()
-    this.rewaker = new Rewaker(() => router, log)
-    const rewaker = this.rewaker
+    const rewaker = this.rewaker = new Rewaker(() => router, log)
+    const actors = new Actors(router)
+    const push = this.push = startPush({ config, secret, actors, metrics: this.metrics, log })
     const env: ActorEnv = {
-      actors: new Actors(router),
+      actors,
       pusher: { push: (devices, frame) => this.pusher?.push(devices, frame) },
-      notifier: notifier(config, log, this.metrics),
+      notifier: push.notifier,
       wake: (key) => rewaker.wake(key),
-      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize },
+      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, push: push.policy },
       log,
       now: Date.now,
     }
@@ -136,6 +138,7 @@ export class ChatNode {
         replica: async (key) => this.topology?.replica?.(key) ?? null,
       },
       log: this.log,
+      push: { vapidPublicKey: () => this.push?.vapid.current()?.publicKey ?? null, httpsOnly: config.pushHttpsOnly },
       healthy: () => this.serving && !this.leaving,
       now: Date.now,
     })
@@ -158,12 +161,14 @@ export class ChatNode {
     await this.runtime?.stop()
     // Actors stopped with fan-out unfinished: their keys' new owners take it up.
     await this.rewaker?.flush(2000)
+    this.push?.stop()
     await this.cluster?.close(HANDOFF_MS)
     await this.close()
     this.log.info({ nodeId: this.config.id }, 'stopped')
   }
 
   private async close(): Promise<void> {
+    this.push?.stop()
     await this.closeHttp().catch(() => {})
     await this.kv.close()
   }
@@ -212,10 +217,6 @@ function localPusher(nodeId: string, registry: SessionRegistry): Pusher {
       registry.push(local, frame)
     },
   }
-}
-
-function notifier(config: Config, log: Logger, metrics: Metrics): Notifier {
-  return config.pushWebhook ? new WebhookNotifier(config.pushWebhook, log, metrics) : new LogNotifier(log, metrics)
 }
 
 function standaloneTopology(node: ChatNode): Topology {

@@ -4,6 +4,7 @@
  * the reply type of the request it sends, and a remote hop can carry both as JSON.
  */
 import type { ChannelView, Message, PresenceView, UserView, ChannelKind } from '../protocol/frames.js'
+import type { PushOp } from '../push/types.js'
 
 /** A connected device: where its socket lives, so pushes can reach it. */
 export interface DeviceRef { sessionId: string; deviceId: string; node: string }
@@ -37,6 +38,8 @@ export type UserRequest =
   | { kind: 'presenceFor'; requester: string; requesterChannels: string[] }
   | { kind: 'presenceQuery'; users: string[] }
   | { kind: 'presenceChanged'; presence: PresenceView }
+  /** Push subscriptions and pending notifications (src/push/types.ts; replies in PushReplies). */
+  | { kind: 'push'; op: PushOp }
   /** Only activates the actor (finishing background work, taking ownership under a new ring). */
   | { kind: 'wake' }
 
@@ -62,6 +65,7 @@ export interface UserReplies {
   presenceFor: PresenceView | null
   presenceQuery: PresenceView[]
   presenceChanged: null
+  push: unknown
   wake: null
 }
 

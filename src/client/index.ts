@@ -20,6 +20,10 @@ export type {
   ChannelSummary, ClusterMember, ClusterView, DiscoverResult, FriendState, FriendView, HistoryWindow,
   HttpApiOptions, SessionInfo,
 } from './http.js'
+export { PushApi, base64UrlToBytes } from './push.js'
+export type {
+  CreatedPushSubscription, PushNotification, PushRegistrationLike, PushSubscriptionInfo, PushSubscriptionKind, WebPushSubscriptionJSON,
+} from './push.js'
 export { ApiError, ChatError, CLIENT_ERROR_CODES, isRetryableCode } from './errors.js'
 export type { ClientErrorCode, SdkErrorCode } from './errors.js'
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from './backoff.js'

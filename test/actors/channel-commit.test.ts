@@ -51,7 +51,7 @@ async function setup(tt: { teardown(fn: () => unknown): void }, opts: { router?:
   const env: ActorEnv = {
     actors: new Actors(opts.router ?? router),
     pusher: { push: () => {} },
-    notifier: { notify: () => {} },
+    notifier: { operatorWebhook: false, submit: () => {}, cancel: () => {} },
     wake: (key) => opts.woken?.push(key),
     config: { nodeId: 'n1', maxGroupSize: 100 },
     log: pino({ level: 'silent' }),

@@ -29,7 +29,7 @@ async function stack(t: Teardown, dir: string) {
   const env: ActorEnv = {
     actors: undefined as unknown as Actors,
     pusher: { push() {} },
-    notifier: { notify() {} },
+    notifier: { operatorWebhook: false, submit() {}, cancel() {} },
     wake() {},
     config: { nodeId: 'unit', maxGroupSize: 100 },
     log: pino({ level: 'silent' }),
