@@ -37,6 +37,8 @@ export type UserRequest =
   | { kind: 'presenceFor'; requester: string; requesterChannels: string[] }
   | { kind: 'presenceQuery'; users: string[] }
   | { kind: 'presenceChanged'; presence: PresenceView }
+  /** Someone else is typing in a channel of this user: pushed to live devices, not stored. */
+  | { kind: 'typing'; channel: string; from: string }
   /** Only activates the actor (finishing background work, taking ownership under a new ring). */
   | { kind: 'wake' }
 
@@ -62,6 +64,7 @@ export interface UserReplies {
   presenceFor: PresenceView | null
   presenceQuery: PresenceView[]
   presenceChanged: null
+  typing: null
   wake: null
 }
 
@@ -81,6 +84,8 @@ export type ChannelRequest =
   | { kind: 'history'; user: string; before?: number; after?: number; limit: number }
   | { kind: 'info'; user?: string }
   | { kind: 'messages'; seqs: number[] }
+  /** `user` is typing: checked for membership, throttled, forwarded to the others; not stored. */
+  | { kind: 'typing'; user: string }
   | { kind: 'wake' }
 
 export interface ChannelReplies {
@@ -92,6 +97,7 @@ export interface ChannelReplies {
   history: Message[]
   info: ChannelInfo
   messages: Message[]
+  typing: null
   wake: null
 }
 
