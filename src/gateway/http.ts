@@ -13,6 +13,7 @@ import { channelRoutes } from './routes-channels.js'
 import { opsRoutes } from './routes-ops.js'
 import { socialRoutes } from './routes-social.js'
 import type { TokenClaims } from './tokens.js'
+import { webAppRoutes } from './web-app.js'
 import { wsRoutes } from './ws.js'
 
 declare module 'fastify' {
@@ -84,5 +85,6 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     opsRoutes(scope, deps)
     wsRoutes(scope, deps)
   })
+  await webAppRoutes(app, deps.log)
   return app
 }
