@@ -22,12 +22,18 @@ export function Modal({ title, onClose, children }: Props) {
     return () => opener?.focus()
   }, [])
 
-  const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key === 'Escape') {
+  // On the document, not the dialog: focus may have left it (its button was just removed).
+  useEffect(() => {
+    const onEscape = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape') return
       e.preventDefault()
       onClose()
-      return
     }
+    document.addEventListener('keydown', onEscape)
+    return () => document.removeEventListener('keydown', onEscape)
+  }, [onClose])
+
+  const onKeyDown = (e: KeyboardEvent) => {
     if (e.key !== 'Tab') return
     const items = [...ref.current!.querySelectorAll<HTMLElement>(FOCUSABLE)]
     const first = items[0]
