@@ -228,6 +228,25 @@ t.test('the other goes offline when their page closes', async (t) => {
   t.match(await friend.textContent(), /last seen just now/, 'with "last seen"')
 })
 
+t.test('keyboard: arrows move through conversations and messages, Enter opens', async (t) => {
+  await A.getByRole('tab', { name: 'Chats' }).click()
+  const rows = A.getByTestId('conversation')
+  t.equal(await rows.count(), 2, 'two conversations')
+  await rows.first().focus()
+  await A.keyboard.press('ArrowDown')
+  t.equal(await A.evaluate(() => document.activeElement?.getAttribute('data-channel')), 'dm:alice:bob', 'ArrowDown moves to the next conversation')
+  await A.keyboard.press('Enter')
+  await A.locator('.chat__name', { hasText: 'bob' }).waitFor()
+  await A.locator('.messages').focus()
+  await A.keyboard.press('ArrowUp')
+  const last = await A.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'message' && document.activeElement.getAttribute('data-seq'))
+  await A.keyboard.press('ArrowUp')
+  const before = await A.evaluate(() => document.activeElement?.getAttribute('data-seq'))
+  t.equal(Number(before), Number(last) - 1, `ArrowUp walks the messages (${last} then ${before})`)
+  const outline = await A.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)
+  t.equal(outline, 'solid', 'the focused message shows a focus outline')
+})
+
 t.test('no errors in the pages', async (t) => {
   t.same(alice.errors, [], 'alice\'s page')
   t.same(bob.errors, [], 'bob\'s page')

@@ -11,12 +11,14 @@ export function ChatHeader({ channel }: { channel: string }) {
   const me = useAppState((s) => s.session!.username)
   const c = useAppState((s) => s.conversations[channel])
   const peer = c === undefined ? null : peerOf(c, me)
-  const presence = useAppState((s) => (peer === null ? undefined : s.presence[peer]))
+  const connected = useAppState((s) => s.connection === 'connected')
+  // Presence is only known while connected: a stale "online" would mislead.
+  const presence = useAppState((s) => (peer === null || s.connection !== 'connected' ? undefined : s.presence[peer]))
   const now = useNow()
   if (c === undefined) return null
   const subtitle = c.kind === 'group'
     ? c.members.map((m) => (m === me ? 'you' : m)).sort((a, b) => Number(a === 'you') - Number(b === 'you') || a.localeCompare(b)).join(', ')
-    : presence === undefined ? '' : lastSeen(presence.status, presence.lastActiveAt, now)
+    : !connected ? 'waiting for the connection…' : presence === undefined ? '' : lastSeen(presence.status, presence.lastActiveAt, now)
   return (
     <header class="chat__header">
       <button type="button" class="icon-button chat__back" aria-label="Back to conversations" onClick={() => actions.closeConversation()}>
