@@ -39,6 +39,13 @@ export default defineConfig({
   plugins: [serviceWorker()],
   // The app talks to the server only through the SDK, imported from its sources.
   resolve: { alias: { '@sdk': resolve(here, '../src/client/index.ts') } },
+  // `npm run dev:web`: the app with hot reload, the API and WebSocket of a running node behind it.
+  server: {
+    proxy: {
+      '/v1': process.env.CHAT_DEV_SERVER ?? 'http://127.0.0.1:8080',
+      '/ws': { target: process.env.CHAT_DEV_SERVER ?? 'http://127.0.0.1:8080', ws: true },
+    },
+  },
   build: {
     outDir: resolve(here, 'dist'),
     emptyOutDir: true,
