@@ -14,7 +14,8 @@ import { DESKTOP, PHONE, accessible, enter, launch, openApp, openTab, screenshot
 
 t.setTimeout(240_000)
 
-const node = await NodeProcess.start(t)
+// Seeding 300 messages from one device goes faster than the default per-device send rate.
+const node = await NodeProcess.start(t, { args: ['--rate-limit', '1000', '--rate-burst', '1000'] })
 const BASE = node.url
 const browser = await launch(t)
 const DAVE = 'dm:alice:dave'

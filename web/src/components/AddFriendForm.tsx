@@ -10,7 +10,7 @@ export function AddFriendForm() {
     e.preventDefault()
     if (busy || name.trim() === '') return
     setBusy(true)
-    if (await actions.addFriend(name)) setName('')
+    if (await actions.social.addFriend(name)) setName('')
     setBusy(false)
   }
   return (

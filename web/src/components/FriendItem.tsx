@@ -14,7 +14,7 @@ export function FriendItem({ friend }: { friend: FriendView }) {
   const name = friend.displayName || friend.username
   return (
     <button type="button" class="friend" data-testid="friend" data-username={friend.username} data-status={status}
-      title={`Chat with ${name}`} onClick={() => actions.startDirect(friend.username)}>
+      title={`Chat with ${name}`} onClick={() => actions.social.startDirect(friend.username)}>
       <Avatar name={name} presence={{ status, lastActiveAt: presence?.lastActiveAt ?? null }} />
       <span class="friend__body">
         <span class="friend__name">{name}</span>

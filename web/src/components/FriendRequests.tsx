@@ -15,7 +15,7 @@ export function FriendRequests() {
             <Avatar name={f.displayName || f.username} size="small" />
             <span class="request__name">{f.displayName || f.username} <span class="muted">@{f.username}</span></span>
             <button type="button" class="button button--primary button--small" aria-label={`Accept friend request from ${f.username}`}
-              onClick={() => void actions.addFriend(f.username)}>
+              onClick={() => void actions.social.addFriend(f.username)}>
               Accept
             </button>
           </li>

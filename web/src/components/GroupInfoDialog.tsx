@@ -15,7 +15,7 @@ export function GroupInfoDialog({ channel }: { channel: string }) {
 
   const add = async (e: Event) => {
     e.preventDefault()
-    if (name.trim() !== '' && (await actions.addMember(channel, name))) setName('')
+    if (name.trim() !== '' && (await actions.social.addMember(channel, name))) setName('')
   }
 
   return (
@@ -29,7 +29,7 @@ export function GroupInfoDialog({ channel }: { channel: string }) {
               <span class="member__name">{m === me ? 'You' : m}</span>
               {m !== me && (
                 <button type="button" class="button button--small button--secondary" aria-label={`Remove ${m} from the group`}
-                  onClick={() => void actions.removeMember(channel, m)}>
+                  onClick={() => void actions.social.removeMember(channel, m)}>
                   Remove
                 </button>
               )}
@@ -46,7 +46,7 @@ export function GroupInfoDialog({ channel }: { channel: string }) {
         </form>
         {notice !== null && <p class="form-error" role="alert">{notice}</p>}
         <div class="modal__actions">
-          <button data-testid="leave-group" type="button" class="button button--danger" onClick={() => void actions.leaveGroup(channel)}>Leave group</button>
+          <button data-testid="leave-group" type="button" class="button button--danger" onClick={() => void actions.social.leaveGroup(channel)}>Leave group</button>
         </div>
       </div>
     </Modal>

@@ -14,7 +14,7 @@ export function NewGroupDialog() {
     e.preventDefault()
     if (busy) return
     setBusy(true)
-    await actions.createGroup(name, members)
+    await actions.social.createGroup(name, members)
     setBusy(false)
   }
   return (

@@ -1,14 +1,16 @@
 /**
- * Everything the person can do, as methods the components call. Actions talk to the server only
+ * Everything the person can do, as methods the components call: the account, the connection,
+ * navigation and messages here, friends and groups in `social`. Actions talk to the server only
  * through the SDK (HttpApi for accounts, friends and groups; ChatClient for the live connection)
  * and write the outcome to the store through the reducers.
  */
-import { ChatClient, ChatError, HttpApi, dmChannelId, newClientMsgId } from '@sdk'
+import { ChatClient, ChatError, HttpApi, newClientMsgId } from '@sdk'
 import { askPermission } from '../lib/notify'
 import { forget, loadOutbox, loadSnapshot, saveOutbox, saveSession } from '../lib/local'
 import { onVisibilityChange, pageVisible } from '../lib/visibility'
 import { checkCredentials, describe } from './errors'
 import * as r from './reducers'
+import { SocialActions } from './social'
 import { initialState, type AppState, type SessionInfo, type Tab } from './state'
 import type { Store } from './store'
 import { wire } from './wiring'
@@ -20,11 +22,18 @@ const FRIENDS_POLL_MS = 4000
 
 export class ChatActions {
   readonly api: HttpApi
+  /** Friends and groups. */
+  readonly social: SocialActions
   private client: ChatClient | null = null
   private stops: Array<() => void> = []
 
   constructor(private readonly store: Store, private readonly origin: string) {
     this.api = new HttpApi({ baseUrl: origin })
+    this.social = new SocialActions(store, this.api, {
+      me: () => this.me,
+      refreshFriends: () => this.refreshFriends(),
+      openConversation: (id) => this.openConversation(id),
+    })
   }
 
   private get state(): AppState {
@@ -134,8 +143,9 @@ export class ChatActions {
 
   async refreshChannels(): Promise<void> {
     try {
+      const askedAt = Date.now()
       const list = await this.api.channels()
-      this.set((s) => r.withChannelList(s, list))
+      this.set((s) => r.withChannelList(s, list, askedAt))
       await this.loadPreviews()
     } catch {
       // Offline: the snapshot stays on screen; the next connection reloads.
@@ -156,7 +166,7 @@ export class ChatActions {
     const stale = Object.values(this.state.conversations).filter((c) => c.lastSeq > 0 && (c.last === null || c.last.seq < c.lastSeq))
     for (let i = 0; i < stale.length; i += 8) {
       await Promise.all(stale.slice(i, i + 8).map(async (c) => {
-        const [m] = await this.client!.history(c.id, { limit: 1 }).catch(() => [])
+        const [m] = await (this.client?.history(c.id, { limit: 1 }) ?? Promise.resolve([])).catch(() => [])
         if (m !== undefined) this.set((s) => r.withPreview(s, c.id, m))
       }))
     }
@@ -274,69 +284,5 @@ export class ChatActions {
     if (c === undefined || this.state.active !== channel || !pageVisible() || c.readSeq >= c.lastSeq) return
     this.set((s) => r.withRead(s, channel, c.lastSeq))
     this.client?.read(channel, c.lastSeq).catch(() => undefined)
-  }
-
-  // ---- friends and groups ----
-
-  async addFriend(username: string): Promise<boolean> {
-    const name = username.trim().toLowerCase()
-    if (name === '') return false
-    if (name === this.me) {
-      this.set(() => ({ notice: 'That is you. Add someone else.' }))
-      return false
-    }
-    try {
-      const { state } = await this.api.addFriend(name)
-      this.set(() => ({ notice: state === 'friends' ? `You and ${name} are now friends.` : `Friend request sent to ${name}.` }))
-      await this.refreshFriends()
-      return true
-    } catch (err) {
-      this.set(() => ({ notice: describe(err) }))
-      return false
-    }
-  }
-
-  /** Starts (or opens) the 1:1 with a friend. */
-  startDirect(username: string): void {
-    const id = dmChannelId(this.me, username)
-    if (this.state.conversations[id] === undefined) {
-      this.set((s) => ({ conversations: { ...s.conversations, [id]: r.bareConversation(id, this.me, Date.now()) } }))
-    }
-    this.openConversation(id)
-  }
-
-  async createGroup(name: string, members: string): Promise<void> {
-    const usernames = [...new Set(members.split(/[,\s]+/).map((m) => m.trim().toLowerCase()).filter((m) => m !== '' && m !== this.me))]
-    if (name.trim() === '') return this.set(() => ({ notice: 'Give the group a name.' }))
-    try {
-      const channel = await this.api.createGroup(name.trim(), usernames)
-      this.set((s) => r.withChannel(s, channel, Date.now()))
-      this.openConversation(channel.id)
-    } catch (err) {
-      this.set(() => ({ notice: describe(err) }))
-    }
-  }
-
-  async addMember(group: string, username: string): Promise<boolean> {
-    return this.changeGroup(() => this.api.addMember(group, username.trim().toLowerCase()))
-  }
-
-  async removeMember(group: string, username: string): Promise<boolean> {
-    return this.changeGroup(() => this.api.removeMember(group, username))
-  }
-
-  async leaveGroup(group: string): Promise<boolean> {
-    return this.changeGroup(() => this.api.removeMember(group, this.me))
-  }
-
-  private async changeGroup(change: () => Promise<import('@sdk').ChannelView>): Promise<boolean> {
-    try {
-      const channel = await change()
-      this.set((s) => ({ ...r.withChannel(s, channel, Date.now()), notice: null }))
-      return true
-    } catch (err) {
-      this.set(() => ({ notice: describe(err) }))
-      return false
-    }
   }
 }

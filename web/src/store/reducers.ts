@@ -99,9 +99,10 @@ export function withLoadingOlder(s: AppState, channel: string, loading: boolean)
 
 /**
  * The server's channel list: the truth about membership, names and read positions. Local drafts
- * (a 1:1 opened from the friends list, with no message yet) are kept.
+ * (a 1:1 opened from the friends list, with no message yet) are kept, and so are conversations
+ * whose activity is newer than `askedAt`, when the list was asked for.
  */
-export function withChannelList(s: AppState, list: ChannelSummary[]): Partial<AppState> {
+export function withChannelList(s: AppState, list: ChannelSummary[], askedAt = 0): Partial<AppState> {
   const me = s.session?.username ?? ''
   const conversations: Record<string, Conversation> = {}
   for (const c of list) {
@@ -113,8 +114,9 @@ export function withChannelList(s: AppState, list: ChannelSummary[]): Partial<Ap
       readSeq: Math.max(old?.readSeq ?? 0, c.readSeq),
     }
   }
+  // Kept too: what an event brought in after the list was asked for (the list predates it).
   for (const [id, c] of Object.entries(s.conversations)) {
-    if (conversations[id] === undefined && c.lastSeq === 0 && c.kind === 'dm') conversations[id] = c
+    if (conversations[id] === undefined && ((c.lastSeq === 0 && c.kind === 'dm') || (askedAt > 0 && c.activity >= askedAt))) conversations[id] = c
   }
   const active = s.active !== null && conversations[s.active] === undefined ? null : s.active
   return { conversations, active, dialog: active === null && s.dialog === 'group-info' ? null : s.dialog }
