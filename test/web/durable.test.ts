@@ -120,6 +120,39 @@ t.test('two tabs of one person stay in sync, read positions included', async (t)
   await A2.close()
 })
 
+t.test('a refused message is shown as not sent, with Retry that sends it once', async (t) => {
+  // Between page and node, the test refuses the first attempt of one message as the server would.
+  let refused = 0
+  await A.routeWebSocket(/\/ws/, (ws) => {
+    const server = ws.connectToServer()
+    ws.onMessage((raw) => {
+      const frame = JSON.parse(String(raw))
+      if (frame.op === 'send' && frame.text === 'Refused the first time' && refused === 0) {
+        refused++
+        ws.send(JSON.stringify({ op: 'error', ref: frame.ref, code: 'FORBIDDEN', message: 'refused by the test' }))
+        return
+      }
+      server.send(raw)
+    })
+    server.onMessage((raw) => ws.send(raw))
+  })
+  await A.reload()
+  await A.locator('[data-testid="connection"][data-state="connected"]').waitFor({ timeout: 20_000 })
+  await A.locator(`[data-testid="conversation"][data-channel="${DAVE}"]`).click()
+  await A.getByTestId('composer').fill('Refused the first time')
+  await A.getByTestId('composer').press('Enter')
+  const failed = A.getByTestId('message').filter({ hasText: 'Refused the first time' })
+  await failed.getByRole('alert').filter({ hasText: 'not allowed' }).waitFor()
+  t.equal(await failed.getAttribute('data-pending'), 'true', 'not acknowledged: still marked pending')
+  await accessible(t, A, 'a message that was not sent (desktop)')
+  await failed.getByRole('button', { name: 'Retry' }).click()
+  await A.locator('[data-testid="message"][data-pending="false"]').filter({ hasText: 'Refused the first time' }).waitFor()
+  t.equal(refused, 1, 'the first attempt was refused')
+  const history = await fullHistory(BASE, DAVE, dave!)
+  t.equal(history.filter((m) => m.text === 'Refused the first time').length, 1, 'the retry stored it once')
+  await A.unrouteAll()
+})
+
 t.test('a node restart: reconnecting banner, the message written meanwhile is sent after, nothing lost', async (t) => {
   await A.locator(`[data-testid="conversation"][data-channel="${DAVE}"]`).click()
   await node.kill()
@@ -134,29 +167,33 @@ t.test('a node restart: reconnecting banner, the message written meanwhile is se
 
   await node.launch()
   await A.locator('[data-testid="connection"][data-state="connected"]').waitFor({ timeout: 30_000 })
-  const sent = A.locator('[data-testid="message"][data-pending="false"][data-seq="303"]')
+  const sent = A.locator('[data-testid="message"][data-pending="false"][data-seq="304"]')
   await sent.waitFor({ timeout: 20_000 })
-  t.match(await sent.textContent(), /Written while the server was down/, 'sent after the reconnect, as seq 303')
+  t.match(await sent.textContent(), /Written while the server was down/, 'sent after the reconnect, as seq 304')
   const history = await fullHistory(BASE, DAVE, dave!)
-  t.same(history.map((m) => m.seq), Array.from({ length: 303 }, (_, i) => i + 1), 'the server has every message, once')
+  t.same(history.map((m) => m.seq), Array.from({ length: 304 }, (_, i) => i + 1), 'the server has every message, once')
   t.equal(history.filter((m) => m.text === 'Written while the server was down').length, 1, 'the resent message is stored once')
   await A.reload()
   await A.locator('[data-testid="connection"][data-state="connected"]').waitFor({ timeout: 20_000 })
-  await A.locator('[data-testid="message"][data-seq="303"]').waitFor()
+  await A.locator('[data-testid="message"][data-seq="304"]').waitFor()
   t.pass('after a reload the conversation is all there')
 })
 
 t.test('the app shell opens from the service worker while the server is down', async (t) => {
   await A.evaluate(async () => { await navigator.serviceWorker.ready })
   await waitFor(() => A.evaluate(() => navigator.serviceWorker.controller !== null), { what: 'the page is controlled by the service worker' })
-  await waitFor(() => A.evaluate(() => localStorage.getItem('chat.snapshot.alice') !== null), { what: 'a saved snapshot' })
+  // The app saves its snapshot about a second after a change: wait until it holds the newest message.
+  await waitFor(() => A.evaluate((id) => {
+    const saved = JSON.parse(localStorage.getItem('chat.snapshot.alice') ?? '{}') as { messages?: Record<string, Array<{ seq: number }>> }
+    return saved.messages?.[id]?.some((m) => m.seq === 304) === true
+  }, DAVE), { what: 'a saved snapshot with the newest message' })
   await node.kill()
   await A.reload()
   await A.locator('[data-testid="connection"][data-state="reconnecting"]').waitFor()
   await A.locator(`[data-testid="conversation"][data-channel="${DAVE}"]`).waitFor()
   await A.locator(`[data-testid="conversation"][data-channel="${BOB}"]`).waitFor()
   t.pass('the sidebar shows the saved conversations')
-  await A.locator('[data-testid="message"][data-seq="303"]').waitFor()
+  await A.locator('[data-testid="message"][data-seq="304"]').waitFor()
   t.pass('the open conversation shows its saved messages')
   const phone = await openApp(browser, BASE, PHONE).catch((err: Error) => err)
   t.ok(phone instanceof Error, 'a browser that never visited cannot open it (nothing was cached there)')
