@@ -2,6 +2,7 @@
  * `typing` across a 3-node cluster (PROTOCOL.md 4.3): three users whose user actors live on three
  * different nodes, each with a device on yet another node. A typing notice goes device -> gateway
  * -> channel actor (wherever it lives) -> the other members' user actors -> their devices' nodes.
+ * And the web app, which types through the SDK, is served by every node.
  */
 import t from 'tap'
 import { TestCluster } from '../helpers/cluster.js'
@@ -39,4 +40,13 @@ t.test('typing in a group reaches every other member, each on a different node',
   }
   t.same(devC.pushes.filter((f) => f.op === 'typing'), [], 'the typer hears nothing of it')
   t.same(devA2.pushes.filter((f) => f.op === 'typing' && f.channel === dm), [], 'a\'s other device never heard of a\'s own 1:1 typing')
+})
+
+t.test('every node of the cluster serves the web app', async (t) => {
+  for (const n of [n1!, n2!, n3!]) {
+    const res = await fetch(`${n.url}/`)
+    t.equal(res.status, 200, `${n.id} serves /`)
+    t.match(res.headers.get('content-security-policy'), /script-src 'self'/, `${n.id} with its CSP`)
+    t.match(await res.text(), /<div id="app">/, `${n.id} serves the app's page`)
+  }
 })
