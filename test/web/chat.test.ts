@@ -193,6 +193,16 @@ t.test('groups: create, chat, add and remove members, leave', async (t) => {
   await B.getByTestId('composer').press('Enter')
   await A.locator('[data-testid="message"][data-from="bob"]').filter({ hasText: 'I do' }).waitFor()
   t.pass('both chat in the group')
+  await A.getByTestId('composer').fill('Perfect. I\'ll bring the stove and the coffee ☕')
+  await A.getByTestId('composer').press('Enter')
+  await B.getByTestId('message').filter({ hasText: 'the stove and the coffee' }).waitFor()
+  await B.getByTestId('composer').fill('Leaving at 8 on Saturday?\nI can pick you up on the way')
+  await B.getByTestId('composer').press('Enter')
+  await A.getByTestId('message').filter({ hasText: 'pick you up' }).waitFor()
+  await A.locator('[data-testid="message"][data-pending="true"]').waitFor({ state: 'detached' })
+  await A.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
+  await screenshot(A, 'desktop-chat')
+  await screenshot(B, 'phone-group')
 
   // The group is the newest activity: it is first in alice's sidebar.
   t.equal(await A.getByTestId('conversation').first().getAttribute('data-channel'), channel, 'sidebar ordered by latest activity')
@@ -217,7 +227,6 @@ t.test('groups: create, chat, add and remove members, leave', async (t) => {
   t.pass('alice sees that she is the only member left')
   const members = await api(node.url, 'GET', '/v1/channels', undefined, await login(node.url, 'alice', undefined, 'password-123'))
   t.same(members.body.channels.find((c: any) => c.id === channel)?.members, ['alice'], 'the server agrees: only alice is left')
-  await screenshot(A, 'desktop-chat')
 })
 
 t.test('the other goes offline when their page closes', async (t) => {
