@@ -6,6 +6,7 @@
  */
 import { useEffect, useLayoutEffect, useRef } from 'preact/hooks'
 import { sameDay } from '../lib/format'
+import { arrowNavigation } from '../lib/keys'
 import type { ShownMessage } from '../store/state'
 import { useActions, useAppState } from '../store/store'
 import { DayDivider } from './DayDivider'
@@ -68,19 +69,8 @@ export function MessageList({ channel }: { channel: string }) {
     if (list !== null && list.scrollHeight - list.scrollTop - list.clientHeight <= BOTTOM_SLACK) actions.markRead(channel)
   }
 
-  const onKeyDown = (e: KeyboardEvent) => {
-    if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp') return
-    const items = [...ref.current!.querySelectorAll<HTMLElement>('.message')]
-    const at = items.indexOf(document.activeElement as HTMLElement)
-    const next = at < 0 ? (e.key === 'ArrowUp' ? items.length - 1 : 0) : at + (e.key === 'ArrowDown' ? 1 : -1)
-    const target = items[Math.max(0, Math.min(items.length - 1, next))]
-    if (target === undefined) return
-    e.preventDefault()
-    target.focus()
-  }
-
   return (
-    <div ref={ref} class="messages" role="log" aria-label="Messages" tabIndex={0} onScroll={onScroll} onKeyDown={onKeyDown}>
+    <div ref={ref} class="messages" role="log" aria-label="Messages" tabIndex={0} onScroll={onScroll} onKeyDown={(e) => arrowNavigation(e, '.message')}>
       <div class="messages__top" aria-live="polite">
         {timeline?.loadingOlder ? <span class="pill">Loading older messages…</span>
           : timeline?.atStart ? <span class="pill">This is the beginning of the conversation.</span> : null}
