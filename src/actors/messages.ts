@@ -40,6 +40,8 @@ export type UserRequest =
   | { kind: 'presenceChanged'; presence: PresenceView }
   /** Push subscriptions and pending notifications (src/push/types.ts; replies in PushReplies). */
   | { kind: 'push'; op: PushOp }
+  /** Someone else is typing in a channel of this user: pushed to live devices, not stored. */
+  | { kind: 'typing'; channel: string; from: string }
   /** Only activates the actor (finishing background work, taking ownership under a new ring). */
   | { kind: 'wake' }
 
@@ -66,6 +68,7 @@ export interface UserReplies {
   presenceQuery: PresenceView[]
   presenceChanged: null
   push: unknown
+  typing: null
   wake: null
 }
 
@@ -85,6 +88,8 @@ export type ChannelRequest =
   | { kind: 'history'; user: string; before?: number; after?: number; limit: number }
   | { kind: 'info'; user?: string }
   | { kind: 'messages'; seqs: number[] }
+  /** `user` is typing: checked for membership, throttled, forwarded to the others; not stored. */
+  | { kind: 'typing'; user: string }
   | { kind: 'wake' }
 
 export interface ChannelReplies {
@@ -96,6 +101,7 @@ export interface ChannelReplies {
   history: Message[]
   info: ChannelInfo
   messages: Message[]
+  typing: null
   wake: null
 }
 

@@ -75,7 +75,7 @@ export class UserActor implements Actor<UserRequest> {
   isReadOnly(req: UserRequest): boolean {
     switch (req.kind) {
       case 'credentials': case 'profile': case 'friends': case 'sync': case 'channels': case 'wake':
-      case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged':
+      case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged': case 'typing':
         return true
       case 'push':
         return req.op.kind === 'list'
@@ -117,6 +117,7 @@ export class UserActor implements Actor<UserRequest> {
       case 'wake': return null
       case 'push': this.requireProfile(); return this.push.handle(req.op)
       case 'presenceChanged': this.pushAll(JSON.stringify({ op: 'presence', ...req.presence })); return null
+      case 'typing': this.pushLive(JSON.stringify({ op: 'typing', channel: req.channel, user: req.from })); return null
       default: {
         const never: never = req
         throw errors.badFrame(`unknown user request ${(never as { kind: string }).kind}`)
@@ -245,6 +246,13 @@ export class UserActor implements Actor<UserRequest> {
   private pushAll(frame: string, except?: string | null): void {
     const targets: DeviceRef[] = []
     for (const d of this.devices.values()) if (d.ref.sessionId !== except) targets.push(d.ref)
+    if (targets.length > 0) this.env.pusher.push(targets, frame)
+  }
+
+  /** Ephemeral frames (typing) go to devices in use only: a silent device will not show them. */
+  private pushLive(frame: string): void {
+    const targets: DeviceRef[] = []
+    for (const d of this.devices.values()) if (d.live) targets.push(d.ref)
     if (targets.length > 0) this.env.pusher.push(targets, frame)
   }
 

@@ -60,7 +60,8 @@ export class HttpApi {
     this.token = options.token
     const fetchFn = options.fetch ?? globalThis.fetch
     if (typeof fetchFn !== 'function') throw new TypeError('no fetch available: pass options.fetch')
-    this.fetchFn = fetchFn
+    // Browsers refuse `fetch` called as a method of another object ("Illegal invocation").
+    this.fetchFn = options.fetch ?? fetchFn.bind(globalThis)
     this.timeoutMs = options.timeoutMs ?? 10_000
   }
 

@@ -38,7 +38,7 @@ export type { ReplyMap, RequestFrame, WebSocketConstructor, WebSocketLike } from
 export { CLOSE_CODES, LIMITS } from '../protocol/frames.js'
 export type {
   AckFrame, ChannelView, InboxEvent, MemberEvent, Message, MessageEvent, PresencePushFrame, PresenceView,
-  ReadPushFrame, UserView,
+  ReadPushFrame, TypingPushFrame, UserView,
 } from '../protocol/frames.js'
 export { ERROR_CODES } from '../protocol/codes.js'
 export type { ErrorCode } from '../protocol/codes.js'

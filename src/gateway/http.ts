@@ -14,6 +14,7 @@ import { opsRoutes } from './routes-ops.js'
 import { pushRoutes } from './routes-push.js'
 import { socialRoutes } from './routes-social.js'
 import type { TokenClaims } from './tokens.js'
+import { webAppRoutes } from './web-app.js'
 import { wsRoutes } from './ws.js'
 
 declare module 'fastify' {
@@ -86,5 +87,6 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     pushRoutes(scope, deps)
     wsRoutes(scope, deps)
   })
+  await webAppRoutes(app, deps.log)
   return app
 }
