@@ -23,6 +23,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       process.exit(err instanceof AdminError ? 2 : 1)
     }
   }
+  // Everything the node writes (LevelDB files, certificates it makes) is for its own user only.
+  process.umask(0o077)
   let config
   try {
     config = parseConfig(argv, env)

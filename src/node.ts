@@ -17,6 +17,8 @@ import type { Config } from './config.js'
 import { errors } from './errors.js'
 import { ChatService } from './gateway/chat-service.js'
 import type { Topology } from './gateway/deps.js'
+import { AddressLimits } from './gateway/address-limits.js'
+import { PasswordHasher } from './gateway/hasher.js'
 import { buildHttp } from './gateway/http.js'
 import { SessionRegistry } from './gateway/sessions.js'
 import { Tokens } from './gateway/tokens.js'
@@ -42,11 +44,15 @@ export class ChatNode {
   private topology: Topology | null = null
   readonly registry: SessionRegistry
   readonly metrics: Metrics
+  private readonly hasher: PasswordHasher
   httpUrl = ''
 
   private constructor(readonly config: Config, readonly log: Logger, private readonly kv: Kv) {
     this.registry = new SessionRegistry(config.presenceTimeoutMs)
-    this.metrics = new Metrics({ actors: () => this.runtime?.size ?? 0, connections: () => this.registry.size })
+    this.hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => this.metrics.bounds.inc({ bound: 'hash_queue' }))
+    this.metrics = new Metrics({
+      actors: () => this.runtime?.size ?? 0, connections: () => this.registry.size, hashWaiting: () => this.hasher.stats.waiting,
+    })
   }
 
   static async start(config: Config, log: Logger): Promise<ChatNode> {
@@ -73,7 +79,7 @@ export class ChatNode {
       actors: new Actors(this.lateRouter()),
       pusher: { push: (devices, frame) => this.pusher?.push(devices, frame) },
       notifier: notifier(config, log, this.metrics),
-      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize },
+      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, maxDevices: config.maxDevices },
       log,
       now: Date.now,
     }
@@ -120,9 +126,10 @@ export class ChatNode {
     const { config } = this
     this.http = await buildHttp({
       config,
-      service: new ChatService(actors, tokens, config.maxGroupSize),
+      service: new ChatService(actors, tokens, config.maxGroupSize, this.hasher.derive),
       actors,
       tokens,
+      addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow),
       registry: this.registry,
       metrics: this.metrics,
       topology: {
@@ -137,7 +144,8 @@ export class ChatNode {
     await this.http.listen({ host: config.host, port: config.port })
     const address = this.http.server.address()
     const port = typeof address === 'object' && address ? address.port : config.port
-    this.httpUrl = `http://${config.host}:${port}`
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    this.httpUrl = `${config.httpTlsCert ? 'https' : 'http'}://${host}:${port}`
   }
 
   /**
@@ -158,6 +166,7 @@ export class ChatNode {
 
   private async close(): Promise<void> {
     await this.closeHttp().catch(() => {})
+    await this.hasher.close()
     await this.kv.close()
   }
 

@@ -25,6 +25,12 @@ export interface Router {
  */
 export const REREGISTER_FRAME = '{"op":"_reregister"}'
 
+/**
+ * Not for the client either: tells a session that its token was revoked; the session closes its
+ * socket with 4401. Sent to the sessions of the revoked token (or all of the user's).
+ */
+export const REVOKED_FRAME = '{"op":"_revoked"}'
+
 /** Sends pre-serialized frames to devices' sockets on whichever node holds them. Never blocks. */
 export interface Pusher {
   push(devices: readonly DeviceRef[], frame: string): void
@@ -63,6 +69,8 @@ export class Actors {
 export interface ActorConfig {
   nodeId: string
   maxGroupSize: number
+  /** Open sockets per user (PROTOCOL.md 4.2). */
+  maxDevices: number
 }
 
 export interface ActorEnv {

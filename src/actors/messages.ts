@@ -6,7 +6,14 @@
 import type { ChannelView, Message, PresenceView, UserView, ChannelKind } from '../protocol/frames.js'
 
 /** A connected device: where its socket lives, so pushes can reach it. */
-export interface DeviceRef { sessionId: string; deviceId: string; node: string }
+export interface DeviceRef {
+  sessionId: string
+  deviceId: string
+  node: string
+  /** The id and generation of the token the socket was opened with (revocation closes it). */
+  tid?: string
+  gen?: number
+}
 
 export type FriendState = 'requested' | 'pending' | 'friends'
 
@@ -19,7 +26,18 @@ export type ChannelEvent =
 
 export type UserRequest =
   | { kind: 'signup'; passwordHash: string; displayName: string }
+  /** Starts a login: the password hash to check, or how long this username is throttled. */
   | { kind: 'credentials' }
+  | { kind: 'loginResult'; attempt: string; outcome: 'ok' | 'failed' | 'cancelled' }
+  /** Whether a token (by its id and generation) is still good; UNAUTHORIZED if revoked. */
+  | { kind: 'checkToken'; tid: string; gen: number }
+  | { kind: 'revokeToken'; tid: string; exp: number }
+  | { kind: 'revokeAll' }
+  | { kind: 'block'; user: string }
+  | { kind: 'unblock'; user: string }
+  | { kind: 'blocks' }
+  /** May `by` add this user to a group? NOT_FOUND if no such user, FORBIDDEN if blocked. */
+  | { kind: 'admit'; by: string }
   | { kind: 'profile' }
   | { kind: 'updateProfile'; displayName: string }
   | { kind: 'friendReceived'; from: string }
@@ -44,7 +62,17 @@ export interface SyncResult { events: import('../protocol/frames.js').InboxEvent
 
 export interface UserReplies {
   signup: UserView
-  credentials: { passwordHash: string; user: UserView }
+  credentials:
+    | { kind: 'go'; attempt: string; passwordHash: string; user: UserView; gen: number }
+    | { kind: 'throttled'; retryAfterSec: number }
+  loginResult: null
+  checkToken: null
+  revokeToken: null
+  revokeAll: null
+  block: string[]
+  unblock: string[]
+  blocks: string[]
+  admit: UserView
   profile: UserView
   updateProfile: UserView
   friendReceived: FriendState
@@ -81,7 +109,12 @@ export type ChannelRequest =
   | { kind: 'history'; user: string; before?: number; after?: number; limit: number }
   | { kind: 'info'; user?: string }
   | { kind: 'messages'; seqs: number[] }
+  /** A 1:1 channel: `by` blocks (on) or unblocks the other member from sending here. */
+  | { kind: 'setBlock'; by: string; on: boolean }
   | { kind: 'wake' }
+
+/** A history page: `more` when the size bound cut it short of `limit`. */
+export interface HistoryPage { messages: Message[]; more: boolean }
 
 export interface ChannelReplies {
   create: ChannelView
@@ -89,9 +122,10 @@ export interface ChannelReplies {
   removeMember: ChannelView
   send: SendAck
   sendMany: Array<{ ok: true; value: SendAck } | { ok: false; error: { code: string; message: string } }>
-  history: Message[]
+  history: HistoryPage
   info: ChannelInfo
   messages: Message[]
+  setBlock: null
   wake: null
 }
 
