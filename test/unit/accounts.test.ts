@@ -30,7 +30,7 @@ async function stack(t: Teardown, dir: string) {
     actors: undefined as unknown as Actors,
     pusher: { push() {} },
     notifier: { notify() {} },
-    config: { nodeId: 'unit', maxGroupSize: 100 },
+    config: { nodeId: 'unit', maxGroupSize: 100, maxDevices: 20 },
     log: pino({ level: 'silent' }),
     now: Date.now,
   }
