@@ -91,7 +91,7 @@ export class ChatNode {
       this.pusher = localPusher(config.id, this.registry)
       this.topology = standaloneTopology(this)
     } else {
-      const cluster = new Cluster({ config, log, kv, incarnation: await incarnation(kv), httpUrl: this.httpUrl, registry: this.registry })
+      const cluster = new Cluster({ config, log, kv, incarnation: await incarnation(kv), httpUrl: this.httpUrl, registry: this.registry, metrics: this.metrics })
       this.cluster = cluster
       await cluster.join()
       const storage = cluster.storage
