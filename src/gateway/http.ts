@@ -114,7 +114,16 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     deps.metrics.httpSeconds.observe({ route }, reply.elapsedTime / 1000)
   })
 
-  await app.register(websocket, { options: { maxPayload: LIMITS.maxFrameBytes } })
+  await app.register(websocket, {
+    options: { maxPayload: LIMITS.maxFrameBytes },
+    // Protocol errors of a socket (a frame over the limit, bad framing) are the client's doing:
+    // `ws` closes the socket with the right code and the session logs one line; nothing here.
+    errorHandler: (err: Error & { code?: string }, socket) => {
+      if (err.code?.startsWith('WS_ERR_')) return
+      deps.log.warn({ code: err.code, message: err.message.slice(0, 200) }, 'websocket failed')
+      socket.terminate()
+    },
+  })
   await app.register(async (scope) => {
     accountRoutes(scope, deps)
     socialRoutes(scope, deps)

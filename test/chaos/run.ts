@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs'
 import { Ring } from '../../src/cluster/ring.js'
-import { TestCluster } from '../helpers/cluster.js'
+import { ADMIN_TOKEN, TestCluster } from '../helpers/cluster.js'
 import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 import { fullHistory, fullInbox } from '../helpers/traffic.js'
@@ -185,7 +185,7 @@ async function converged(cluster: TestCluster, keys: string[], log: (s: string) 
   const started = Date.now()
   await waitFor(async () => {
     for (const key of keys) {
-      const reports = await Promise.all(ring.replicas(key, REPLICAS).map(async (id) => (await api(urls.get(id)!, 'GET', `/v1/internal/replica?key=${encodeURIComponent(key)}`)).body))
+      const reports = await Promise.all(ring.replicas(key, REPLICAS).map(async (id) => (await api(urls.get(id)!, 'GET', `/v1/internal/replica?key=${encodeURIComponent(key)}`, undefined, ADMIN_TOKEN)).body))
       if (!reports.every((r) => r && r.applied === reports[0].applied && r.digest === reports[0].digest && r.applied > 0)) return false
     }
     return true
