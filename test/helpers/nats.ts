@@ -24,18 +24,18 @@ const READY_MS = 10_000
 const EXIT_MS = 5_000
 
 /**
- * Starts `nats-server -js` on 127.0.0.1, on a free port, with a fresh store directory, and resolves
+ * Starts `nats-server -js` (plus `extraArgs`, e.g. `--user u --pass p`) on 127.0.0.1, on a free port, with a fresh store directory, and resolves
  * once it logs that it is ready. The caller registers `stop()` as teardown; if the test process
  * dies first, an exit hook still kills the server.
  */
-export async function startNats(): Promise<NatsServer> {
+export async function startNats(extraArgs: string[] = []): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'nats-js-'))
   let lastError: unknown
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort()
     try {
-      const child = await launch(port, dir)
-      return handle(port, dir, child)
+      const child = await launch(port, dir, extraArgs)
+      return handle(port, dir, child, extraArgs)
     } catch (err) {
       lastError = err // most likely the port was taken between freePort() and bind; try another
     }
@@ -44,7 +44,7 @@ export async function startNats(): Promise<NatsServer> {
   throw new Error('could not start nats-server', { cause: lastError })
 }
 
-function handle(port: number, dir: string, first: ChildProcess): NatsServer {
+function handle(port: number, dir: string, first: ChildProcess, extraArgs: string[]): NatsServer {
   let child: ChildProcess | undefined = first
   const killOnExit = () => { child?.kill('SIGKILL') }
   process.on('exit', killOnExit)
@@ -76,14 +76,14 @@ function handle(port: number, dir: string, first: ChildProcess): NatsServer {
     },
     async restart() {
       await end('SIGKILL')
-      child = await launch(port, dir)
+      child = await launch(port, dir, extraArgs)
     },
   }
 }
 
 /** Spawns the server and resolves once it is ready; rejects (and reaps it) if it exits or stalls first. */
-function launch(port: number, dir: string): Promise<ChildProcess> {
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]
+function launch(port: number, dir: string, extraArgs: string[] = []): Promise<ChildProcess> {
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...extraArgs]
   const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     let log = ''
