@@ -63,6 +63,11 @@ function clientError(e: { code?: string; statusCode?: number }): ChatError {
 
 export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
   const { config } = deps
+  // Node checks these timeouts on a timer (30 s by default): check often enough to honour them.
+  const server = {
+    headersTimeout: config.httpHeadersTimeoutMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.httpHeadersTimeoutMs / 2))),
+  }
   const options: FastifyHttpOptions<Server> & { https?: object } = {
     loggerInstance: deps.log as FastifyBaseLogger,
     // Request logs are metrics' job; the log keeps one line per event that matters.
@@ -72,9 +77,9 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     // longer an HTTP request and is not affected).
     requestTimeout: config.httpRequestTimeoutMs,
     keepAliveTimeout: config.httpKeepAliveTimeoutMs,
-    http: { headersTimeout: config.httpHeadersTimeoutMs },
+    http: server,
     ...(config.httpTlsCert && config.httpTlsKey
-      ? { https: { cert: readFileSync(config.httpTlsCert), key: readFileSync(config.httpTlsKey) } }
+      ? { https: { ...server, cert: readFileSync(config.httpTlsCert), key: readFileSync(config.httpTlsKey) } }
       : {}),
     // Wrong types must be refused, not coerced ("12" for 12 would hide client bugs).
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
