@@ -110,7 +110,7 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
   })
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!
-    sendError(reply, errors.notFound(`no route ${request.method} ${path.length > 64 ? `${path.slice(0, 64)}...` : path}`))
+    sendError(reply, errors.notFound(`no route ${request.method} ${path.length > 40 ? `${path.slice(0, 40)}...` : path}`))
   })
 
   app.addHook('onResponse', async (request, reply) => {
