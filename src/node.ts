@@ -82,6 +82,7 @@ export class ChatNode {
       config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, maxDevices: config.maxDevices },
       log,
       now: Date.now,
+      onFanoutSpill: () => this.metrics.bounds.inc({ bound: 'fanout_queue' }),
     }
     await this.listen(env.actors, new Tokens(secret, config.tokenTtlMs))
     const runtimeOptions = { passivateAfterMs: config.passivateAfterMs, onError: (key: string, err: unknown) => log.error({ err, key }, 'actor handler failed') }

@@ -65,8 +65,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
     this.info = (info as Info | undefined) ?? null
     this.counters = (counters as Counters | undefined) ?? { lastSeq: 0, lastEv: 0 }
     const fanoutDone = (done as number | undefined) ?? 0
-    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, fanoutDone)
-    if (fanoutDone < this.counters.lastEv) await this.replayFanout(fanoutDone)
+    // Events committed but not known delivered (after a restart or a move) are read back from the log.
+    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, fanoutDone, (after, max) => this.eventsAfter(after, max), this.counters.lastEv, this.env.onFanoutSpill)
   }
 
   /** A channel that does not exist: the runtime lets go of such an activation at once. */
@@ -331,21 +331,23 @@ export class ChannelActor implements Actor<ChannelRequest> {
     return out
   }
 
-  /** Re-queues events committed but not known delivered (after a restart or a move). */
-  private async replayFanout(done: number): Promise<void> {
-    const rows = await this.store.range<StoredEvent>({ gt: K.event(done), lte: K.event(this.counters.lastEv) })
+  /** Committed events after `after` (at most `max`) with their recipients, for the fan-out. */
+  private async eventsAfter(after: number, max: number): Promise<Array<{ event: ChannelEvent; recipients: string[] }>> {
+    const rows = await this.store.range<StoredEvent>({ gt: K.event(after), lte: K.event(this.counters.lastEv), limit: max })
     const seqs = rows.flatMap(([, e]) => (e.t === 'm' ? [e.seq] : []))
     const bodies = new Map((await this.handleMessages({ kind: 'messages', seqs })).map((m) => [m.seq, m]))
+    const out: Array<{ event: ChannelEvent; recipients: string[] }> = []
     for (const [key, stored] of rows) {
       const ev = parseNum(key.slice(2))
       if (stored.t !== 'm') {
-        this.fanout.enqueue(toEvent(this.channelId, ev, stored), stored.to)
+        out.push({ event: toEvent(this.channelId, ev, stored), recipients: stored.to })
         continue
       }
       const message = bodies.get(stored.seq)
       if (!message) continue
-      this.fanout.enqueue({ ev, type: 'message', message }, await this.membersAt(ev))
+      out.push({ event: { ev, type: 'message', message }, recipients: await this.membersAt(ev) })
     }
+    return out
   }
 
   /** Events will need fan-out: if the node dies first, it must wake this channel to finish it. */

@@ -80,4 +80,6 @@ export interface ActorEnv {
   config: ActorConfig
   log: Logger
   now(): number
+  /** A channel's fan-out queue reached its bound (its events wait in the log): for the metric. */
+  onFanoutSpill?: () => void
 }

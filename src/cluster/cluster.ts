@@ -112,7 +112,7 @@ export class Cluster {
     const { log, registry } = this.parts
     this.runtime = runtime
     this.router = new ClusterRouter(this.view, runtime, this.transport, log)
-    this.pusher = new ClusterPusher(this.view, registry, this.transport, log)
+    this.pusher = new ClusterPusher(this.view, registry, this.transport, log, (n) => this.parts.metrics?.bounds.inc({ bound: 'push_queue' }, n))
     this.service = new PeerService(this.view, runtime, registry, this.replica, log)
     this.service.ready = true
     this.repairer.start()
