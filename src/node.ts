@@ -127,7 +127,7 @@ export class ChatNode {
     const { config } = this
     this.http = await buildHttp({
       config,
-      service: new ChatService(actors, tokens, config.maxGroupSize, this.hasher.derive),
+      service: new ChatService(actors, tokens, config.maxGroupSize, this.hasher),
       actors,
       tokens,
       addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow),

@@ -32,12 +32,17 @@ export class ChatService {
     private readonly actors: Actors,
     private readonly tokens: Tokens,
     private readonly maxGroupSize: number,
-    /** Where password hashes are computed (the node's bounded hasher threads). */
-    private readonly derive?: Derive,
+    /** Where password hashes are computed (the node's bounded hasher threads), and its admission check. */
+    private readonly hasher?: { derive: Derive; admit(): void },
     private readonly now: () => number = Date.now,
   ) {}
 
+  private get derive(): Derive | undefined {
+    return this.hasher?.derive
+  }
+
   async signup(username: string, password: string, displayName?: string): Promise<UserView> {
+    this.hasher?.admit()
     const passwordHash = await hashPassword(password, this.derive)
     return this.actors.user(username, { kind: 'signup', passwordHash, displayName: displayName ?? username })
   }
@@ -48,6 +53,8 @@ export class ChatService {
    * failure is stored before the 401 is answered, so a guesser cannot outrun the count.
    */
   async login(username: string, password: string, deviceId?: string): Promise<{ token: string; user: UserView; deviceId: string }> {
+    // A full hasher refuses at once, before the user actor is even asked.
+    this.hasher?.admit()
     const creds = isUsername(username)
       ? await this.actors.user(username, { kind: 'credentials' }).catch((err) => {
         if (err?.code === 'NOT_FOUND') return null

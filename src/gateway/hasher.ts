@@ -9,10 +9,18 @@ import { Worker } from 'node:worker_threads'
 import { errors } from '../errors.js'
 import { type Derive, type ScryptJob, maxmemFor } from './passwords.js'
 
-/** The hasher thread: one scrypt at a time, synchronously (it has nothing else to do). */
+/**
+ * The hasher thread: one scrypt at a time, synchronously (it has nothing else to do). On Linux it
+ * lowers its own scheduling priority (nice 19; a thread is a task with its own id there), so that
+ * when CPU is short the event loop serving chat runs first and logins wait instead.
+ */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const { scryptSync } = require('node:crypto')
+try {
+  const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop())
+  if (tid > 0) require('node:os').setPriority(tid, 19)
+} catch {}
 parentPort.on('message', ({ id, job, maxmem }) => {
   try {
     const key = scryptSync(job.password, Buffer.from(job.salt), job.keylen, { N: job.N, r: job.r, p: job.p, maxmem })
@@ -46,12 +54,24 @@ export class PasswordHasher {
     return { running: this.busy.size, waiting: this.waiting.length }
   }
 
-  /** The Derive of passwords.ts, bounded as described above. */
-  readonly derive: Derive = (job) => {
-    if (this.closed) return Promise.reject(errors.unavailable('node is shutting down'))
+  /**
+   * Throws the refusal (UNAVAILABLE, retry after 1 s) when a hash could not start or wait now:
+   * a login checks this first, so that a flood is refused before it costs anything else.
+   */
+  readonly admit = (): void => {
+    if (this.closed) throw errors.unavailable('node is shutting down')
     if (this.busy.size >= this.concurrency && this.waiting.length >= this.queue) {
       this.onRefused()
-      return Promise.reject(errors.unavailable('too many logins at once; retry in a moment', undefined, 1))
+      throw errors.unavailable('too many logins at once; retry in a moment', undefined, 1)
+    }
+  }
+
+  /** The Derive of passwords.ts, bounded as described above. */
+  readonly derive: Derive = (job) => {
+    try {
+      this.admit()
+    } catch (err) {
+      return Promise.reject(err)
     }
     return new Promise<Buffer>((resolve, reject) => {
       this.waiting.push({ id: this.nextId++, job, resolve, reject })
