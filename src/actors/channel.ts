@@ -332,7 +332,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
   /** Committed events after `after` (at most `max`) with their recipients, for the fan-out. */
-  private async eventsAfter(after: number, max: number): Promise<Array<{ event: ChannelEvent; recipients: string[] }>> {
+  private async eventsAfter(after: number, max: number): Promise<{ events: Array<{ event: ChannelEvent; recipients: string[] }>; through: number }> {
     const rows = await this.store.range<StoredEvent>({ gt: K.event(after), lte: K.event(this.counters.lastEv), limit: max })
     const seqs = rows.flatMap(([, e]) => (e.t === 'm' ? [e.seq] : []))
     const bodies = new Map((await this.handleMessages({ kind: 'messages', seqs })).map((m) => [m.seq, m]))
@@ -347,7 +347,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
       if (!message) continue
       out.push({ event: { ev, type: 'message', message }, recipients: await this.membersAt(ev) })
     }
-    return out
+    return { events: out, through: rows.length > 0 ? parseNum(rows[rows.length - 1]![0].slice(2)) : after }
   }
 
   /** Events will need fan-out: if the node dies first, it must wake this channel to finish it. */

@@ -19,8 +19,12 @@ import type { ChannelEvent } from './messages.js'
 
 interface Pending { event: ChannelEvent; recipients: readonly string[] }
 
-/** Reads committed events after `after` from the channel's log, at most `max`, in order. */
-export type Refill = (after: number, max: number) => Promise<Pending[]>
+/**
+ * Reads committed events after `after` from the channel's log, at most `max`, in order, and says
+ * through which event it read (events it cannot deliver, such as a message whose body is gone,
+ * are read past, not returned).
+ */
+export type Refill = (after: number, max: number) => Promise<{ events: Pending[]; through: number }>
 
 export const MAX_QUEUED_EVENTS = 2000
 const MAX_QUEUED_CHARS = 32_000_000
@@ -46,6 +50,8 @@ export class Fanout {
   private lastQueued: number
   /** Set while committed events after this one are in the log but not in memory. */
   private spilled: number | null = null
+  /** The newest event known committed (queued, or left in the log). */
+  private known: number
   private refilling = false
 
   constructor(
@@ -61,6 +67,7 @@ export class Fanout {
   ) {
     this.base = done
     this.lastQueued = done
+    this.known = Math.max(done, lastEv)
     if (lastEv > done) {
       this.spilled = done
       void this.refillNow()
@@ -79,6 +86,7 @@ export class Fanout {
 
   enqueue(event: ChannelEvent, recipients: readonly string[]): void {
     if (this.stopped) return
+    this.known = Math.max(this.known, event.ev)
     if (this.spilled !== null || this.queue.length >= MAX_QUEUED_EVENTS || this.chars >= MAX_QUEUED_CHARS) {
       if (this.spilled === null) this.spill()
       return
@@ -109,9 +117,11 @@ export class Fanout {
       const page = await this.refill(after, MAX_QUEUED_EVENTS / 2)
       if (this.stopped) return
       this.spilled = null
-      for (const p of page) if (p.event.ev > this.lastQueued) this.push(p)
-      // A full page: more may wait in the log, read once this page has drained.
-      if (page.length >= MAX_QUEUED_EVENTS / 2) this.spilled = this.lastQueued
+      for (const p of page.events) if (p.event.ev > this.lastQueued) this.push(p)
+      const through = Math.max(after, page.through, this.lastQueued)
+      // More wait in the log (a full page, or events committed while this page was being read,
+      // which enqueue() left there): read them once this page has drained.
+      if (through < this.known) this.spilled = through
       this.schedule()
     } catch (err) {
       this.log.debug({ err, channel: this.channel }, 'reading fan-out back from the log failed; retrying')
