@@ -17,6 +17,8 @@ import type { Config } from './config.js'
 import { errors } from './errors.js'
 import { ChatService } from './gateway/chat-service.js'
 import type { Topology } from './gateway/deps.js'
+import { AddressLimits } from './gateway/address-limits.js'
+import { PasswordHasher } from './gateway/hasher.js'
 import { buildHttp } from './gateway/http.js'
 import { SessionRegistry } from './gateway/sessions.js'
 import { Tokens } from './gateway/tokens.js'
@@ -44,11 +46,15 @@ export class ChatNode {
   private push: Push | null = null
   readonly registry: SessionRegistry
   readonly metrics: Metrics
+  private readonly hasher: PasswordHasher
   httpUrl = ''
 
   private constructor(readonly config: Config, readonly log: Logger, private readonly kv: Kv) {
     this.registry = new SessionRegistry(config.presenceTimeoutMs)
-    this.metrics = new Metrics({ actors: () => this.runtime?.size ?? 0, connections: () => this.registry.size })
+    this.hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => this.metrics.bounds.inc({ bound: 'hash_queue' }))
+    this.metrics = new Metrics({
+      actors: () => this.runtime?.size ?? 0, connections: () => this.registry.size, hashWaiting: () => this.hasher.stats.waiting,
+    })
   }
 
   static async start(config: Config, log: Logger): Promise<ChatNode> {
@@ -80,9 +86,10 @@ export class ChatNode {
       pusher: { push: (devices, frame) => this.pusher?.push(devices, frame) },
       notifier: push.notifier,
       wake: (key) => rewaker.wake(key),
-      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, push: push.policy },
+      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, maxDevices: config.maxDevices, push: push.policy },
       log,
       now: Date.now,
+      onFanoutSpill: () => this.metrics.bounds.inc({ bound: 'fanout_queue' }),
     }
     await this.listen(env.actors, new Tokens(secret, config.tokenTtlMs))
     const runtimeOptions = { passivateAfterMs: config.passivateAfterMs, onError: (key: string, err: unknown) => log.error({ err, key }, 'actor handler failed') }
@@ -92,7 +99,7 @@ export class ChatNode {
       this.pusher = localPusher(config.id, this.registry)
       this.topology = standaloneTopology(this)
     } else {
-      const cluster = new Cluster({ config, log, kv, incarnation: await incarnation(kv), httpUrl: this.httpUrl, registry: this.registry })
+      const cluster = new Cluster({ config, log, kv, incarnation: await incarnation(kv), httpUrl: this.httpUrl, registry: this.registry, metrics: this.metrics })
       this.cluster = cluster
       await cluster.join()
       const storage = cluster.storage
@@ -127,9 +134,10 @@ export class ChatNode {
     const { config } = this
     this.http = await buildHttp({
       config,
-      service: new ChatService(actors, tokens, config.maxGroupSize),
+      service: new ChatService(actors, tokens, config.maxGroupSize, this.hasher),
       actors,
       tokens,
+      addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow),
       registry: this.registry,
       metrics: this.metrics,
       topology: {
@@ -145,7 +153,8 @@ export class ChatNode {
     await this.http.listen({ host: config.host, port: config.port })
     const address = this.http.server.address()
     const port = typeof address === 'object' && address ? address.port : config.port
-    this.httpUrl = `http://${config.host}:${port}`
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    this.httpUrl = `${config.httpTlsCert ? 'https' : 'http'}://${host}:${port}`
   }
 
   /**
@@ -170,6 +179,7 @@ export class ChatNode {
   private async close(): Promise<void> {
     this.push?.stop()
     await this.closeHttp().catch(() => {})
+    await this.hasher.close()
     await this.kv.close()
   }
 

@@ -11,8 +11,11 @@ import { wakePending } from '../actors/wake.js'
 import type { Config } from '../config.js'
 import type { MemberStatus, Topology } from '../gateway/deps.js'
 import type { SessionRegistry } from '../gateway/sessions.js'
+import { readFileSync } from 'node:fs'
+import type { Metrics } from '../metrics.js'
 import type { Kv } from '../storage/kv.js'
 import { NatsMembership } from './membership-nats.js'
+import { natsAuthOptions } from './nats-auth.js'
 import { PeerService } from './peer-service.js'
 import { ClusterPusher } from './pusher.js'
 import type { ReplicationContext } from './replication/context.js'
@@ -32,10 +35,11 @@ export interface ClusterParts {
   incarnation: string
   httpUrl: string
   registry: SessionRegistry
+  metrics?: Metrics
 }
 
 export class Cluster {
-  readonly transport = new GrpcTransport()
+  readonly transport: GrpcTransport
   membership!: NatsMembership
   view!: ClusterView
   replica!: ReplicaStore
@@ -51,7 +55,24 @@ export class Cluster {
   private wakeTimer: NodeJS.Timeout | null = null
   private readonly registeredOwner = new Map<string, string | undefined>()
 
-  constructor(private readonly parts: ClusterParts) {}
+  constructor(private readonly parts: ClusterParts) {
+    const { config, log, metrics } = parts
+    let warnedAt = 0
+    // Every call is signed with the cluster secret; with certificates, the channel is mutual TLS too.
+    this.transport = new GrpcTransport({
+      auth: { secret: config.secret!, self: config.id },
+      ...(config.tlsCa && config.tlsCert && config.tlsKey
+        ? { tls: { ca: readFileSync(config.tlsCa), cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
+        : {}),
+      onRefused: (reason) => {
+        metrics?.bounds.inc({ bound: 'grpc_unauthenticated' })
+        // A flood of such calls is one line every 10 s; the metric counts them all.
+        if (Date.now() - warnedAt < 10_000) return
+        warnedAt = Date.now()
+        log.warn({ reason }, 'refused a node-to-node call without valid cluster credentials')
+      },
+    })
+  }
 
   /** Listens for peers, then joins: resolves once this node is on the ring and may own keys. */
   async join(): Promise<void> {
@@ -60,6 +81,7 @@ export class Cluster {
     this.grpcAddress = `${config.host}:${port}`
     this.membership = new NatsMembership({
       servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log,
+      auth: natsAuthOptions(config),
       self: { id: config.id, http: httpUrl, grpc: this.grpcAddress, incarnation, ...(config.region ? { region: config.region } : {}) },
     })
     this.view = new ClusterView(this.membership, config.replicas, config.id, log)
@@ -90,7 +112,7 @@ export class Cluster {
     const { log, registry } = this.parts
     this.runtime = runtime
     this.router = new ClusterRouter(this.view, runtime, this.transport, log)
-    this.pusher = new ClusterPusher(this.view, registry, this.transport, log)
+    this.pusher = new ClusterPusher(this.view, registry, this.transport, log, (n) => this.parts.metrics?.bounds.inc({ bound: 'push_queue' }, n))
     this.service = new PeerService(this.view, runtime, registry, this.replica, log)
     this.service.ready = true
     this.repairer.start()

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Actors } from '../actors/env.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
+import type { AddressLimits } from './address-limits.js'
 import type { ChatService } from './chat-service.js'
 import type { SessionRegistry } from './sessions.js'
 import type { Tokens } from './tokens.js'
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   service: ChatService
   actors: Actors
   tokens: Tokens
+  /** Sign-ups and logins per client address. */
+  addressLimits: AddressLimits
   registry: SessionRegistry
   metrics: Metrics
   topology: Topology
