@@ -71,9 +71,13 @@ export class ChannelActor implements Actor<ChannelRequest> {
     this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, fanoutDone, (after, max) => this.eventsAfter(after, max), this.counters.lastEv, this.env.onFanoutSpill)
   }
 
-  /** A channel that does not exist: the runtime lets go of such an activation at once. */
+  /**
+   * A channel that does not exist: the runtime lets go of such an activation at once. A 1:1
+   * channel with no message yet holds no stored info but may hold typing notices, whose 2 s
+   * throttle must outlive the request.
+   */
   isEmpty(): boolean {
-    return this.info === null && this.fanout.pending === 0
+    return this.info === null && this.fanout.pending === 0 && this.typingAt.size === 0
   }
 
   /**
