@@ -4,7 +4,11 @@
  * change before answering, and hands committed events to its fan-out.
  *
  * Storage layout (sub-keys; docs/STORAGE.md): `i` info, `n` counters, `f` fan-out mark,
- * `m/<seq>` messages, `e/<ev>` events, `v/<ev>` member lists, `d/<clientMsgId>` dedupe.
+ * `m/<seq>` messages, `e/<ev>` events, `v/<ev>` member lists, `d/<clientMsgId>` dedupe, and the
+ * search index `x/<word>/<ts>/<seq>`, `t/<seq>` (search-index.ts).
+ *
+ * Edits, deletes and reactions (message-changes.ts) are events numbered like messages: each is
+ * folded into the message's stored view `m/<seq>` and fanned out; `seq` never changes.
  */
 import { asChatError, errors } from '../errors.js'
 import type { ChannelView, Message } from '../protocol/frames.js'
@@ -15,14 +19,17 @@ import type { ActorEnv } from './env.js'
 import { Fanout } from './fanout.js'
 import { type ChannelId, checkClientMsgId, checkText, parseChannelId } from './ids.js'
 import { type ChannelEvent, type ChannelReplies, type ChannelRequest, channelKey } from './messages.js'
+import { type ChangeRequest, type StoredChange, type StoredMessage, applyChange, changeEvent, messageView, scrubbed } from './message-changes.js'
+import { SearchIndex } from './search-index.js'
+import { words } from './search-text.js'
 import type { Actor, Settled } from './runtime.js'
 
 interface Info { kind: 'dm' | 'group'; name: string; createdBy: string; members: string[]; createdAt: number }
 interface Counters { lastSeq: number; lastEv: number }
-interface StoredMessage { from: string; text: string; ts: number; clientMsgId: string; ev: number }
 type StoredEvent =
   | { t: 'm'; seq: number }
   | { t: 'member_added' | 'member_removed'; user: string; by: string; ts: number; to: string[] }
+  | StoredChange
 
 const K = {
   info: 'i',
@@ -39,11 +46,13 @@ export class ChannelActor implements Actor<ChannelRequest> {
   private info: Info | null = null
   private counters: Counters = { lastSeq: 0, lastEv: 0 }
   private fanout!: Fanout
+  private readonly index: SearchIndex
   /** Whether the wake flag is stored: set with the first change, cleared once fan-out caught up. */
   private wakeSet = false
 
   constructor(private readonly channelId: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
     this.id = parseChannelId(channelId)
+    this.index = new SearchIndex(store, channelId)
   }
 
   async activate(): Promise<void> {
@@ -57,7 +66,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
   isReadOnly(req: ChannelRequest): boolean {
-    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages' || req.kind === 'wake'
+    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages' || req.kind === 'search' || req.kind === 'wake'
   }
 
   canPassivate(): boolean {
@@ -87,6 +96,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
       case 'history': return this.handleHistory(req)
       case 'info': return this.handleInfo(req)
       case 'messages': return this.handleMessages(req)
+      case 'edit': case 'delete': case 'react': return this.handleChange(req)
+      case 'search': return this.handleSearch(req)
       case 'wake': return null
       default: {
         const never: never = req
@@ -219,6 +230,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
           { type: 'put', key: K.message(seq), value: stored },
           { type: 'put', key: K.event(ev), value: { t: 'm', seq } satisfies StoredEvent },
           { type: 'put', key: K.dedupe(clientMsgId), value: { seq, ts } },
+          ...this.index.add(seq, ts, words(text)),
         )
         seen.set(clientMsgId, { seq, ts })
         uncommitted.push(results.length)
@@ -258,6 +270,57 @@ export class ChannelActor implements Actor<ChannelRequest> {
     return rows.map(([key, m]) => this.toMessage(parseNum(key.slice(2)), m))
   }
 
+  /**
+   * An edit, delete or reaction: judged against the message's current view (message-changes.ts),
+   * folded into it, indexed again (an edit) or erased from the index (a delete), and recorded as
+   * the channel's next event, all in one commit; then fanned out to every member like a message.
+   * A change that changes nothing stores and emits nothing.
+   */
+  private async handleChange(req: ChangeRequest): Promise<null> {
+    const info = await this.requireExisting()
+    if (!info.members.includes(req.by)) throw errors.forbidden('not a member of this channel')
+    const seq = req.seq
+    if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.counters.lastSeq) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
+    const current = await this.store.get<StoredMessage>(K.message(seq))
+    if (!current) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
+    const change = applyChange(current, req, info, this.env.now())
+    if (!change) return null
+    const { next, event } = change
+    const ev = this.counters.lastEv + 1
+    const counters = { lastSeq: this.counters.lastSeq, lastEv: ev }
+    const ops: KvOp[] = [
+      { type: 'put', key: K.message(seq), value: next },
+      { type: 'put', key: K.event(ev), value: event satisfies StoredEvent },
+      { type: 'put', key: K.counters, value: counters },
+      { type: 'put', key: K.fanout, value: this.fanout.done },
+    ]
+    if (event.t === 'edit') ops.push(...this.index.replace(seq, next.ts, await this.index.wordsOf(seq), words(next.text)))
+    if (event.t === 'delete') ops.push(...this.index.remove(seq, next.ts, await this.index.wordsOf(seq)))
+    this.flagWake(ops)
+    await this.store.commit(ops)
+    this.counters = counters
+    this.wakeSet = true
+    if (event.t === 'delete') {
+      const view = messageView(this.channelId, seq, next)
+      this.fanout.rewrite((e) => scrubbed(e, seq, view))
+    }
+    this.fanout.enqueue(changeEvent(this.channelId, ev, event, next), info.members)
+    return null
+  }
+
+  /** Messages of this channel holding every word, newest first, within the bounds; members only. */
+  private async handleSearch(req: Extract<ChannelRequest, { kind: 'search' }>): Promise<Message[]> {
+    const info = await this.requireExisting()
+    if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
+    const seqs = await this.index.find(req.words, { below: req.below, above: req.above }, req.limit)
+    const rows = await this.store.getMany<StoredMessage>(seqs.map(K.message))
+    const out: Message[] = []
+    rows.forEach((m, i) => {
+      if (m && !m.deleted) out.push(this.toMessage(seqs[i]!, m))
+    })
+    return out
+  }
+
   private async handleInfo(req: Extract<ChannelRequest, { kind: 'info' }>): Promise<ChannelReplies['info']> {
     const info = await this.requireExisting()
     if (req.user !== undefined && !info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
@@ -276,17 +339,21 @@ export class ChannelActor implements Actor<ChannelRequest> {
   /** Re-queues events committed but not known delivered (after a restart or a move). */
   private async replayFanout(done: number): Promise<void> {
     const rows = await this.store.range<StoredEvent>({ gt: K.event(done), lte: K.event(this.counters.lastEv) })
-    const seqs = rows.flatMap(([, e]) => (e.t === 'm' ? [e.seq] : []))
-    const bodies = new Map((await this.handleMessages({ kind: 'messages', seqs })).map((m) => [m.seq, m]))
-    for (const [key, stored] of rows) {
+    const seqs = [...new Set(rows.flatMap(([, e]) => (isMemberEvent(e) ? [] : [e.seq])))]
+    const stored = await this.store.getMany<StoredMessage>(seqs.map(K.message))
+    const bodies = new Map<number, StoredMessage>()
+    stored.forEach((m, i) => m && bodies.set(seqs[i]!, m))
+    for (const [key, e] of rows) {
       const ev = parseNum(key.slice(2))
-      if (stored.t !== 'm') {
-        this.fanout.enqueue(toEvent(this.channelId, ev, stored), stored.to)
+      if (isMemberEvent(e)) {
+        this.fanout.enqueue(toEvent(this.channelId, ev, e), e.to)
         continue
       }
-      const message = bodies.get(stored.seq)
-      if (!message) continue
-      this.fanout.enqueue({ ev, type: 'message', message }, await this.membersAt(ev))
+      // Bodies are read as they are now: a message deleted since goes out deleted.
+      const body = bodies.get(e.seq)
+      if (!body) continue
+      const event = e.t === 'm' ? { ev, type: 'message' as const, message: this.toMessage(e.seq, body) } : changeEvent(this.channelId, ev, e, body)
+      this.fanout.enqueue(event, await this.membersAt(ev))
     }
   }
 
@@ -332,10 +399,16 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
   private toMessage(seq: number, m: StoredMessage): Message {
-    return { channel: this.channelId, seq, from: m.from, text: m.text, ts: m.ts, clientMsgId: m.clientMsgId }
+    return messageView(this.channelId, seq, m)
   }
 }
 
-function toEvent(channel: string, ev: number, e: Exclude<StoredEvent, { t: 'm' }>): ChannelEvent {
+type StoredMemberEvent = Extract<StoredEvent, { t: 'member_added' | 'member_removed' }>
+
+function isMemberEvent(e: StoredEvent): e is StoredMemberEvent {
+  return e.t === 'member_added' || e.t === 'member_removed'
+}
+
+function toEvent(channel: string, ev: number, e: StoredMemberEvent): ChannelEvent {
   return { ev, type: e.t, channel, user: e.user, by: e.by, ts: e.ts }
 }

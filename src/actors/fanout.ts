@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
 import type { Actors } from './env.js'
 import type { ChannelEvent } from './messages.js'
 
-interface Pending { event: ChannelEvent; recipients: readonly string[] }
+interface Pending { event: ChannelEvent; readonly recipients: readonly string[] }
 
 const MAX_BATCH_EVENTS = 200
 const MAX_BATCH_CHARS = 2_000_000
@@ -54,6 +54,14 @@ export class Fanout {
     if (this.stopped) return
     this.queue.push({ event, recipients })
     this.schedule()
+  }
+
+  /**
+   * Replaces events still queued (batches already sent keep what they carried): a deleted
+   * message's text must not go out after its delete was committed.
+   */
+  rewrite(change: (event: ChannelEvent) => ChannelEvent): void {
+    for (const p of this.queue) p.event = change(p.event)
   }
 
   /** Resolves once everything queued so far is delivered (or the fan-out is stopped). */
@@ -124,7 +132,7 @@ export class Fanout {
     let chars = 0
     for (const p of this.queue) {
       if (p.event.ev <= from || !p.recipients.includes(member)) continue
-      const size = p.event.type === 'message' ? p.event.message.text.length : 100
+      const size = p.event.type === 'message' ? p.event.message.text.length : p.event.type === 'edit' ? p.event.text.length : 100
       if (out.length > 0 && (out.length >= MAX_BATCH_EVENTS || chars + size > MAX_BATCH_CHARS)) break
       out.push(p.event)
       chars += size

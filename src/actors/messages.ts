@@ -4,6 +4,7 @@
  * the reply type of the request it sends, and a remote hop can carry both as JSON.
  */
 import type { ChannelView, Message, PresenceView, UserView, ChannelKind } from '../protocol/frames.js'
+import type { SearchKey } from './search-index.js'
 
 /** A connected device: where its socket lives, so pushes can reach it. */
 export interface DeviceRef { sessionId: string; deviceId: string; node: string }
@@ -14,6 +15,10 @@ export type FriendState = 'requested' | 'pending' | 'friends'
 export type ChannelEvent =
   | { ev: number; type: 'message'; message: Message }
   | { ev: number; type: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
+  /** `text` is the message's text after the edit; `text: ""` and `deleted` once it was deleted since. */
+  | { ev: number; type: 'edit'; channel: string; seq: number; text: string; by: string; ts: number; deleted?: true }
+  | { ev: number; type: 'delete'; channel: string; seq: number; by: string; ts: number }
+  | { ev: number; type: 'reaction'; channel: string; seq: number; user: string; emoji: string; on: boolean; ts: number }
 
 // ---- user actor: key `user:<username>` ----
 
@@ -31,6 +36,8 @@ export type UserRequest =
   | { kind: 'disconnect'; sessionId: string; lastActiveAt: number }
   | { kind: 'dropNode'; node: string }
   | { kind: 'sync'; since: number; limit: number }
+  /** Messages of the user's channels (or of `channel` only) holding every word, newest first. */
+  | { kind: 'search'; words: string[]; channel?: string; before?: SearchKey; limit: number }
   | { kind: 'read'; channel: string; seq: number; sessionId: string | null }
   | { kind: 'channels' }
   | { kind: 'presence' }
@@ -41,6 +48,9 @@ export type UserRequest =
   | { kind: 'wake' }
 
 export interface SyncResult { events: import('../protocol/frames.js').InboxEvent[]; next: number; more: boolean }
+
+/** A page of search results: `more` when older matches may remain, `next` the last one's key. */
+export interface SearchPage { messages: Message[]; more: boolean; next: SearchKey | null }
 
 export interface UserReplies {
   signup: UserView
@@ -56,6 +66,7 @@ export interface UserReplies {
   disconnect: null
   dropNode: null
   sync: SyncResult
+  search: SearchPage
   read: { seq: number }
   channels: Array<{ id: string; readSeq: number }>
   presence: PresenceView
@@ -81,6 +92,12 @@ export type ChannelRequest =
   | { kind: 'history'; user: string; before?: number; after?: number; limit: number }
   | { kind: 'info'; user?: string }
   | { kind: 'messages'; seqs: number[] }
+  /** Changes to a sent message (PROTOCOL.md 4.4); each is answered null, a repeat changes nothing. */
+  | { kind: 'edit'; by: string; seq: number; text: string }
+  | { kind: 'delete'; by: string; seq: number }
+  | { kind: 'react'; by: string; seq: number; emoji: string; on: boolean }
+  /** Up to `limit` messages holding every word (folded), newest first, between the keys. */
+  | { kind: 'search'; user: string; words: string[]; below?: SearchKey; above?: SearchKey; limit: number }
   | { kind: 'wake' }
 
 export interface ChannelReplies {
@@ -92,6 +109,10 @@ export interface ChannelReplies {
   history: Message[]
   info: ChannelInfo
   messages: Message[]
+  edit: null
+  delete: null
+  react: null
+  search: Message[]
   wake: null
 }
 

@@ -15,13 +15,12 @@ import type { KvOp } from '../storage/kv.js'
 import { type ActorEnv, REREGISTER_FRAME } from './env.js'
 import type { ChannelEvent, DeviceRef, FriendState, SyncResult, UserReplies, UserRequest } from './messages.js'
 import type { Actor, Settled } from './runtime.js'
+import { type InboxEntry, eventOf, inboxEntry, inboxFrame, isPointer } from './inbox-events.js'
+import { searchChannels } from './search.js'
 
 interface Profile { username: string; displayName: string; passwordHash: string; createdAt: number }
 interface Meta { inboxSeq: number; lastActiveAt: number | null }
 interface Membership { readSeq: number }
-type InboxEntry =
-  | { c: string; s: number }
-  | { op: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
 
 /** Text (UTF-16 units) of message bodies after which a sync page ends early. */
 const SYNC_PAGE_CHARS = 1_000_000
@@ -67,7 +66,7 @@ export class UserActor implements Actor<UserRequest> {
 
   isReadOnly(req: UserRequest): boolean {
     switch (req.kind) {
-      case 'credentials': case 'profile': case 'friends': case 'sync': case 'channels': case 'wake':
+      case 'credentials': case 'profile': case 'friends': case 'sync': case 'search': case 'channels': case 'wake':
       case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged':
         return true
       default:
@@ -99,6 +98,7 @@ export class UserActor implements Actor<UserRequest> {
       case 'disconnect': return this.handleDisconnect(req)
       case 'dropNode': return this.handleDropNode(req)
       case 'sync': return this.handleSync(req)
+      case 'search': this.requireProfile(); return searchChannels(this.env.actors, this.username, req.channel ? [req.channel] : [...this.channels.keys()], req)
       case 'read': return this.handleRead(req)
       case 'channels': this.requireProfile(); return [...this.channels].map(([id, m]) => ({ id, readSeq: m.readSeq }))
       case 'presence': this.requireProfile(); return this.presenceView()
@@ -184,8 +184,8 @@ export class UserActor implements Actor<UserRequest> {
       const fresh = req.events.filter((e) => e.ev > cursor).sort((x, y) => x.ev - y.ev)
       for (const e of fresh) {
         inboxSeq++
-        ops.push({ type: 'put', key: K.inbox(inboxSeq), value: this.inboxEntry(e) })
-        frames.push(e.type === 'message' ? { op: 'message', inboxSeq, ...e.message } : { op: e.type, inboxSeq, channel: e.channel, user: e.user, by: e.by, ts: e.ts })
+        ops.push({ type: 'put', key: K.inbox(inboxSeq), value: inboxEntry(e) })
+        frames.push(inboxFrame(e, inboxSeq))
         this.trackMembership(e, channels, ops)
       }
       const last = fresh.length > 0 ? fresh[fresh.length - 1]!.ev : cursor
@@ -210,11 +210,6 @@ export class UserActor implements Actor<UserRequest> {
     return results
   }
 
-
-  private inboxEntry(e: ChannelEvent): InboxEntry {
-    if (e.type === 'message') return { c: e.message.channel, s: e.message.seq }
-    return { op: e.type, channel: e.channel, user: e.user, by: e.by, ts: e.ts }
-  }
 
   /** Keeps the user's channel list in step with the events it receives. */
   private trackMembership(e: ChannelEvent, channels: Map<string, Membership>, ops: KvOp[]): void {
@@ -338,14 +333,14 @@ export class UserActor implements Actor<UserRequest> {
       for (const [key, e] of chunk) {
         if (events.length > 0 && chars >= SYNC_PAGE_CHARS) break
         const inboxSeq = parseNum(key.slice(2))
-        if (!('c' in e)) {
+        if (!isPointer(e)) {
           events.push({ ...e, inboxSeq })
           continue
         }
         const m = bodies.get(`${e.c}/${e.s}`)
         // A gap in inboxSeq would break every client's cursor: refuse rather than skip.
         if (!m) throw errors.unavailable(`message ${e.c}/${e.s} is not readable right now`)
-        events.push({ op: 'message', inboxSeq, ...m })
+        events.push(eventOf(e, inboxSeq, m))
         chars += m.text.length
       }
     }

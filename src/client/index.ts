@@ -13,8 +13,10 @@
  */
 export { ChatClient } from './chat-client.js'
 export type {
-  ChatClientEvents, ChatClientOptions, ConnectionState, ReadyInfo, StateChange,
+  ChatClientEvents, ChatClientOptions, ConnectionState, MessageChange, ReadyInfo, SearchOptions, SearchResult,
+  StateChange,
 } from './types.js'
+export { applyChange } from './changes.js'
 export { HttpApi } from './http.js'
 export type {
   ChannelSummary, ClusterMember, ClusterView, DiscoverResult, FriendState, FriendView, HistoryWindow,
@@ -33,8 +35,8 @@ export type { DiscoverOption } from './discovery.js'
 export type { ReplyMap, RequestFrame, WebSocketConstructor, WebSocketLike } from './session.js'
 export { CLOSE_CODES, LIMITS } from '../protocol/frames.js'
 export type {
-  AckFrame, ChannelView, InboxEvent, MemberEvent, Message, MessageEvent, PresencePushFrame, PresenceView,
-  ReadPushFrame, UserView,
+  AckFrame, ChangeEvent, ChannelView, DeleteEvent, DeletedMessage, EditEvent, InboxEvent, LiveMessage, MemberEvent,
+  Message, MessageEvent, PresencePushFrame, PresenceView, ReactionEvent, Reactions, ReadPushFrame, UserView,
 } from '../protocol/frames.js'
 export { ERROR_CODES } from '../protocol/codes.js'
 export type { ErrorCode } from '../protocol/codes.js'

@@ -14,6 +14,7 @@ import { CLOSE_CODES, type ClientFrame, type Ref, type SendFrame } from '../prot
 import type { Metrics } from '../metrics.js'
 import type { ChatService } from './chat-service.js'
 import { FrameError, parseFrame } from './frames.js'
+import { formatCursor, searchParams } from './search-params.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionRegistry } from './sessions.js'
 
@@ -276,6 +277,21 @@ export class DeviceSession {
         return { op: 'presence', presence: await service.presence(this.user, frame.users) }
       case 'ping':
         return { op: 'pong' }
+      case 'edit':
+        await service.edit(this.user, frame.channel, frame.seq, frame.text)
+        return { op: 'ok' }
+      case 'delete':
+        await service.deleteMessage(this.user, frame.channel, frame.seq)
+        return { op: 'ok' }
+      case 'react':
+        await service.react(this.user, frame.channel, frame.seq, frame.emoji, frame.on)
+        return { op: 'ok' }
+      case 'search': {
+        const params = searchParams(frame)
+        if ('problem' in params) throw errors.badFrame(params.problem)
+        const page = await service.search(this.user, params)
+        return { op: 'search', messages: page.messages, more: page.more, next: page.next && formatCursor(page.next) }
+      }
     }
   }
 

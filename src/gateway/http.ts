@@ -10,6 +10,7 @@ import { LIMITS } from '../protocol/frames.js'
 import type { GatewayDeps } from './deps.js'
 import { accountRoutes } from './routes-accounts.js'
 import { channelRoutes } from './routes-channels.js'
+import { messageRoutes } from './routes-messages.js'
 import { opsRoutes } from './routes-ops.js'
 import { socialRoutes } from './routes-social.js'
 import type { TokenClaims } from './tokens.js'
@@ -81,6 +82,7 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     accountRoutes(scope, deps)
     socialRoutes(scope, deps)
     channelRoutes(scope, deps)
+    messageRoutes(scope, deps)
     opsRoutes(scope, deps)
     wsRoutes(scope, deps)
   })

@@ -1,0 +1,134 @@
+/**
+ * A channel's inverted index, kept by the channel actor in its own key space, so it is written in
+ * the same atomic commit as the message it indexes and replicates with the channel.
+ *
+ * Layout (sub-keys of the channel; docs/STORAGE.md):
+ * - `x/<word>/<ts>/<seq>` -> 1: a posting. Within a word, keys sort by time then seq, so a reverse
+ *   range is "newest first", and a search cursor becomes a range bound, exact at any depth.
+ * - `t/<seq>` -> [word]: the message's words, so an edit or a delete removes exactly the
+ *   postings it made (whatever the tokenizer of the day would say), and a search can check every
+ *   word of a candidate with one read.
+ *
+ * Words are folded (search-text.ts) and never contain the separator. A deleted message has
+ * neither postings nor a word list: its words are gone from the index with its text.
+ */
+import { SEP, num, parseNum } from '../storage/keys.js'
+import type { ActorStore } from '../storage/actor-store.js'
+import type { KvOp } from '../storage/kv.js'
+
+/**
+ * A place in the order of search results, newest first: by time, then channel id, then seq (all
+ * descending). Two messages never share one.
+ */
+export interface SearchKey { ts: number; channel: string; seq: number }
+
+/** Where to look: strictly older than `below`, strictly newer than `above` (both optional). */
+export interface SearchBounds { below?: SearchKey; above?: SearchKey }
+
+const POSTING = 'x'
+const WORDS = 't'
+/** Above every digit: bounds "everything at this time". */
+const TOP = '\xff'
+const FIRST_CHUNK = 64
+const MAX_CHUNK = 1024
+
+const wordPrefix = (word: string) => `${POSTING}${SEP}${word}${SEP}`
+const position = (ts: number, seq: number) => `${num(ts)}${SEP}${num(seq)}`
+const wordsKey = (seq: number) => `${WORDS}${SEP}${num(seq)}`
+
+/** The order of search results: negative when `a` comes first (is newer). */
+export function compareKeys(a: SearchKey, b: SearchKey): number {
+  if (a.ts !== b.ts) return b.ts - a.ts
+  if (a.channel !== b.channel) return a.channel < b.channel ? 1 : -1
+  return b.seq - a.seq
+}
+
+export class SearchIndex {
+  constructor(private readonly store: ActorStore, private readonly channel: string) {}
+
+  /** Ops indexing message `seq`, sent at `ts`, under `words`. */
+  add(seq: number, ts: number, words: readonly string[]): KvOp[] {
+    if (words.length === 0) return []
+    const ops: KvOp[] = words.map((w) => ({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: 1 }))
+    ops.push({ type: 'put', key: wordsKey(seq), value: words })
+    return ops
+  }
+
+  /** Ops moving message `seq` from the words it was indexed under to `next` (an edit). */
+  replace(seq: number, ts: number, previous: readonly string[], next: readonly string[]): KvOp[] {
+    const keep = new Set(next)
+    const ops: KvOp[] = previous.filter((w) => !keep.has(w)).map((w) => ({ type: 'del', key: wordPrefix(w) + position(ts, seq) }))
+    const had = new Set(previous)
+    for (const w of next) if (!had.has(w)) ops.push({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: 1 })
+    ops.push(next.length > 0 ? { type: 'put', key: wordsKey(seq), value: next } : { type: 'del', key: wordsKey(seq) })
+    return ops
+  }
+
+  /** Ops removing every trace of message `seq` from the index (a delete). */
+  remove(seq: number, ts: number, previous: readonly string[]): KvOp[] {
+    const ops: KvOp[] = previous.map((w) => ({ type: 'del', key: wordPrefix(w) + position(ts, seq) }))
+    ops.push({ type: 'del', key: wordsKey(seq) })
+    return ops
+  }
+
+  /** The words message `seq` is indexed under (none for a deleted or unindexed message). */
+  async wordsOf(seq: number): Promise<string[]> {
+    return (await this.store.get<string[]>(wordsKey(seq))) ?? []
+  }
+
+  /**
+   * Seqs of up to `limit` messages holding every one of `words`, newest first, within `bounds`.
+   * Walks the postings of the rarest word (judged by a first small read of each) and checks each
+   * candidate's word list, so the cost follows the rarest word, not the most common one.
+   */
+  async find(words: readonly string[], bounds: SearchBounds, limit: number): Promise<number[]> {
+    if (words.length === 0 || limit <= 0) return []
+    const firsts = await Promise.all(words.map((w) => this.postings(w, bounds, FIRST_CHUNK)))
+    let driver = 0
+    for (let i = 1; i < firsts.length; i++) if (firsts[i]!.length < firsts[driver]!.length) driver = i
+    const out: number[] = []
+    let rows = firsts[driver]!
+    let chunk = FIRST_CHUNK
+    while (rows.length > 0) {
+      const seqs = rows.map((r) => r.seq)
+      const lists = await this.store.getMany<string[]>(seqs.map(wordsKey))
+      lists.forEach((list, i) => {
+        // The word list is read after the posting: a message edited or deleted meanwhile is judged by its newest words.
+        if (out.length < limit && list && words.every((w) => list.includes(w))) out.push(seqs[i]!)
+      })
+      if (out.length >= limit || rows.length < chunk) break
+      const last = rows[rows.length - 1]!
+      chunk = Math.min(MAX_CHUNK, chunk * 2)
+      rows = await this.postings(words[driver]!, bounds, chunk, last)
+    }
+    return out
+  }
+
+  /** Postings of `word` within `bounds`, newest first, strictly older than `after` when given. */
+  private async postings(word: string, bounds: SearchBounds, limit: number, after?: { ts: number; seq: number }): Promise<Array<{ ts: number; seq: number }>> {
+    const prefix = wordPrefix(word)
+    const lt = prefix + (after ? position(after.ts, after.seq) : this.upper(bounds.below))
+    const gt = prefix + this.lower(bounds.above)
+    if (gt >= lt) return []
+    const rows = await this.store.range<number>({ gt, lt, limit, reverse: true })
+    return rows.map(([key]) => {
+      const at = key.slice(prefix.length)
+      return { ts: parseNum(at.slice(0, 16)), seq: parseNum(at.slice(17)) }
+    })
+  }
+
+  /** The position (after a word's prefix) that this channel's results older than `k` stay below. */
+  private upper(k: SearchKey | undefined): string {
+    if (!k) return TOP
+    if (k.channel === this.channel) return position(k.ts, k.seq)
+    // At k's time, this channel's messages come after k (older) only if its id sorts below k's.
+    return this.channel < k.channel ? num(k.ts) + SEP + TOP : num(k.ts)
+  }
+
+  /** The position that this channel's results newer than `k` stay above. */
+  private lower(k: SearchKey | undefined): string {
+    if (!k) return ''
+    if (k.channel === this.channel) return position(k.ts, k.seq)
+    return this.channel > k.channel ? num(k.ts) : num(k.ts) + SEP + TOP
+  }
+}
