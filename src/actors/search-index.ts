@@ -83,12 +83,13 @@ export class SearchIndex {
    */
   async find(words: readonly string[], bounds: SearchBounds, limit: number): Promise<number[]> {
     if (words.length === 0 || limit <= 0) return []
-    const firsts = await Promise.all(words.map((w) => this.postings(w, bounds, FIRST_CHUNK)))
+    // With one word nearly every posting is a result: read no more than needed.
+    let chunk = words.length === 1 ? Math.min(limit, MAX_CHUNK) : FIRST_CHUNK
+    const firsts = await Promise.all(words.map((w) => this.postings(w, bounds, chunk)))
     let driver = 0
     for (let i = 1; i < firsts.length; i++) if (firsts[i]!.length < firsts[driver]!.length) driver = i
     const out: number[] = []
     let rows = firsts[driver]!
-    let chunk = FIRST_CHUNK
     while (rows.length > 0) {
       const seqs = rows.map((r) => r.seq)
       const lists = await this.store.getMany<string[]>(seqs.map(wordsKey))
