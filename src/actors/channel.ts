@@ -308,15 +308,19 @@ export class ChannelActor implements Actor<ChannelRequest> {
     return null
   }
 
-  /** Messages of this channel holding every word, newest first, within the bounds; members only. */
-  private async handleSearch(req: Extract<ChannelRequest, { kind: 'search' }>): Promise<Message[]> {
+  /**
+   * Messages of this channel holding every word, newest first, within the bounds; members only.
+   * Answers places and sizes, not bodies: the caller merges many channels and fetches the bodies
+   * of the page's messages only.
+   */
+  private async handleSearch(req: Extract<ChannelRequest, { kind: 'search' }>): Promise<ChannelReplies['search']> {
     const info = await this.requireExisting()
     if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
     const seqs = await this.index.find(req.words, { below: req.below, above: req.above }, req.limit)
     const rows = await this.store.getMany<StoredMessage>(seqs.map(K.message))
-    const out: Message[] = []
+    const out: ChannelReplies['search'] = []
     rows.forEach((m, i) => {
-      if (m && !m.deleted) out.push(this.toMessage(seqs[i]!, m))
+      if (m && !m.deleted) out.push({ seq: seqs[i]!, ts: m.ts, bytes: Buffer.byteLength(m.text) })
     })
     return out
   }

@@ -49,6 +49,9 @@ export type UserRequest =
 
 export interface SyncResult { events: import('../protocol/frames.js').InboxEvent[]; next: number; more: boolean }
 
+/** A message found by a channel's search: its place, and its text's size (UTF-8 bytes) to cut pages by. */
+export interface SearchHit { seq: number; ts: number; bytes: number }
+
 /** A page of search results: `more` when older matches may remain, `next` the last one's key. */
 export interface SearchPage { messages: Message[]; more: boolean; next: SearchKey | null }
 
@@ -96,7 +99,7 @@ export type ChannelRequest =
   | { kind: 'edit'; by: string; seq: number; text: string }
   | { kind: 'delete'; by: string; seq: number }
   | { kind: 'react'; by: string; seq: number; emoji: string; on: boolean }
-  /** Up to `limit` messages holding every word (folded), newest first, between the keys. */
+  /** Up to `limit` messages holding every word (folded), newest first, between the keys: their places and sizes. */
   | { kind: 'search'; user: string; words: string[]; below?: SearchKey; above?: SearchKey; limit: number }
   | { kind: 'wake' }
 
@@ -112,7 +115,7 @@ export interface ChannelReplies {
   edit: null
   delete: null
   react: null
-  search: Message[]
+  search: SearchHit[]
   wake: null
 }
 

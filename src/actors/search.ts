@@ -5,8 +5,10 @@
  * Fan-out is bounded: channels are asked in waves of CHANNELS_PER_WAVE (one request per node and
  * wave in a cluster, see Router.callMany), each for at most `limit + 1` results, and every wave
  * after the first only for results newer than the page's current last place, so channels whose
- * matches are all older than what was found stop early. The extra result tells whether there is
- * a next page. A page also stops before its texts pass PAGE_BYTES, like a history page.
+ * matches are all older than what was found answer from an empty range. The extra result tells
+ * whether there is a next page. Channels answer places and sizes only; the bodies of the page's
+ * messages are fetched at the end, from their channels, so no reply carries texts that do not
+ * make the page. A page also stops before its texts pass PAGE_BYTES, like a history page.
  *
  * Paging is by place, not by count: `before` is the last result's key (time, channel, seq), and
  * every channel bounds its index range by it, so a deep page costs what a first one does, and a
@@ -25,7 +27,9 @@ export const PAGE_BYTES = 1024 * 1024
 
 export interface SearchQuery { words: string[]; before?: SearchKey; limit: number }
 
-export const keyOf = (m: Message): SearchKey => ({ ts: m.ts, channel: m.channel, seq: m.seq })
+type Hit = SearchKey & { bytes: number }
+
+const placeOf = (h: Hit): SearchKey => ({ ts: h.ts, channel: h.channel, seq: h.seq })
 
 /**
  * One page of `user`'s messages in `channels` holding every word. With a single channel (asked
@@ -34,47 +38,65 @@ export const keyOf = (m: Message): SearchKey => ({ ts: m.ts, channel: m.channel,
  */
 export async function searchChannels(actors: Actors, user: string, channels: string[], query: SearchQuery & { channel?: string }): Promise<SearchPage> {
   const want = query.limit + 1
-  let best: Message[] = []
+  let best: Hit[] = []
   for (let at = 0; at < channels.length; at += CHANNELS_PER_WAVE) {
     const wave = channels.slice(at, at + CHANNELS_PER_WAVE)
-    const above = best.length >= want ? keyOf(best[want - 1]!) : undefined
+    const above = best.length >= want ? placeOf(best[want - 1]!) : undefined
     const answers = await actors.channels(wave, { kind: 'search', user, words: query.words, below: query.before, above, limit: want })
-    for (const r of answers) {
+    answers.forEach((r, i) => {
       if (r.ok) {
-        best = mergeNewest(best, r.value, want)
-        continue
+        best = mergeNewest(best, r.value.map((h) => ({ ...h, channel: wave[i]! })), want)
+        return
       }
       const error = asChatError(r.error)
-      if (query.channel === undefined && (error.code === 'FORBIDDEN' || error.code === 'NOT_FOUND')) continue
+      if (query.channel === undefined && (error.code === 'FORBIDDEN' || error.code === 'NOT_FOUND')) return
       // Anything else (UNAVAILABLE during a failover) fails the page: a page missing a channel
       // would move the cursor past its matches for good.
       throw error
-    }
+    })
   }
-  return cut(best, query.limit)
+  const page = cut(best, query.limit)
+  const last = page[page.length - 1]
+  return { messages: await bodies(actors, page), more: best.length > page.length, next: last ? placeOf(last) : null }
 }
 
 /** The newest `max` of two lists that are each newest first. */
-function mergeNewest(a: Message[], b: Message[], max: number): Message[] {
-  const out: Message[] = []
+function mergeNewest(a: Hit[], b: Hit[], max: number): Hit[] {
+  const out: Hit[] = []
   let i = 0
   let j = 0
   while (out.length < max && (i < a.length || j < b.length)) {
-    if (j >= b.length || (i < a.length && compareKeys(keyOf(a[i]!), keyOf(b[j]!)) <= 0)) out.push(a[i++]!)
+    if (j >= b.length || (i < a.length && compareKeys(a[i]!, b[j]!) <= 0)) out.push(a[i++]!)
     else out.push(b[j++]!)
   }
   return out
 }
 
-function cut(found: Message[], limit: number): SearchPage {
-  const messages: Message[] = []
+/** The first `limit` hits, fewer if their texts would pass PAGE_BYTES (never none). */
+function cut(found: Hit[], limit: number): Hit[] {
+  const page: Hit[] = []
   let bytes = 0
-  for (const m of found.slice(0, limit)) {
-    const size = Buffer.byteLength(m.text)
-    if (messages.length > 0 && bytes + size > PAGE_BYTES) break
-    messages.push(m)
-    bytes += size
+  for (const h of found.slice(0, limit)) {
+    if (page.length > 0 && bytes + h.bytes > PAGE_BYTES) break
+    page.push(h)
+    bytes += h.bytes
   }
-  const last = messages[messages.length - 1]
-  return { messages, more: found.length > messages.length, next: last ? keyOf(last) : null }
+  return page
+}
+
+/**
+ * The page's messages, read from their channels as they are now. One deleted since the channel
+ * answered is left out (the page's cursor still moves past it).
+ */
+async function bodies(actors: Actors, page: Hit[]): Promise<Message[]> {
+  const byChannel = new Map<string, number[]>()
+  for (const h of page) (byChannel.get(h.channel) ?? byChannel.set(h.channel, []).get(h.channel)!).push(h.seq)
+  const found = new Map<string, Message>()
+  await Promise.all([...byChannel].map(async ([channel, seqs]) => {
+    for (const m of await actors.channel(channel, { kind: 'messages', seqs })) found.set(`${channel}/${m.seq}`, m)
+  }))
+  return page.flatMap((h) => {
+    const m = found.get(`${h.channel}/${h.seq}`)
+    return m && !m.deleted ? [m] : []
+  })
 }

@@ -37,6 +37,9 @@ type Waiting = { frame: ClientFrame } | { error: ChatError; ref: Ref | undefined
 /** Queued sends to one channel handed over together, at most (one commit for all of them). */
 const MAX_SENDS_TOGETHER = 64
 
+/** Ops that store something and fan out to every member: they share the per-device send rate. */
+const WRITES: ReadonlySet<string> = new Set(['send', 'edit', 'delete', 'react'])
+
 /** Frames waiting to be handled before new ones are refused with RATE_LIMITED. */
 const MAX_WAITING_FRAMES = 1000
 
@@ -169,7 +172,7 @@ export class DeviceSession {
     }
     // Floods are refused on arrival, without queueing: sends by the rate limit, anything by count.
     const ref = 'frame' in item ? item.frame.ref : item.ref
-    if (this.waiting.length >= MAX_WAITING_FRAMES || ('frame' in item && item.frame.op === 'send' && !this.sends.take())) {
+    if (this.waiting.length >= MAX_WAITING_FRAMES || ('frame' in item && WRITES.has(item.frame.op) && !this.sends.take())) {
       this.deps.metrics.wsFrames.inc({ op: 'frame' in item ? item.frame.op : 'invalid', outcome: 'rate_limited' })
       return this.replyError(ref, errors.rateLimited())
     }

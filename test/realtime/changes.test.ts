@@ -228,3 +228,19 @@ t.test('sync returns every change once, bodies as they are now; seq and inboxSeq
   t.same(all.map((m) => m.seq), all.map((_, i) => i + 1), 'history: seq 1..n, nothing renumbered')
   t.notOk(JSON.stringify(all).includes('never mind'), 'the deleted text is nowhere in history')
 })
+
+t.test('changes share the device\'s send rate limit', async (t) => {
+  const slow = await NodeProcess.start(t, { args: ['--rate-limit', '1', '--rate-burst', '3'] })
+  const [ann, ben] = await Promise.all(['ann', 'ben'].map((u) => login(slow.url, u)))
+  const d = await Device.open(t, slow.wsUrl, ann!, 'ann-1')
+  await Device.open(t, slow.wsUrl, ben!, 'ben-1')
+  const seq = (await d.send('dm:ann:ben', 'rate me', 'r-1')).seq
+  const replies = await Promise.all(Array.from({ length: 8 }, (_, i) => d.request({ op: 'react', channel: 'dm:ann:ben', seq, emoji: `e${i}`, on: true })))
+  const codes = replies.map((r) => (r.op === 'ok' ? 'ok' : r.code))
+  const accepted = codes.filter((c) => c === 'ok').length
+  // Two tokens are left after the send; a slow machine may refill one more meanwhile.
+  t.ok(accepted >= 2 && accepted <= 3, `the burst left after the send: ${accepted} changes`)
+  t.equal(codes.filter((c) => c === 'RATE_LIMITED').length, 8 - accepted, 'the rest are refused with RATE_LIMITED')
+  const stored = (await api(slow.url, 'GET', '/v1/channels/dm:ann:ben/messages', undefined, ann)).body.messages[0].reactions
+  t.equal(Object.keys(stored ?? {}).length, accepted, 'and the refused ones are not stored')
+})
