@@ -21,7 +21,6 @@ import { type ChannelId, checkClientMsgId, checkText, parseChannelId } from './i
 import { type ChannelEvent, type ChannelReplies, type ChannelRequest, channelKey } from './messages.js'
 import { type ChangeRequest, type StoredChange, type StoredMessage, applyChange, changeEvent, messageView, scrubbed } from './message-changes.js'
 import { SearchIndex } from './search-index.js'
-import { words } from './search-text.js'
 import type { Actor, Settled } from './runtime.js'
 
 interface Info { kind: 'dm' | 'group'; name: string; createdBy: string; members: string[]; createdAt: number }
@@ -47,6 +46,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
   private counters: Counters = { lastSeq: 0, lastEv: 0 }
   private fanout!: Fanout
   private readonly index: SearchIndex
+  /** Time of the newest message, once known (read by the first search, kept by sends): a search hint. */
+  private lastTs: number | undefined
   /** Whether the wake flag is stored: set with the first change, cleared once fan-out caught up. */
   private wakeSet = false
 
@@ -230,7 +231,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
           { type: 'put', key: K.message(seq), value: stored },
           { type: 'put', key: K.event(ev), value: { t: 'm', seq } satisfies StoredEvent },
           { type: 'put', key: K.dedupe(clientMsgId), value: { seq, ts } },
-          ...this.index.add(seq, ts, words(text)),
+          ...this.index.add(seq, ts, text),
         )
         seen.set(clientMsgId, { seq, ts })
         uncommitted.push(results.length)
@@ -253,6 +254,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
     this.info = info
     this.counters = counters
     this.wakeSet = true
+    if (this.lastTs !== undefined) this.lastTs = Math.max(this.lastTs, fresh[fresh.length - 1]!.message.ts)
     for (const f of fresh) this.fanout.enqueue({ ev: f.ev, type: 'message', message: f.message }, info!.members)
     return results
   }
@@ -294,8 +296,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
       { type: 'put', key: K.counters, value: counters },
       { type: 'put', key: K.fanout, value: this.fanout.done },
     ]
-    if (event.t === 'edit') ops.push(...this.index.replace(seq, next.ts, await this.index.wordsOf(seq), words(next.text)))
-    if (event.t === 'delete') ops.push(...this.index.remove(seq, next.ts, await this.index.wordsOf(seq)))
+    if (event.t === 'edit') ops.push(...(await this.index.edit(seq, next.ts, next.text)))
+    if (event.t === 'delete') ops.push(...(await this.index.remove(seq, next.ts)))
     this.flagWake(ops)
     await this.store.commit(ops)
     this.counters = counters
@@ -316,13 +318,12 @@ export class ChannelActor implements Actor<ChannelRequest> {
   private async handleSearch(req: Extract<ChannelRequest, { kind: 'search' }>): Promise<ChannelReplies['search']> {
     const info = await this.requireExisting()
     if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
-    const seqs = await this.index.find(req.words, { below: req.below, above: req.above }, req.limit)
-    const rows = await this.store.getMany<StoredMessage>(seqs.map(K.message))
-    const out: ChannelReplies['search'] = []
-    rows.forEach((m, i) => {
-      if (m && !m.deleted) out.push({ seq: seqs[i]!, ts: m.ts, bytes: Buffer.byteLength(m.text) })
-    })
-    return out
+    const found = await this.index.find(req.words, { below: req.below, above: req.above }, req.limit)
+    if (this.lastTs === undefined && this.counters.lastSeq > 0) {
+      const last = await this.store.get<StoredMessage>(K.message(this.counters.lastSeq))
+      this.lastTs = Math.max(this.lastTs ?? 0, last?.ts ?? 0)
+    }
+    return { found, lastTs: this.lastTs ?? null }
   }
 
   private async handleInfo(req: Extract<ChannelRequest, { kind: 'info' }>): Promise<ChannelReplies['info']> {

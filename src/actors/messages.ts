@@ -4,7 +4,7 @@
  * the reply type of the request it sends, and a remote hop can carry both as JSON.
  */
 import type { ChannelView, Message, PresenceView, UserView, ChannelKind } from '../protocol/frames.js'
-import type { SearchKey } from './search-index.js'
+import type { Found, SearchKey } from './search-index.js'
 
 /** A connected device: where its socket lives, so pushes can reach it. */
 export interface DeviceRef { sessionId: string; deviceId: string; node: string }
@@ -49,8 +49,12 @@ export type UserRequest =
 
 export interface SyncResult { events: import('../protocol/frames.js').InboxEvent[]; next: number; more: boolean }
 
-/** A message found by a channel's search: its place, and its text's size (UTF-8 bytes) to cut pages by. */
-export interface SearchHit { seq: number; ts: number; bytes: number }
+/**
+ * A channel's search answer: the messages found (places and text sizes, not bodies), and the time
+ * of the channel's newest message, which tells a later search whether the channel can have
+ * anything newer than what it already found.
+ */
+export interface ChannelSearchResult { found: Found[]; lastTs: number | null }
 
 /** A page of search results: `more` when older matches may remain, `next` the last one's key. */
 export interface SearchPage { messages: Message[]; more: boolean; next: SearchKey | null }
@@ -115,7 +119,7 @@ export interface ChannelReplies {
   edit: null
   delete: null
   react: null
-  search: SearchHit[]
+  search: ChannelSearchResult
   wake: null
 }
 

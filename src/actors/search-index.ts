@@ -5,9 +5,9 @@
  * Layout (sub-keys of the channel; docs/STORAGE.md):
  * - `x/<word>/<ts>/<seq>` -> 1: a posting. Within a word, keys sort by time then seq, so a reverse
  *   range is "newest first", and a search cursor becomes a range bound, exact at any depth.
- * - `t/<seq>` -> [word]: the message's words, so an edit or a delete removes exactly the
- *   postings it made (whatever the tokenizer of the day would say), and a search can check every
- *   word of a candidate with one read.
+ * - `t/<seq>` -> {w: [word], b: bytes}: the message's words, so an edit or a delete removes
+ *   exactly the postings it made (whatever the tokenizer of the day would say), and a search
+ *   checks every word of a candidate, and learns its size, with one small read (no message body).
  *
  * Words are folded (search-text.ts) and never contain the separator. A deleted message has
  * neither postings nor a word list: its words are gone from the index with its text.
@@ -15,6 +15,7 @@
 import { SEP, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import type { KvOp } from '../storage/kv.js'
+import { words as wordsOf } from './search-text.js'
 
 /**
  * A place in the order of search results, newest first: by time, then channel id, then seq (all
@@ -24,6 +25,11 @@ export interface SearchKey { ts: number; channel: string; seq: number }
 
 /** Where to look: strictly older than `below`, strictly newer than `above` (both optional). */
 export interface SearchBounds { below?: SearchKey; above?: SearchKey }
+
+/** A message found: its place in the channel and its text's size in UTF-8 bytes. */
+export interface Found { seq: number; ts: number; bytes: number }
+
+interface Entry { w: string[]; b: number }
 
 const POSTING = 'x'
 const WORDS = 't'
@@ -46,56 +52,58 @@ export function compareKeys(a: SearchKey, b: SearchKey): number {
 export class SearchIndex {
   constructor(private readonly store: ActorStore, private readonly channel: string) {}
 
-  /** Ops indexing message `seq`, sent at `ts`, under `words`. */
-  add(seq: number, ts: number, words: readonly string[]): KvOp[] {
+  /** Ops indexing message `seq`, sent at `ts`, with `text`. */
+  add(seq: number, ts: number, text: string): KvOp[] {
+    const words = wordsOf(text)
     if (words.length === 0) return []
     const ops: KvOp[] = words.map((w) => ({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: 1 }))
-    ops.push({ type: 'put', key: wordsKey(seq), value: words })
+    ops.push({ type: 'put', key: wordsKey(seq), value: { w: words, b: Buffer.byteLength(text) } satisfies Entry })
     return ops
   }
 
-  /** Ops moving message `seq` from the words it was indexed under to `next` (an edit). */
-  replace(seq: number, ts: number, previous: readonly string[], next: readonly string[]): KvOp[] {
+  /** Ops moving message `seq` from the words it is indexed under to those of `text` (an edit). */
+  async edit(seq: number, ts: number, text: string): Promise<KvOp[]> {
+    const previous = await this.entry(seq)
+    const next = wordsOf(text)
     const keep = new Set(next)
     const ops: KvOp[] = previous.filter((w) => !keep.has(w)).map((w) => ({ type: 'del', key: wordPrefix(w) + position(ts, seq) }))
     const had = new Set(previous)
     for (const w of next) if (!had.has(w)) ops.push({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: 1 })
-    ops.push(next.length > 0 ? { type: 'put', key: wordsKey(seq), value: next } : { type: 'del', key: wordsKey(seq) })
+    ops.push(next.length > 0 ? { type: 'put', key: wordsKey(seq), value: { w: next, b: Buffer.byteLength(text) } satisfies Entry } : { type: 'del', key: wordsKey(seq) })
     return ops
   }
 
   /** Ops removing every trace of message `seq` from the index (a delete). */
-  remove(seq: number, ts: number, previous: readonly string[]): KvOp[] {
-    const ops: KvOp[] = previous.map((w) => ({ type: 'del', key: wordPrefix(w) + position(ts, seq) }))
+  async remove(seq: number, ts: number): Promise<KvOp[]> {
+    const ops: KvOp[] = (await this.entry(seq)).map((w) => ({ type: 'del', key: wordPrefix(w) + position(ts, seq) }))
     ops.push({ type: 'del', key: wordsKey(seq) })
     return ops
   }
 
   /** The words message `seq` is indexed under (none for a deleted or unindexed message). */
-  async wordsOf(seq: number): Promise<string[]> {
-    return (await this.store.get<string[]>(wordsKey(seq))) ?? []
+  private async entry(seq: number): Promise<string[]> {
+    return (await this.store.get<Entry>(wordsKey(seq)))?.w ?? []
   }
 
   /**
-   * Seqs of up to `limit` messages holding every one of `words`, newest first, within `bounds`.
+   * Up to `limit` messages holding every one of `words`, newest first, within `bounds`.
    * Walks the postings of the rarest word (judged by a first small read of each) and checks each
    * candidate's word list, so the cost follows the rarest word, not the most common one.
    */
-  async find(words: readonly string[], bounds: SearchBounds, limit: number): Promise<number[]> {
+  async find(words: readonly string[], bounds: SearchBounds, limit: number): Promise<Found[]> {
     if (words.length === 0 || limit <= 0) return []
     // With one word nearly every posting is a result: read no more than needed.
     let chunk = words.length === 1 ? Math.min(limit, MAX_CHUNK) : FIRST_CHUNK
     const firsts = await Promise.all(words.map((w) => this.postings(w, bounds, chunk)))
     let driver = 0
     for (let i = 1; i < firsts.length; i++) if (firsts[i]!.length < firsts[driver]!.length) driver = i
-    const out: number[] = []
+    const out: Found[] = []
     let rows = firsts[driver]!
     while (rows.length > 0) {
-      const seqs = rows.map((r) => r.seq)
-      const lists = await this.store.getMany<string[]>(seqs.map(wordsKey))
-      lists.forEach((list, i) => {
-        // The word list is read after the posting: a message edited or deleted meanwhile is judged by its newest words.
-        if (out.length < limit && list && words.every((w) => list.includes(w))) out.push(seqs[i]!)
+      const entries = await this.store.getMany<Entry>(rows.map((r) => wordsKey(r.seq)))
+      entries.forEach((e, i) => {
+        // The entry is read after the posting: a message edited or deleted meanwhile is judged by its newest words.
+        if (out.length < limit && e && words.every((w) => e.w.includes(w))) out.push({ ...rows[i]!, bytes: e.b })
       })
       if (out.length >= limit || rows.length < chunk) break
       const last = rows[rows.length - 1]!

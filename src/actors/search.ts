@@ -6,7 +6,10 @@
  * wave in a cluster, see Router.callMany), each for at most `limit + 1` results, and every wave
  * after the first only for results newer than the page's current last place, so channels whose
  * matches are all older than what was found answer from an empty range. The extra result tells
- * whether there is a next page. Channels answer places and sizes only; the bodies of the page's
+ * whether there is a next page. Channels are asked most recently active first (the caller's
+ * `recency` hint: the time of each channel's newest message it knows of); once the page is full,
+ * channels whose newest message is older than its last place cannot add anything and are not
+ * asked at all, so a search for a common word touches the few channels that were active lately. Channels answer places and sizes only; the bodies of the page's
  * messages are fetched at the end, from their channels, so no reply carries texts that do not
  * make the page. A page also stops before its texts pass PAGE_BYTES, like a history page.
  *
@@ -24,6 +27,12 @@ import { type SearchKey, compareKeys } from './search-index.js'
 export const CHANNELS_PER_WAVE = 32
 /** Bytes (UTF-8) of message text a page holds at most; one message always fits. */
 export const PAGE_BYTES = 1024 * 1024
+/**
+ * Slack for the recency hint: message times come from the clocks of whichever nodes owned a
+ * channel, so its newest message may be a little older than an earlier one. A channel is skipped
+ * only when its newest message is this much older than the page's last place.
+ */
+export const CLOCK_SKEW_MS = 60_000
 
 export interface SearchQuery { words: string[]; before?: SearchKey; limit: number }
 
@@ -36,16 +45,25 @@ const placeOf = (h: Hit): SearchKey => ({ ts: h.ts, channel: h.channel, seq: h.s
  * for by name) its refusal is the answer (FORBIDDEN for a non-member, NOT_FOUND...); with the
  * user's whole list, a channel that says the user is not (or no longer) a member is skipped.
  */
-export async function searchChannels(actors: Actors, user: string, channels: string[], query: SearchQuery & { channel?: string }): Promise<SearchPage> {
+export async function searchChannels(
+  actors: Actors, user: string, channels: string[], query: SearchQuery & { channel?: string }, recency = new Map<string, number>(),
+): Promise<SearchPage> {
   const want = query.limit + 1
   let best: Hit[] = []
-  for (let at = 0; at < channels.length; at += CHANNELS_PER_WAVE) {
-    const wave = channels.slice(at, at + CHANNELS_PER_WAVE)
+  // Unknown recency first: such a channel may well be the newest.
+  const known = (c: string) => recency.get(c) ?? Infinity
+  const order = [...channels].sort((x, y) => known(y) - known(x))
+  for (let at = 0; at < order.length; at += CHANNELS_PER_WAVE) {
     const above = best.length >= want ? placeOf(best[want - 1]!) : undefined
+    let wave = order.slice(at, at + CHANNELS_PER_WAVE)
+    if (above) wave = wave.filter((c) => known(c) + CLOCK_SKEW_MS >= above.ts)
+    if (wave.length === 0) break // sorted by recency: every channel left is older still
     const answers = await actors.channels(wave, { kind: 'search', user, words: query.words, below: query.before, above, limit: want })
     answers.forEach((r, i) => {
+      const channel = wave[i]!
       if (r.ok) {
-        best = mergeNewest(best, r.value.map((h) => ({ ...h, channel: wave[i]! })), want)
+        recency.set(channel, Math.max(recency.get(channel) ?? 0, r.value.lastTs ?? 0))
+        best = mergeNewest(best, r.value.found.map((h) => ({ ...h, channel })), want)
         return
       }
       const error = asChatError(r.error)

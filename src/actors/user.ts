@@ -44,6 +44,8 @@ export class UserActor implements Actor<UserRequest> {
   private readonly cursors = new Map<string, number>()
   /** Every connected device gets pushes; only live ones (recent frames) count for presence. */
   private readonly devices = new Map<string, { ref: DeviceRef; live: boolean }>()
+  /** Time of the newest message seen per channel (in memory, a hint that lets search skip quiet channels). */
+  private readonly recency = new Map<string, number>()
   /** The status friends were last told, so they hear only of changes. */
   private announcedOnline = false
 
@@ -98,7 +100,7 @@ export class UserActor implements Actor<UserRequest> {
       case 'disconnect': return this.handleDisconnect(req)
       case 'dropNode': return this.handleDropNode(req)
       case 'sync': return this.handleSync(req)
-      case 'search': this.requireProfile(); return searchChannels(this.env.actors, this.username, req.channel ? [req.channel] : [...this.channels.keys()], req)
+      case 'search': this.requireProfile(); return searchChannels(this.env.actors, this.username, req.channel ? [req.channel] : [...this.channels.keys()], req, this.recency)
       case 'read': return this.handleRead(req)
       case 'channels': this.requireProfile(); return [...this.channels].map(([id, m]) => ({ id, readSeq: m.readSeq }))
       case 'presence': this.requireProfile(); return this.presenceView()
@@ -186,6 +188,7 @@ export class UserActor implements Actor<UserRequest> {
         inboxSeq++
         ops.push({ type: 'put', key: K.inbox(inboxSeq), value: inboxEntry(e) })
         frames.push(inboxFrame(e, inboxSeq))
+        if (e.type === 'message') this.recency.set(req.channel, Math.max(this.recency.get(req.channel) ?? 0, e.message.ts))
         this.trackMembership(e, channels, ops)
       }
       const last = fresh.length > 0 ? fresh[fresh.length - 1]!.ev : cursor

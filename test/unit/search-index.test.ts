@@ -73,21 +73,22 @@ t.test('the index finds what a brute-force search finds, page by page, across ch
     if (roll < 0.15 && existing.length > 0) {
       const m = existing[Math.floor(random() * existing.length)]!
       const next = pick()
-      await kv.batch(index.replace(m.seq, m.ts, await index.wordsOf(m.seq), next).map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
+      await kv.batch((await index.edit(m.seq, m.ts, next.join(' '))).map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
       m.words = next
     } else if (roll < 0.25 && existing.length > 0) {
       const m = existing[Math.floor(random() * existing.length)]!
-      await kv.batch(index.remove(m.seq, m.ts, await index.wordsOf(m.seq)).map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
+      await kv.batch((await index.remove(m.seq, m.ts)).map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
       live.delete(`${channel}/${m.seq}`)
     } else {
       const seq = seqs.get(channel)! + 1
       seqs.set(channel, seq)
       const m = { channel, seq, ts: time(), words: pick() }
-      await kv.batch(index.add(seq, m.ts, m.words).map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
+      await kv.batch(index.add(seq, m.ts, m.words.join(' ')).map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
       live.set(`${channel}/${seq}`, m)
     }
   }
   const keyOf = (m: { channel: string; seq: number; ts: number }): SearchKey => ({ ts: m.ts, channel: m.channel, seq: m.seq })
+  let wrongSizes = 0
   const queries = [['alpha'], ['beta', 'gamma'], ['delta', 'omega', 'zeta'], ['nothing'], ['alpha', 'nothing']]
   for (const q of queries) {
     const expected = [...live.values()].filter((m) => q.every((w) => m.words.includes(w))).map(keyOf).sort(compareKeys)
@@ -98,8 +99,9 @@ t.test('the index finds what a brute-force search finds, page by page, across ch
         // The user actor's merge, in short: each channel's newest `limit` below the cursor.
         const found: SearchKey[] = []
         for (const c of channels) {
-          const seqsFound = await indexes.get(c)!.find(q, { below: before }, limit)
-          found.push(...seqsFound.map((s) => keyOf(live.get(`${c}/${s}`)!)))
+          const hits = await indexes.get(c)!.find(q, { below: before }, limit)
+          for (const h of hits) if (h.bytes !== Buffer.byteLength(live.get(`${c}/${h.seq}`)!.words.join(' '))) wrongSizes++
+          found.push(...hits.map((h) => keyOf(live.get(`${c}/${h.seq}`)!)))
         }
         const pageKeys = found.sort(compareKeys).slice(0, limit)
         got.push(...pageKeys)
@@ -109,14 +111,15 @@ t.test('the index finds what a brute-force search finds, page by page, across ch
       t.same(got, expected, `${q.join('+')} in pages of ${limit}: every match once, newest first (${expected.length})`)
     }
   }
+  t.equal(wrongSizes, 0, 'every hit carries the UTF-8 size of its text')
   // `above`: only what is newer than a key, as a later wave of a search asks.
   const all = [...live.values()].filter((m) => m.words.includes('alpha')).map(keyOf).sort(compareKeys)
   const pivot = all[Math.floor(all.length / 2)]!
   const newer: SearchKey[] = []
-  for (const c of channels) newer.push(...(await indexes.get(c)!.find(['alpha'], { above: pivot }, 1000)).map((s) => keyOf(live.get(`${c}/${s}`)!)))
+  for (const c of channels) newer.push(...(await indexes.get(c)!.find(['alpha'], { above: pivot }, 1000)).map((h) => keyOf(live.get(`${c}/${h.seq}`)!)))
   t.same(newer.sort(compareKeys), all.slice(0, Math.floor(all.length / 2)), 'above a key: exactly the newer matches')
   // A bare time as cursor: everything strictly older.
   const older: SearchKey[] = []
-  for (const c of channels) older.push(...(await indexes.get(c)!.find(['alpha'], { below: { ts: 1020, channel: '', seq: 0 } }, 1000)).map((s) => keyOf(live.get(`${c}/${s}`)!)))
+  for (const c of channels) older.push(...(await indexes.get(c)!.find(['alpha'], { below: { ts: 1020, channel: '', seq: 0 } }, 1000)).map((h) => keyOf(live.get(`${c}/${h.seq}`)!)))
   t.same(older.sort(compareKeys), all.filter((k) => k.ts < 1020), 'below a bare time: exactly the older matches')
 })
