@@ -7,8 +7,12 @@
  * const { token } = await api.login({ username: 'alice', password: 'secret123' })
  * const client = new ChatClient({ token, discover: api.baseUrl, WebSocket })
  * client.on('message', (m) => console.log(m.from, m.text))
+ * client.on('change', ({ event, message }) => console.log(event.op, message)) // edits, deletes, reactions
  * await client.connect()
- * await client.send(dmChannelId('alice', 'bob'), 'hi')
+ * const { seq } = await client.send(dmChannelId('alice', 'bob'), 'hi')
+ * await client.edit(dmChannelId('alice', 'bob'), seq, 'hi bob')
+ * await client.react(dmChannelId('alice', 'bob'), seq, '👋')
+ * const { messages, more, next } = await client.search('bob', { limit: 20 })
  * ```
  */
 export { ChatClient } from './chat-client.js'
