@@ -3,11 +3,13 @@
  * the same atomic commit as the message it indexes and replicates with the channel.
  *
  * Layout (sub-keys of the channel; docs/STORAGE.md):
- * - `x/<word>/<ts>/<seq>` -> 1: a posting. Within a word, keys sort by time then seq, so a reverse
- *   range is "newest first", and a search cursor becomes a range bound, exact at any depth.
- * - `t/<seq>` -> {w: [word], b: bytes}: the message's words, so an edit or a delete removes
- *   exactly the postings it made (whatever the tokenizer of the day would say), and a search
- *   checks every word of a candidate, and learns its size, with one small read (no message body).
+ * - `x/<word>/<ts>/<seq>` -> the message's text size in UTF-8 bytes: a posting. Within a word,
+ *   keys sort by time then seq, so a reverse range is "newest first", and a search cursor becomes
+ *   a range bound, exact at any depth. The size lets a search cut its page at a byte bound
+ *   without reading any message body.
+ * - `t/<seq>` -> [word]: the message's words, so an edit or a delete removes exactly the postings
+ *   it made (whatever the tokenizer of the day would say), and a search for several words checks
+ *   a candidate's other words with one small read.
  *
  * Words are folded (search-text.ts) and never contain the separator. A deleted message has
  * neither postings nor a word list: its words are gone from the index with its text.
@@ -29,7 +31,6 @@ export interface SearchBounds { below?: SearchKey; above?: SearchKey }
 /** A message found: its place in the channel and its text's size in UTF-8 bytes. */
 export interface Found { seq: number; ts: number; bytes: number }
 
-interface Entry { w: string[]; b: number }
 
 const POSTING = 'x'
 const WORDS = 't'
@@ -56,8 +57,9 @@ export class SearchIndex {
   add(seq: number, ts: number, text: string): KvOp[] {
     const words = wordsOf(text)
     if (words.length === 0) return []
-    const ops: KvOp[] = words.map((w) => ({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: 1 }))
-    ops.push({ type: 'put', key: wordsKey(seq), value: { w: words, b: Buffer.byteLength(text) } satisfies Entry })
+    const bytes = Buffer.byteLength(text)
+    const ops: KvOp[] = words.map((w) => ({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: bytes }))
+    ops.push({ type: 'put', key: wordsKey(seq), value: words })
     return ops
   }
 
@@ -67,9 +69,10 @@ export class SearchIndex {
     const next = wordsOf(text)
     const keep = new Set(next)
     const ops: KvOp[] = previous.filter((w) => !keep.has(w)).map((w) => ({ type: 'del', key: wordPrefix(w) + position(ts, seq) }))
-    const had = new Set(previous)
-    for (const w of next) if (!had.has(w)) ops.push({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: 1 })
-    ops.push(next.length > 0 ? { type: 'put', key: wordsKey(seq), value: { w: next, b: Buffer.byteLength(text) } satisfies Entry } : { type: 'del', key: wordsKey(seq) })
+    // Every posting is written again: each carries the text's new size.
+    const bytes = Buffer.byteLength(text)
+    for (const w of next) ops.push({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: bytes })
+    ops.push(next.length > 0 ? { type: 'put', key: wordsKey(seq), value: next } : { type: 'del', key: wordsKey(seq) })
     return ops
   }
 
@@ -82,28 +85,29 @@ export class SearchIndex {
 
   /** The words message `seq` is indexed under (none for a deleted or unindexed message). */
   private async entry(seq: number): Promise<string[]> {
-    return (await this.store.get<Entry>(wordsKey(seq)))?.w ?? []
+    return (await this.store.get<string[]>(wordsKey(seq))) ?? []
   }
 
   /**
-   * Up to `limit` messages holding every one of `words`, newest first, within `bounds`.
-   * Walks the postings of the rarest word (judged by a first small read of each) and checks each
-   * candidate's word list, so the cost follows the rarest word, not the most common one.
+   * Up to `limit` messages holding every one of `words`, newest first, within `bounds`. One word
+   * is one range read. Several: reads a first small chunk of each word's postings, walks those of
+   * the rarest and checks each candidate's word list, so the cost follows the rarest word, not
+   * the most common one. What is found is as of the reads: the caller checks the bodies it reads
+   * afterwards (an edit or delete may come in between).
    */
   async find(words: readonly string[], bounds: SearchBounds, limit: number): Promise<Found[]> {
     if (words.length === 0 || limit <= 0) return []
-    // With one word nearly every posting is a result: read no more than needed.
-    let chunk = words.length === 1 ? Math.min(limit, MAX_CHUNK) : FIRST_CHUNK
+    if (words.length === 1) return this.postings(words[0]!, bounds, Math.min(limit, MAX_CHUNK))
+    let chunk = FIRST_CHUNK
     const firsts = await Promise.all(words.map((w) => this.postings(w, bounds, chunk)))
     let driver = 0
     for (let i = 1; i < firsts.length; i++) if (firsts[i]!.length < firsts[driver]!.length) driver = i
     const out: Found[] = []
     let rows = firsts[driver]!
     while (rows.length > 0) {
-      const entries = await this.store.getMany<Entry>(rows.map((r) => wordsKey(r.seq)))
-      entries.forEach((e, i) => {
-        // The entry is read after the posting: a message edited or deleted meanwhile is judged by its newest words.
-        if (out.length < limit && e && words.every((w) => e.w.includes(w))) out.push({ ...rows[i]!, bytes: e.b })
+      const lists = await this.store.getMany<string[]>(rows.map((r) => wordsKey(r.seq)))
+      lists.forEach((list, i) => {
+        if (out.length < limit && list && words.every((w) => list.includes(w))) out.push(rows[i]!)
       })
       if (out.length >= limit || rows.length < chunk) break
       const last = rows[rows.length - 1]!
@@ -114,15 +118,15 @@ export class SearchIndex {
   }
 
   /** Postings of `word` within `bounds`, newest first, strictly older than `after` when given. */
-  private async postings(word: string, bounds: SearchBounds, limit: number, after?: { ts: number; seq: number }): Promise<Array<{ ts: number; seq: number }>> {
+  private async postings(word: string, bounds: SearchBounds, limit: number, after?: { ts: number; seq: number }): Promise<Found[]> {
     const prefix = wordPrefix(word)
     const lt = prefix + (after ? position(after.ts, after.seq) : this.upper(bounds.below))
     const gt = prefix + this.lower(bounds.above)
     if (gt >= lt) return []
     const rows = await this.store.range<number>({ gt, lt, limit, reverse: true })
-    return rows.map(([key]) => {
+    return rows.map(([key, bytes]) => {
       const at = key.slice(prefix.length)
-      return { ts: parseNum(at.slice(0, 16)), seq: parseNum(at.slice(17)) }
+      return { ts: parseNum(at.slice(0, 16)), seq: parseNum(at.slice(17)), bytes }
     })
   }
 

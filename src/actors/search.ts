@@ -2,8 +2,8 @@
  * Search across a user's channels: each channel searches its own index (search-index.ts) and the
  * answers are merged, newest first, into one page.
  *
- * Fan-out is bounded: channels are asked in waves of CHANNELS_PER_WAVE (one request per node and
- * wave in a cluster, see Router.callMany), each for at most `limit + 1` results, and every wave
+ * Fan-out is bounded: channels are asked in waves (8, then 16, 32, then at most 64 at once; one
+ * request per node and wave in a cluster, see Router.callMany), each for at most `limit + 1` results, and every wave
  * after the first only for results newer than the page's current last place, so channels whose
  * matches are all older than what was found answer from an empty range. The extra result tells
  * whether there is a next page. Channels are asked most recently active first (the caller's
@@ -22,17 +22,23 @@ import type { Message } from '../protocol/frames.js'
 import type { Actors } from './env.js'
 import type { SearchPage } from './messages.js'
 import { type SearchKey, compareKeys } from './search-index.js'
+import { words } from './search-text.js'
 
-/** Channels asked at once. */
-export const CHANNELS_PER_WAVE = 32
+/**
+ * Channels asked at once: the first wave is small (the most recently active channels usually fill
+ * a page by themselves), the next ones grow up to the most.
+ */
+export const FIRST_WAVE = 8
+export const CHANNELS_PER_WAVE = 64
 /** Bytes (UTF-8) of message text a page holds at most; one message always fits. */
 export const PAGE_BYTES = 1024 * 1024
 /**
  * Slack for the recency hint: message times come from the clocks of whichever nodes owned a
- * channel, so its newest message may be a little older than an earlier one. A channel is skipped
- * only when its newest message is this much older than the page's last place.
+ * channel, so its newest message may be a little older than an earlier one (nodes keep their
+ * clocks within milliseconds with NTP; this allows far worse). A channel is skipped only when its
+ * newest message is this much older than the page's last place.
  */
-export const CLOCK_SKEW_MS = 60_000
+export const CLOCK_SKEW_MS = 10_000
 
 export interface SearchQuery { words: string[]; before?: SearchKey; limit: number }
 
@@ -53,9 +59,9 @@ export async function searchChannels(
   // Unknown recency first: such a channel may well be the newest.
   const known = (c: string) => recency.get(c) ?? Infinity
   const order = [...channels].sort((x, y) => known(y) - known(x))
-  for (let at = 0; at < order.length; at += CHANNELS_PER_WAVE) {
+  for (let at = 0, size = FIRST_WAVE; at < order.length; at += size, size = Math.min(CHANNELS_PER_WAVE, size * 2)) {
     const above = best.length >= want ? placeOf(best[want - 1]!) : undefined
-    let wave = order.slice(at, at + CHANNELS_PER_WAVE)
+    let wave = order.slice(at, at + size)
     if (above) wave = wave.filter((c) => known(c) + CLOCK_SKEW_MS >= above.ts)
     if (wave.length === 0) break // sorted by recency: every channel left is older still
     const answers = await actors.channels(wave, { kind: 'search', user, words: query.words, below: query.before, above, limit: want })
@@ -75,7 +81,7 @@ export async function searchChannels(
   }
   const page = cut(best, query.limit)
   const last = page[page.length - 1]
-  return { messages: await bodies(actors, page), more: best.length > page.length, next: last ? placeOf(last) : null }
+  return { messages: await bodies(actors, page, query.words), more: best.length > page.length, next: last ? placeOf(last) : null }
 }
 
 /** The newest `max` of two lists that are each newest first. */
@@ -104,9 +110,10 @@ function cut(found: Hit[], limit: number): Hit[] {
 
 /**
  * The page's messages, read from their channels as they are now. One deleted since the channel
- * answered is left out (the page's cursor still moves past it).
+ * answered, or edited so that it no longer holds every word, is left out (the page's cursor
+ * still moves past it).
  */
-async function bodies(actors: Actors, page: Hit[]): Promise<Message[]> {
+async function bodies(actors: Actors, page: Hit[], query: string[]): Promise<Message[]> {
   const byChannel = new Map<string, number[]>()
   for (const h of page) (byChannel.get(h.channel) ?? byChannel.set(h.channel, []).get(h.channel)!).push(h.seq)
   const found = new Map<string, Message>()
@@ -115,6 +122,8 @@ async function bodies(actors: Actors, page: Hit[]): Promise<Message[]> {
   }))
   return page.flatMap((h) => {
     const m = found.get(`${h.channel}/${h.seq}`)
-    return m && !m.deleted ? [m] : []
+    if (!m || m.deleted) return []
+    const has = new Set(words(m.text))
+    return query.every((w) => has.has(w)) ? [m] : []
   })
 }
