@@ -36,7 +36,7 @@ const POSTING = 'x'
 const WORDS = 't'
 /** Above every digit: bounds "everything at this time". */
 const TOP = '\xff'
-const FIRST_CHUNK = 64
+const FIRST_CHUNK = 16
 const MAX_CHUNK = 1024
 
 const wordPrefix = (word: string) => `${POSTING}${SEP}${word}${SEP}`
@@ -111,7 +111,7 @@ export class SearchIndex {
       })
       if (out.length >= limit || rows.length < chunk) break
       const last = rows[rows.length - 1]!
-      chunk = Math.min(MAX_CHUNK, chunk * 2)
+      chunk = Math.min(MAX_CHUNK, chunk * 4)
       rows = await this.postings(words[driver]!, bounds, chunk, last)
     }
     return out
