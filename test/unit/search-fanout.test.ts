@@ -9,6 +9,7 @@ import type { ActorRequest } from '../../src/actors/runtime.js'
 import { type SearchKey, compareKeys } from '../../src/actors/search-index.js'
 import { CHANNELS_PER_WAVE, PAGE_BYTES, searchChannels } from '../../src/actors/search.js'
 import { errors } from '../../src/errors.js'
+import { Rng } from '../chaos/rng.js'
 
 interface Msg { ts: number; seq: number; bytes: number }
 
@@ -38,12 +39,11 @@ class FakeChannels implements Router {
 }
 
 function world(channels: number, perChannel: (i: number) => number, seed = 1): Map<string, Msg[]> {
-  let x = seed
-  const random = () => (x = (x * 48271) % 2147483647) / 2147483647
+  const rng = new Rng(seed)
   const data = new Map<string, Msg[]>()
   for (let c = 0; c < channels; c++) {
     const n = perChannel(c)
-    data.set(`g:c${String(c).padStart(3, '0')}`, Array.from({ length: n }, (_, i) => ({ seq: i + 1, ts: 1000 + Math.floor(random() * 5000), bytes: 10 })))
+    data.set(`g:c${String(c).padStart(3, '0')}`, Array.from({ length: n }, (_, i) => ({ seq: i + 1, ts: rng.int(1000, 6000), bytes: 10 })))
   }
   return data
 }

@@ -12,6 +12,7 @@ import { type SearchKey, SearchIndex, compareKeys } from '../../src/actors/searc
 import { fold, queryWords, words } from '../../src/actors/search-text.js'
 import { PrefixedStore } from '../../src/storage/actor-store.js'
 import { LevelKv } from '../../src/storage/leveldb.js'
+import { Rng } from '../chaos/rng.js'
 
 t.test('words are folded for case, accents and compatibility forms', async (t) => {
   t.same(words('Crème BRÛLÉE at the Café!'), ['creme', 'brulee', 'at', 'the', 'cafe'])
@@ -37,17 +38,6 @@ t.test('queries: words, length and count limits', async (t) => {
   t.match(queryWords('?! 👍', 200, 10), { problem: /no words/ })
 })
 
-/** A deterministic generator (mulberry32), so a failing workload replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 t.test('the index finds what a brute-force search finds, page by page, across channels', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'chat-index-'))
   const kv = await LevelKv.open(dir)
@@ -55,7 +45,8 @@ t.test('the index finds what a brute-force search finds, page by page, across ch
     await kv.close()
     rmSync(dir, { recursive: true, force: true })
   })
-  const random = rng(20240501)
+  const rng = new Rng(20240501)
+  const random = () => rng.next()
   const vocabulary = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'zeta']
   const channels = ['dm:ann:bob', 'g:aaa', 'g:zzz']
   const indexes = new Map(channels.map((c) => [c, new SearchIndex(new PrefixedStore(kv, `channel:${c}`), c)]))
