@@ -3,15 +3,16 @@
  * answers are merged, newest first, into one page.
  *
  * Fan-out is bounded: channels are asked in waves (8, then 16, 32, then at most 64 at once; one
- * request per node and wave in a cluster, see Router.callMany), each for at most `limit + 1` results, and every wave
- * after the first only for results newer than the page's current last place, so channels whose
- * matches are all older than what was found answer from an empty range. The extra result tells
- * whether there is a next page. Channels are asked most recently active first (the caller's
- * `recency` hint: the time of each channel's newest message it knows of); once the page is full,
- * channels whose newest message is older than its last place cannot add anything and are not
- * asked at all, so a search for a common word touches the few channels that were active lately. Channels answer places and sizes only; the bodies of the page's
- * messages are fetched at the end, from their channels, so no reply carries texts that do not
- * make the page. A page also stops before its texts pass PAGE_BYTES, like a history page.
+ * request per node and wave in a cluster, see Router.callMany), each for at most `limit + 1`
+ * results, and every wave after the first only for results newer than the page's current last
+ * place, so channels whose matches are all older than what was found answer from an empty range.
+ * The extra result tells whether there is a next page. Channels are asked most recently active
+ * first (the caller's `recency` hint: the time of each channel's newest message it knows of);
+ * once the page is full, channels whose newest message is older than its last place cannot add
+ * anything and are not asked at all, so a search for a common word touches the few channels that
+ * were active lately. Channels answer places and sizes only; the bodies of the page's messages
+ * are fetched at the end, from their channels, so no reply carries texts that do not make the
+ * page. A page also stops before its texts pass PAGE_BYTES, like a history page.
  *
  * Paging is by place, not by count: `before` is the last result's key (time, channel, seq), and
  * every channel bounds its index range by it, so a deep page costs what a first one does, and a
