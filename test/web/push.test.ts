@@ -218,7 +218,6 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   await deliverPush(cdp, registration.registrationId, first)
   let shown = await waitFor(() => shownNotifications(gina.context).then((n) => n.length > 0 && n), { what: 'a notification' })
   t.match(shown, [{ title: 'bob in Team', body: 'Lunch at 12?', tag: group, data: { id: JSON.parse(first).id, channel: group, url: `/#/c/${encodeURIComponent(group)}` } }], 'sender and group as title, the preview as body, tagged by conversation')
-  await screenshot(G, 'push-delivered')
 
   await bobSends(group, 'Or at 1?')
   const second = await nextPush()
