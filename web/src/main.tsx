@@ -31,7 +31,7 @@ store.subscribe(() => {
 })
 
 const session = store.get().session
-// Opens the conversation the URL names, if any (see lib/route.ts).
+// Starting also opens the conversation the URL names, if any (lib/route.ts).
 if (session !== null) actions.start(session)
 
 /** A conversation named from outside: a notification's click, a link, the address bar. */

@@ -1,8 +1,9 @@
 /**
  * Everything the person can do, as methods the components call: the account, the connection,
- * navigation and messages here, friends and groups in `social`, notifications in `notifications`. Actions talk to the server only
- * through the SDK (HttpApi for accounts, friends and groups; ChatClient for the live connection)
- * and write the outcome to the store through the reducers.
+ * navigation and messages here, friends and groups in `social`, notifications in
+ * `notifications`. Actions talk to the server only through the SDK (HttpApi for accounts, friends
+ * and groups; ChatClient for the live connection) and write the outcome to the store through the
+ * reducers.
  */
 import { ChatClient, ChatError, HttpApi, newClientMsgId } from '@sdk'
 import { forget, loadOutbox, loadSnapshot, saveOutbox, saveSession } from '../lib/local'
