@@ -27,8 +27,10 @@ export type {
   HttpApiOptions, SessionInfo,
 } from './http.js'
 export { PushApi, base64UrlToBytes } from './push.js'
+export { conversationUrl, installPushHandlers, isOpenConversationMessage, notificationContent, parsePayload, SEEN_CACHE } from './push-sw.js'
+export type { NotificationContent, NotificationData, OpenConversationMessage, PushHandlerOptions, PushPayload, PushWorkerScope } from './push-sw.js'
 export type {
-  CreatedPushSubscription, PushNotification, PushRegistrationLike, PushSubscriptionInfo, PushSubscriptionKind, WebPushSubscriptionJSON,
+  BrowserPushSubscriptionLike, CreatedPushSubscription, PushNotification, PushRegistrationLike, PushSubscriptionInfo, PushSubscriptionKind, WebPushSubscriptionJSON,
 } from './push.js'
 export { ApiError, ChatError, CLIENT_ERROR_CODES, isRetryableCode } from './errors.js'
 export type { ClientErrorCode, SdkErrorCode } from './errors.js'
