@@ -4,7 +4,7 @@
  */
 import { ConfigError, parseConfig, usage } from './config.js'
 import { createLogger } from './log.js'
-import { ChatNode } from './node.js'
+import type { ChatNode } from './node.js'
 import { StorageLockedError } from './storage/kv.js'
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -13,6 +13,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     return
   }
   const command = argv[0]
+  if (command === 'dev-certs') {
+    const { DevCertsError, runDevCerts } = await import('./cluster/dev-certs.js')
+    process.umask(0o077)
+    try {
+      process.stdout.write((await runDevCerts(argv.slice(1))) + '\n')
+      process.exit(0)
+    } catch (err) {
+      process.stderr.write(`chat-node dev-certs: ${(err as Error).message}\n`)
+      process.exit(err instanceof DevCertsError ? 2 : 1)
+    }
+  }
   if (command === 'members' || command === 'remove') {
     const { AdminError, runAdmin } = await import('./cluster/admin.js')
     try {
@@ -25,6 +36,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   }
   if (command === 'backup' || command === 'restore' || command === 'compact' || command === 'status') {
     const { OpsError, runOps } = await import('./ops/commands.js')
+    // A backup file and a restored data dir hold the same secrets as the node's own data dir.
+    process.umask(0o077)
     try {
       process.stdout.write((await runOps(command, argv.slice(1), env)) + '\n')
       process.exit(0)
@@ -33,6 +46,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       process.exit(err instanceof OpsError ? 2 : 1)
     }
   }
+  // Everything the node writes (LevelDB files, certificates it makes) is for its own user only.
+  process.umask(0o077)
   let config
   try {
     config = parseConfig(argv, env)
@@ -46,6 +61,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const log = createLogger(config.logLevel, config.id)
   let node: ChatNode
   try {
+    // Loaded only now: a bad flag is answered before the node's dependencies load.
+    const { ChatNode } = await import('./node.js')
     node = await ChatNode.start(config, log)
   } catch (err) {
     const message = err instanceof StorageLockedError ? err.message : `failed to start: ${(err as Error).message}`

@@ -14,10 +14,20 @@ export interface MetricSources {
   replicationLag?(): Map<string, number>
   /** Bytes the node's data dir takes on disk. */
   storageBytes?(): Promise<number>
+  /** Logins and sign-ups waiting for a password hash. */
+  hashWaiting?(): number
 }
 
 /** Latency buckets in seconds, from a fast local ack to a failover. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/**
+ * The resource and abuse bounds (docs/SECURITY.md), as values of the `bound` label of
+ * `chat_bound_hits_total`: each counts the requests, frames or bytes a bound refused or cut.
+ */
+export type Bound =
+  | 'login_throttle' | 'address_limit' | 'hash_queue' | 'max_devices' | 'history_bytes' | 'sync_bytes'
+  | 'send_queue' | 'push_queue' | 'fanout_queue' | 'oversize_frame' | 'grpc_unauthenticated'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -36,7 +46,12 @@ export class Metrics {
   readonly messages = new Counter({ name: 'chat_messages_total', help: 'messages acknowledged to senders', registers: [this.registry] })
   readonly pushes = new Counter({ name: 'chat_pushes_total', help: 'frames pushed to sockets', registers: [this.registry] })
   readonly slowConsumers = new Counter({ name: 'chat_slow_consumer_closes_total', help: 'sockets closed with 1013 for not keeping up', registers: [this.registry] })
-  readonly notifications = new Counter({ name: 'chat_push_notifications_total', help: 'notifications handed to the push service', registers: [this.registry] })
+  readonly notifications = new Counter({ name: 'chat_push_notifications_total', help: 'push notifications handed to this node\'s notifier (one per subscription)', registers: [this.registry] })
+  readonly bounds = new Counter<'bound'>({
+    name: 'chat_bound_hits_total', help: 'requests, frames or pushes refused or cut short by a resource or abuse bound, by bound',
+    labelNames: ['bound'] as const, registers: [this.registry],
+  })
+  readonly revocations = new Counter({ name: 'chat_sessions_revoked_total', help: 'sockets closed because their token was revoked or expired', registers: [this.registry] })
 
   // End-to-end latency as this node sees it.
   readonly ackSeconds = new Histogram({
@@ -86,6 +101,10 @@ export class Metrics {
     new Gauge({
       name: 'chat_active_actors', help: 'actors activated on this node', registers: [this.registry],
       collect() { this.set(sources.actors()) },
+    })
+    new Gauge({
+      name: 'chat_password_hash_waiting', help: 'logins and sign-ups waiting for a password hash', registers: [this.registry],
+      collect() { this.set(sources.hashWaiting?.() ?? 0) },
     })
     new Gauge({
       name: 'chat_ws_connections', help: 'open WebSocket connections on this node', registers: [this.registry],

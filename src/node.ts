@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { Actors, type ActorEnv, type Notifier, type Pusher, type Router } from './actors/env.js'
+import { Actors, type ActorEnv, type Pusher, type Router } from './actors/env.js'
 import { actorFactory } from './actors/factory.js'
-import { wakePending } from './actors/wake.js'
+import { Rewaker, wakePending } from './actors/wake.js'
 import { LocalRouter } from './actors/local-router.js'
 import { type ActorFactory, ActorRuntime } from './actors/runtime.js'
 import { Cluster } from './cluster/cluster.js'
@@ -18,11 +18,13 @@ import type { Config } from './config.js'
 import { errors } from './errors.js'
 import { ChatService } from './gateway/chat-service.js'
 import type { Topology } from './gateway/deps.js'
+import { AddressLimits } from './gateway/address-limits.js'
+import { PasswordHasher } from './gateway/hasher.js'
 import { buildHttp } from './gateway/http.js'
 import { SessionRegistry } from './gateway/sessions.js'
 import { Tokens } from './gateway/tokens.js'
 import { Metrics } from './metrics.js'
-import { LogNotifier, WebhookNotifier } from './notifier.js'
+import { startPush, type Push } from './push/node-push.js'
 import { CLOSE_CODES } from './protocol/frames.js'
 import { LocalActorStorage } from './storage/actor-store.js'
 import { nodeKey } from './storage/keys.js'
@@ -46,15 +48,20 @@ export class ChatNode {
   private pusher: Pusher | null = null
   private topology: Topology | null = null
   private admin: AdminSocket | null = null
+  private rewaker: Rewaker | null = null
+  private push: Push | null = null
   readonly registry: SessionRegistry
   readonly metrics: Metrics
+  private readonly hasher: PasswordHasher
   httpUrl = ''
 
   private constructor(readonly config: Config, readonly log: Logger, private readonly kv: LevelKv) {
     this.registry = new SessionRegistry(config.presenceTimeoutMs)
+    this.hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => this.metrics.bounds.inc({ bound: 'hash_queue' }))
     this.metrics = new Metrics({
       actors: () => this.runtime?.size ?? 0,
       connections: () => this.registry.size,
+      hashWaiting: () => this.hasher.stats.waiting,
       ring: () => {
         const c = this.cluster
         if (!c?.view) return { version: 0, members: 1, live: 1 }
@@ -86,13 +93,19 @@ export class ChatNode {
     const { config, log, kv } = this
     await checkMode(kv, config.nats.length > 0 ? 'cluster' : 'standalone', config.dataDir)
     const secret = config.secret ?? (await standaloneSecret(kv))
+    const router = this.lateRouter()
+    const rewaker = this.rewaker = new Rewaker(() => router, log)
+    const actors = new Actors(router)
+    const push = this.push = startPush({ config, secret, actors, metrics: this.metrics, log })
     const env: ActorEnv = {
-      actors: new Actors(this.lateRouter()),
+      actors,
       pusher: { push: (devices, frame) => this.pusher?.push(devices, frame) },
-      notifier: notifier(config, log, this.metrics),
-      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize },
+      notifier: push.notifier,
+      wake: (key) => rewaker.wake(key),
+      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, maxDevices: config.maxDevices, push: push.policy },
       log,
       now: Date.now,
+      onFanoutSpill: () => this.metrics.bounds.inc({ bound: 'fanout_queue' }),
     }
     await this.listen(env.actors, new Tokens(secret, config.tokenTtlMs))
     const runtimeOptions = { passivateAfterMs: config.passivateAfterMs, onError: (key: string, err: unknown) => log.error({ err, key }, 'actor handler failed') }
@@ -160,9 +173,10 @@ export class ChatNode {
     const { config } = this
     this.http = await buildHttp({
       config,
-      service: new ChatService(actors, tokens, config.maxGroupSize),
+      service: new ChatService(actors, tokens, config.maxGroupSize, this.hasher),
       actors,
       tokens,
+      addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow),
       registry: this.registry,
       metrics: this.metrics,
       topology: {
@@ -171,13 +185,15 @@ export class ChatNode {
         replica: async (key) => this.topology?.replica?.(key) ?? null,
       },
       log: this.log,
+      push: { vapidPublicKey: () => this.push?.vapid.current()?.publicKey ?? null, httpsOnly: config.pushHttpsOnly },
       healthy: () => this.serving && !this.leaving,
       now: Date.now,
     })
     await this.http.listen({ host: config.host, port: config.port })
     const address = this.http.server.address()
     const port = typeof address === 'object' && address ? address.port : config.port
-    this.httpUrl = `http://${config.host}:${port}`
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host
+    this.httpUrl = `${config.httpTlsCert ? 'https' : 'http'}://${host}:${port}`
   }
 
   /**
@@ -191,14 +207,19 @@ export class ChatNode {
     this.registry.closeAll(CLOSE_CODES.SERVICE_RESTART, 'node restarting; reconnect')
     await this.closeHttp()
     await this.runtime?.stop()
+    // Actors stopped with fan-out unfinished: their keys' new owners take it up.
+    await this.rewaker?.flush(2000)
+    this.push?.stop()
     await this.cluster?.close(HANDOFF_MS)
     await this.close()
     this.log.info({ nodeId: this.config.id }, 'stopped')
   }
 
   private async close(): Promise<void> {
+    this.push?.stop()
     await this.closeHttp().catch(() => {})
     await this.admin?.close().catch(() => {})
+    await this.hasher.close()
     await this.kv.close()
   }
 
@@ -250,10 +271,6 @@ function localPusher(nodeId: string, registry: SessionRegistry): Pusher {
       registry.push(local, frame)
     },
   }
-}
-
-function notifier(config: Config, log: Logger, metrics: Metrics): Notifier {
-  return config.pushWebhook ? new WebhookNotifier(config.pushWebhook, log, metrics) : new LogNotifier(log, metrics)
 }
 
 function standaloneTopology(node: ChatNode): Topology {

@@ -4,25 +4,44 @@
  * change before answering, and hands committed events to its fan-out.
  *
  * Storage layout (sub-keys; docs/STORAGE.md): `i` info, `n` counters, `f` fan-out mark,
- * `m/<seq>` messages, `e/<ev>` events, `v/<ev>` member lists, `d/<clientMsgId>` dedupe.
+ * `m/<seq>` messages, `e/<ev>` events, `v/<ev>` member lists, `d/<clientMsgId>` dedupe, and the
+ * search index `x/<word>/<ts>/<seq>`, `t/<seq>` (search-index.ts).
+ *
+ * Edits, deletes and reactions (message-changes.ts) are events numbered like messages: each is
+ * folded into the message's stored view `m/<seq>` and fanned out; `seq` never changes.
  */
 import { asChatError, errors } from '../errors.js'
-import type { ChannelView, Message } from '../protocol/frames.js'
+import { type ChannelView, LIMITS, type Message } from '../protocol/frames.js'
 import { HIGH, SEP, WAKE_SUB, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import type { KvOp } from '../storage/kv.js'
 import type { ActorEnv } from './env.js'
 import { Fanout } from './fanout.js'
 import { type ChannelId, checkClientMsgId, checkText, parseChannelId } from './ids.js'
-import type { ChannelEvent, ChannelReplies, ChannelRequest } from './messages.js'
+import { type ChannelEvent, type ChannelReplies, type ChannelRequest, type HistoryPage, channelKey } from './messages.js'
+import { type ChangeRequest, type StoredChange, type StoredMessage, applyChange, changeEvent, messageView, scrubbed } from './message-changes.js'
+import { SearchIndex } from './search-index.js'
 import type { Actor, Settled } from './runtime.js'
 
-interface Info { kind: 'dm' | 'group'; name: string; createdBy: string; members: string[]; createdAt: number }
+interface Info {
+  kind: 'dm' | 'group'
+  name: string
+  createdBy: string
+  members: string[]
+  createdAt: number
+  /** 1:1 only: members who block the other one, who may then not send here. */
+  blockedBy?: string[]
+}
+
+/** Bytes (UTF-8) of message text a history page holds at most (PROTOCOL.md 4.2). */
+export const HISTORY_PAGE_BYTES = 1024 * 1024
+/** Messages read from storage at once while a history page is built. */
+const HISTORY_READ_CHUNK = 20
 interface Counters { lastSeq: number; lastEv: number }
-interface StoredMessage { from: string; text: string; ts: number; clientMsgId: string; ev: number }
 type StoredEvent =
   | { t: 'm'; seq: number }
   | { t: 'member_added' | 'member_removed'; user: string; by: string; ts: number; to: string[] }
+  | StoredChange
 
 const K = {
   info: 'i',
@@ -39,11 +58,17 @@ export class ChannelActor implements Actor<ChannelRequest> {
   private info: Info | null = null
   private counters: Counters = { lastSeq: 0, lastEv: 0 }
   private fanout!: Fanout
+  /** When each member's last `typing` was forwarded (memory only: a lost entry costs one extra push). */
+  private readonly typingAt = new Map<string, number>()
+  private readonly index: SearchIndex
+  /** Time of the newest message, once known (read by the first search, kept by sends): a search hint. */
+  private lastTs: number | undefined
   /** Whether the wake flag is stored: set with the first change, cleared once fan-out caught up. */
   private wakeSet = false
 
   constructor(private readonly channelId: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
     this.id = parseChannelId(channelId)
+    this.index = new SearchIndex(store, channelId)
   }
 
   async activate(): Promise<void> {
@@ -52,12 +77,25 @@ export class ChannelActor implements Actor<ChannelRequest> {
     this.info = (info as Info | undefined) ?? null
     this.counters = (counters as Counters | undefined) ?? { lastSeq: 0, lastEv: 0 }
     const fanoutDone = (done as number | undefined) ?? 0
-    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, fanoutDone)
-    if (fanoutDone < this.counters.lastEv) await this.replayFanout(fanoutDone)
+    // Events committed but not known delivered (after a restart or a move) are read back from the log.
+    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, fanoutDone, (after, max) => this.eventsAfter(after, max), this.counters.lastEv, this.env.onFanoutSpill)
   }
 
+  /**
+   * A channel that does not exist: the runtime lets go of such an activation at once. A 1:1
+   * channel with no message yet holds no stored info but may hold typing notices, whose 2 s
+   * throttle must outlive the request.
+   */
+  isEmpty(): boolean {
+    return this.info === null && this.fanout.pending === 0 && this.typingAt.size === 0
+  }
+
+  /**
+   * `typing` stores nothing, so it runs beside the mailbox too and never waits behind commits; its
+   * throttle map is read and written with no await in between.
+   */
   isReadOnly(req: ChannelRequest): boolean {
-    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages' || req.kind === 'wake'
+    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages' || req.kind === 'search' || req.kind === 'wake' || req.kind === 'typing'
   }
 
   canPassivate(): boolean {
@@ -65,6 +103,9 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
   async deactivate(): Promise<void> {
+    // Deactivated with events not yet in every member's inbox (stepped down in a partition, or
+    // moved): the key's next activation, here or on its new owner, replays them.
+    if (this.fanout.pending > 0) this.env.wake(channelKey(this.channelId))
     this.fanout.stop()
     if (!this.info) return
     const ops: KvOp[] = []
@@ -84,6 +125,10 @@ export class ChannelActor implements Actor<ChannelRequest> {
       case 'history': return this.handleHistory(req)
       case 'info': return this.handleInfo(req)
       case 'messages': return this.handleMessages(req)
+      case 'typing': return this.handleTyping(req)
+      case 'setBlock': return this.handleSetBlock(req)
+      case 'edit': case 'delete': case 'react': return this.handleChange(req)
+      case 'search': return this.handleSearch(req)
       case 'wake': return null
       default: {
         const never: never = req
@@ -200,6 +245,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
         const text = checkText(req.text)
         info ??= await this.requireExisting(ops)
         if (!info.members.includes(req.from)) throw errors.forbidden('not a member of this channel')
+        if (info.blockedBy?.some((u) => u !== req.from)) throw errors.forbidden('this user does not accept your messages')
         const repeat = seen.get(clientMsgId)
         const prior = repeat ?? (await this.store.get<{ seq: number; ts: number }>(K.dedupe(clientMsgId)))
         if (prior) {
@@ -216,6 +262,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
           { type: 'put', key: K.message(seq), value: stored },
           { type: 'put', key: K.event(ev), value: { t: 'm', seq } satisfies StoredEvent },
           { type: 'put', key: K.dedupe(clientMsgId), value: { seq, ts } },
+          ...this.index.add(seq, ts, text),
         )
         seen.set(clientMsgId, { seq, ts })
         uncommitted.push(results.length)
@@ -238,27 +285,145 @@ export class ChannelActor implements Actor<ChannelRequest> {
     this.info = info
     this.counters = counters
     this.wakeSet = true
+    if (this.lastTs !== undefined) this.lastTs = Math.max(this.lastTs, fresh[fresh.length - 1]!.message.ts)
     for (const f of fresh) this.fanout.enqueue({ ev: f.ev, type: 'message', message: f.message }, info!.members)
     return results
   }
 
 
-  private async handleHistory(req: Extract<ChannelRequest, { kind: 'history' }>): Promise<Message[]> {
+  /**
+   * A window of history, ascending. Besides `limit`, a page holds at most HISTORY_PAGE_BYTES of
+   * text: it is read from storage a few messages at a time, from the end the window starts at
+   * (the newest for `before`/neither, the oldest for `after`), and stops with `more` before the
+   * next message would pass the bound, so the client pages on from where it stopped.
+   */
+  private async handleHistory(req: Extract<ChannelRequest, { kind: 'history' }>): Promise<HistoryPage> {
     const info = await this.requireExisting()
     if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
-    const lo = req.after !== undefined ? { gt: K.message(Math.max(0, req.after)) } : { gt: K.message(0) }
-    const hi = req.before !== undefined ? { lt: K.message(Math.max(0, req.before)) } : { lt: `m${SEP}${HIGH}` }
     // `after` asks for the oldest messages past it; otherwise the newest ones are wanted.
     const reverse = req.after === undefined
-    const rows = await this.store.range<StoredMessage>({ ...lo, ...hi, limit: req.limit, reverse })
-    if (reverse) rows.reverse()
-    return rows.map(([key, m]) => this.toMessage(parseNum(key.slice(2)), m))
+    let lo = req.after !== undefined ? K.message(Math.max(0, req.after)) : K.message(0)
+    let hi = req.before !== undefined ? K.message(Math.max(0, req.before)) : `m${SEP}${HIGH}`
+    const out: Message[] = []
+    let bytes = 0
+    while (out.length < req.limit) {
+      const rows = await this.store.range<StoredMessage>({ gt: lo, lt: hi, limit: Math.min(HISTORY_READ_CHUNK, req.limit - out.length), reverse })
+      for (const [key, m] of rows) {
+        const size = Buffer.byteLength(m.text)
+        // One message always fits: a page is never empty while messages remain.
+        if (out.length > 0 && bytes + size > HISTORY_PAGE_BYTES) {
+          if (reverse) out.reverse()
+          return { messages: out, more: true }
+        }
+        out.push(this.toMessage(parseNum(key.slice(2)), m))
+        bytes += size
+      }
+      if (rows.length < HISTORY_READ_CHUNK) break
+      const last = rows[rows.length - 1]![0]
+      if (reverse) hi = last
+      else lo = last
+    }
+    if (reverse) out.reverse()
+    return { messages: out, more: false }
+  }
+
+  /** Records that `by` blocks (or no longer blocks) the other member of this 1:1 channel. */
+  private async handleSetBlock(req: Extract<ChannelRequest, { kind: 'setBlock' }>): Promise<null> {
+    if (this.id.kind !== 'dm') throw errors.badRequest('only 1:1 channels take blocks')
+    const ops: KvOp[] = []
+    const info = await this.requireExisting(ops)
+    if (!info.members.includes(req.by)) throw errors.forbidden('not a member of this channel')
+    const blockedBy = new Set(info.blockedBy ?? [])
+    if (blockedBy.has(req.by) === req.on) return null
+    if (req.on) blockedBy.add(req.by)
+    else blockedBy.delete(req.by)
+    const next: Info = { ...info, blockedBy: [...blockedBy] }
+    ops.push({ type: 'put', key: K.info, value: next })
+    await this.store.commit(ops)
+    this.info = next
+    return null
+  }
+
+  /**
+   * An edit, delete or reaction: judged against the message's current view (message-changes.ts),
+   * folded into it, indexed again (an edit) or erased from the index (a delete), and recorded as
+   * the channel's next event, all in one commit; then fanned out to every member like a message.
+   * A change that changes nothing stores and emits nothing.
+   */
+  private async handleChange(req: ChangeRequest): Promise<null> {
+    const info = await this.requireExisting()
+    if (!info.members.includes(req.by)) throw errors.forbidden('not a member of this channel')
+    const seq = req.seq
+    if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.counters.lastSeq) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
+    const current = await this.store.get<StoredMessage>(K.message(seq))
+    if (!current) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
+    const change = applyChange(current, req, info, this.env.now())
+    if (!change) return null
+    const { next, event } = change
+    const ev = this.counters.lastEv + 1
+    const counters = { lastSeq: this.counters.lastSeq, lastEv: ev }
+    const ops: KvOp[] = [
+      { type: 'put', key: K.message(seq), value: next },
+      { type: 'put', key: K.event(ev), value: event satisfies StoredEvent },
+      { type: 'put', key: K.counters, value: counters },
+      { type: 'put', key: K.fanout, value: this.fanout.done },
+    ]
+    if (event.t === 'edit') ops.push(...(await this.index.edit(seq, next.ts, next.text)))
+    if (event.t === 'delete') ops.push(...(await this.index.remove(seq, next.ts)))
+    this.flagWake(ops)
+    await this.store.commit(ops)
+    this.counters = counters
+    this.wakeSet = true
+    if (event.t === 'delete') {
+      const view = messageView(this.channelId, seq, next)
+      this.fanout.rewrite((e) => scrubbed(e, seq, view))
+    }
+    this.fanout.enqueue(changeEvent(this.channelId, ev, event, next), info.members)
+    return null
+  }
+
+  /**
+   * Messages of this channel holding every word, newest first, within the bounds; members only.
+   * Answers places and sizes, not bodies: the caller merges many channels and fetches the bodies
+   * of the page's messages only.
+   */
+  private async handleSearch(req: Extract<ChannelRequest, { kind: 'search' }>): Promise<ChannelReplies['search']> {
+    const info = await this.requireExisting()
+    if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
+    const found = await this.index.find(req.words, { below: req.below, above: req.above }, req.limit)
+    if (this.lastTs === undefined && this.counters.lastSeq > 0) {
+      const last = await this.store.get<StoredMessage>(K.message(this.counters.lastSeq))
+      this.lastTs = Math.max(this.lastTs ?? 0, last?.ts ?? 0)
+    }
+    return { found, lastTs: this.lastTs ?? null }
   }
 
   private async handleInfo(req: Extract<ChannelRequest, { kind: 'info' }>): Promise<ChannelReplies['info']> {
     const info = await this.requireExisting()
     if (req.user !== undefined && !info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
     return { view: this.viewOf(info), lastSeq: this.counters.lastSeq }
+  }
+
+  /**
+   * Forwards "typing" to the other members' user actors, at most once per member every
+   * `LIMITS.typingIntervalMs`; a throttled one is still answered ok (the client cannot tell, and
+   * need not care). Fire and forget: a lost typing notice is harmless.
+   */
+  private async handleTyping(req: Extract<ChannelRequest, { kind: 'typing' }>): Promise<null> {
+    const info = await this.requireExisting()
+    if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
+    const now = this.env.now()
+    const last = this.typingAt.get(req.user)
+    if (last !== undefined && now - last < LIMITS.typingIntervalMs) return null
+    this.typingAt.set(req.user, now)
+    if (this.typingAt.size > 2 * info.members.length) this.forgetOldTyping(now)
+    const others = info.members.filter((m) => m !== req.user)
+    if (others.length > 0) void this.env.actors.users(others, { kind: 'typing', channel: this.channelId, from: req.user })
+    return null
+  }
+
+  private forgetOldTyping(now: number): void {
+    for (const [user, at] of this.typingAt) if (now - at >= LIMITS.typingIntervalMs) this.typingAt.delete(user)
   }
 
   private async handleMessages(req: Extract<ChannelRequest, { kind: 'messages' }>): Promise<Message[]> {
@@ -270,21 +435,29 @@ export class ChannelActor implements Actor<ChannelRequest> {
     return out
   }
 
-  /** Re-queues events committed but not known delivered (after a restart or a move). */
-  private async replayFanout(done: number): Promise<void> {
-    const rows = await this.store.range<StoredEvent>({ gt: K.event(done), lte: K.event(this.counters.lastEv) })
-    const seqs = rows.flatMap(([, e]) => (e.t === 'm' ? [e.seq] : []))
-    const bodies = new Map((await this.handleMessages({ kind: 'messages', seqs })).map((m) => [m.seq, m]))
-    for (const [key, stored] of rows) {
+  /**
+   * Committed events after `after` (at most `max`) with their recipients, for the fan-out. Bodies
+   * are read as they are now: a message deleted since goes out deleted.
+   */
+  private async eventsAfter(after: number, max: number): Promise<{ events: Array<{ event: ChannelEvent; recipients: string[] }>; through: number }> {
+    const rows = await this.store.range<StoredEvent>({ gt: K.event(after), lte: K.event(this.counters.lastEv), limit: max })
+    const seqs = [...new Set(rows.flatMap(([, e]) => (isMemberEvent(e) ? [] : [e.seq])))]
+    const stored = await this.store.getMany<StoredMessage>(seqs.map(K.message))
+    const bodies = new Map<number, StoredMessage>()
+    stored.forEach((m, i) => m && bodies.set(seqs[i]!, m))
+    const out: Array<{ event: ChannelEvent; recipients: string[] }> = []
+    for (const [key, e] of rows) {
       const ev = parseNum(key.slice(2))
-      if (stored.t !== 'm') {
-        this.fanout.enqueue(toEvent(this.channelId, ev, stored), stored.to)
+      if (isMemberEvent(e)) {
+        out.push({ event: toEvent(this.channelId, ev, e), recipients: e.to })
         continue
       }
-      const message = bodies.get(stored.seq)
-      if (!message) continue
-      this.fanout.enqueue({ ev, type: 'message', message }, await this.membersAt(ev))
+      const body = bodies.get(e.seq)
+      if (!body) continue
+      const event = e.t === 'm' ? { ev, type: 'message' as const, message: this.toMessage(e.seq, body) } : changeEvent(this.channelId, ev, e, body)
+      out.push({ event, recipients: await this.membersAt(ev) })
     }
+    return { events: out, through: rows.length > 0 ? parseNum(rows[rows.length - 1]![0].slice(2)) : after }
   }
 
   /** Events will need fan-out: if the node dies first, it must wake this channel to finish it. */
@@ -329,10 +502,16 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
   private toMessage(seq: number, m: StoredMessage): Message {
-    return { channel: this.channelId, seq, from: m.from, text: m.text, ts: m.ts, clientMsgId: m.clientMsgId }
+    return messageView(this.channelId, seq, m)
   }
 }
 
-function toEvent(channel: string, ev: number, e: Exclude<StoredEvent, { t: 'm' }>): ChannelEvent {
+type StoredMemberEvent = Extract<StoredEvent, { t: 'member_added' | 'member_removed' }>
+
+function isMemberEvent(e: StoredEvent): e is StoredMemberEvent {
+  return e.t === 'member_added' || e.t === 'member_removed'
+}
+
+function toEvent(channel: string, ev: number, e: StoredMemberEvent): ChannelEvent {
   return { ev, type: e.t, channel, user: e.user, by: e.by, ts: e.ts }
 }

@@ -8,6 +8,7 @@ import { asChatError } from '../errors.js'
 import type { ChannelReplies, ChannelRequest, DeviceRef, UserReplies, UserRequest } from './messages.js'
 import { channelKey, userKey } from './messages.js'
 import type { ActorRequest, Settled } from './runtime.js'
+import type { Notifier, PushPolicy } from '../push/types.js'
 
 export type { Settled } from './runtime.js'
 
@@ -25,15 +26,19 @@ export interface Router {
  */
 export const REREGISTER_FRAME = '{"op":"_reregister"}'
 
+/**
+ * Not for the client either: tells a session that its token was revoked; the session closes its
+ * socket with 4401. Sent to the sessions of the revoked token (or all of the user's).
+ */
+export const REVOKED_FRAME = '{"op":"_revoked"}'
+
 /** Sends pre-serialized frames to devices' sockets on whichever node holds them. Never blocks. */
 export interface Pusher {
   push(devices: readonly DeviceRef[], frame: string): void
 }
 
-/** Hands notifications for users with no live device to a push service. Never blocks. */
-export interface Notifier {
-  notify(user: string, notification: { channel: string; from: string; text: string; seq: number }): void
-}
+/** Sends push notifications for users with no live device (src/push/types.ts). Never blocks. */
+export type { Notifier } from '../push/types.js'
 
 type UserKind = UserRequest['kind']
 type ChannelKind = ChannelRequest['kind']
@@ -50,6 +55,16 @@ export class Actors {
     return this.router.call(channelKey(id), req) as Promise<ChannelReplies[K]>
   }
 
+  /** The same request to many channels; batched per destination node. One result per channel, in order. */
+  async channels<K extends ChannelKind>(ids: string[], req: Extract<ChannelRequest, { kind: K }>): Promise<Array<Settled<ChannelReplies[K]>>> {
+    try {
+      return (await this.router.callMany(ids.map(channelKey), req)) as Array<Settled<ChannelReplies[K]>>
+    } catch (err) {
+      const error = asChatError(err)
+      return ids.map(() => ({ ok: false, error }))
+    }
+  }
+
   async users<K extends UserKind>(usernames: string[], req: Extract<UserRequest, { kind: K }>): Promise<Array<Settled<UserReplies[K]>>> {
     try {
       return (await this.router.callMany(usernames.map(userKey), req)) as Array<Settled<UserReplies[K]>>
@@ -63,13 +78,24 @@ export class Actors {
 export interface ActorConfig {
   nodeId: string
   maxGroupSize: number
+  /** Push limits and coalescing window; DEFAULT_PUSH_POLICY when absent. */
+  push?: PushPolicy
+  /** Open sockets per user (PROTOCOL.md 4.2). */
+  maxDevices: number
 }
 
 export interface ActorEnv {
   actors: Actors
   pusher: Pusher
   notifier: Notifier
+  /**
+   * Asks for `key` to be activated again soon, wherever it lives then: an actor deactivated with
+   * background work unfinished (fenced, or handed over) calls it for itself. Never blocks.
+   */
+  wake(key: string): void
   config: ActorConfig
   log: Logger
   now(): number
+  /** A channel's fan-out queue reached its bound (its events wait in the log): for the metric. */
+  onFanoutSpill?: () => void
 }

@@ -4,9 +4,18 @@
  * the reply type of the request it sends, and a remote hop can carry both as JSON.
  */
 import type { ChannelView, Message, PresenceView, UserView, ChannelKind } from '../protocol/frames.js'
+import type { PushOp } from '../push/types.js'
+import type { Found, SearchKey } from './search-index.js'
 
 /** A connected device: where its socket lives, so pushes can reach it. */
-export interface DeviceRef { sessionId: string; deviceId: string; node: string }
+export interface DeviceRef {
+  sessionId: string
+  deviceId: string
+  node: string
+  /** The id and generation of the token the socket was opened with (revocation closes it). */
+  tid?: string
+  gen?: number
+}
 
 export type FriendState = 'requested' | 'pending' | 'friends'
 
@@ -14,12 +23,27 @@ export type FriendState = 'requested' | 'pending' | 'friends'
 export type ChannelEvent =
   | { ev: number; type: 'message'; message: Message }
   | { ev: number; type: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
+  /** `text` is the message's text after the edit; `text: ""` and `deleted` once it was deleted since. */
+  | { ev: number; type: 'edit'; channel: string; seq: number; text: string; by: string; ts: number; deleted?: true }
+  | { ev: number; type: 'delete'; channel: string; seq: number; by: string; ts: number }
+  | { ev: number; type: 'reaction'; channel: string; seq: number; user: string; emoji: string; on: boolean; ts: number }
 
 // ---- user actor: key `user:<username>` ----
 
 export type UserRequest =
   | { kind: 'signup'; passwordHash: string; displayName: string }
+  /** Starts a login: the password hash to check, or how long this username is throttled. */
   | { kind: 'credentials' }
+  | { kind: 'loginResult'; attempt: string; outcome: 'ok' | 'failed' | 'cancelled' }
+  /** Whether a token (by its id and generation) is still good; UNAUTHORIZED if revoked. */
+  | { kind: 'checkToken'; tid: string; gen: number }
+  | { kind: 'revokeToken'; tid: string; exp: number; deviceId?: string }
+  | { kind: 'revokeAll' }
+  | { kind: 'block'; user: string }
+  | { kind: 'unblock'; user: string }
+  | { kind: 'blocks' }
+  /** May `by` add this user to a group? NOT_FOUND if no such user, FORBIDDEN if blocked. */
+  | { kind: 'admit'; by: string }
   | { kind: 'profile' }
   | { kind: 'updateProfile'; displayName: string }
   | { kind: 'friendReceived'; from: string }
@@ -31,20 +55,46 @@ export type UserRequest =
   | { kind: 'disconnect'; sessionId: string; lastActiveAt: number }
   | { kind: 'dropNode'; node: string }
   | { kind: 'sync'; since: number; limit: number }
+  /** Messages of the user's channels (or of `channel` only) holding every word, newest first. */
+  | { kind: 'search'; words: string[]; channel?: string; before?: SearchKey; limit: number }
   | { kind: 'read'; channel: string; seq: number; sessionId: string | null }
   | { kind: 'channels' }
   | { kind: 'presence' }
   | { kind: 'presenceFor'; requester: string; requesterChannels: string[] }
   | { kind: 'presenceQuery'; users: string[] }
   | { kind: 'presenceChanged'; presence: PresenceView }
+  /** Push subscriptions and pending notifications (src/push/types.ts; replies in PushReplies). */
+  | { kind: 'push'; op: PushOp }
+  /** Someone else is typing in a channel of this user: pushed to live devices, not stored. */
+  | { kind: 'typing'; channel: string; from: string }
   /** Only activates the actor (finishing background work, taking ownership under a new ring). */
   | { kind: 'wake' }
 
 export interface SyncResult { events: import('../protocol/frames.js').InboxEvent[]; next: number; more: boolean }
 
+/**
+ * A channel's search answer: the messages found (places and text sizes, not bodies), and the time
+ * of the channel's newest message, which tells a later search whether the channel can have
+ * anything newer than what it already found.
+ */
+export interface ChannelSearchResult { found: Found[]; lastTs: number | null }
+
+/** A page of search results: `more` when older matches may remain, `next` the last one's key. */
+export interface SearchPage { messages: Message[]; more: boolean; next: SearchKey | null }
+
 export interface UserReplies {
   signup: UserView
-  credentials: { passwordHash: string; user: UserView }
+  credentials:
+    | { kind: 'go'; attempt: string; passwordHash: string; user: UserView; gen: number }
+    | { kind: 'throttled'; retryAfterSec: number }
+  loginResult: null
+  checkToken: null
+  revokeToken: null
+  revokeAll: null
+  block: string[]
+  unblock: string[]
+  blocks: string[]
+  admit: UserView
   profile: UserView
   updateProfile: UserView
   friendReceived: FriendState
@@ -56,12 +106,15 @@ export interface UserReplies {
   disconnect: null
   dropNode: null
   sync: SyncResult
+  search: SearchPage
   read: { seq: number }
   channels: Array<{ id: string; readSeq: number }>
   presence: PresenceView
   presenceFor: PresenceView | null
   presenceQuery: PresenceView[]
   presenceChanged: null
+  push: unknown
+  typing: null
   wake: null
 }
 
@@ -81,7 +134,20 @@ export type ChannelRequest =
   | { kind: 'history'; user: string; before?: number; after?: number; limit: number }
   | { kind: 'info'; user?: string }
   | { kind: 'messages'; seqs: number[] }
+  /** `user` is typing: checked for membership, throttled, forwarded to the others; not stored. */
+  | { kind: 'typing'; user: string }
+  /** A 1:1 channel: `by` blocks (on) or unblocks the other member from sending here. */
+  | { kind: 'setBlock'; by: string; on: boolean }
+  /** Changes to a sent message (PROTOCOL.md 4.4); each is answered null, a repeat changes nothing. */
+  | { kind: 'edit'; by: string; seq: number; text: string }
+  | { kind: 'delete'; by: string; seq: number }
+  | { kind: 'react'; by: string; seq: number; emoji: string; on: boolean }
+  /** Up to `limit` messages holding every word (folded), newest first, between the keys: their places and sizes. */
+  | { kind: 'search'; user: string; words: string[]; below?: SearchKey; above?: SearchKey; limit: number }
   | { kind: 'wake' }
+
+/** A history page: `more` when the size bound cut it short of `limit`. */
+export interface HistoryPage { messages: Message[]; more: boolean }
 
 export interface ChannelReplies {
   create: ChannelView
@@ -89,9 +155,15 @@ export interface ChannelReplies {
   removeMember: ChannelView
   send: SendAck
   sendMany: Array<{ ok: true; value: SendAck } | { ok: false; error: { code: string; message: string } }>
-  history: Message[]
+  history: HistoryPage
   info: ChannelInfo
   messages: Message[]
+  typing: null
+  setBlock: null
+  edit: null
+  delete: null
+  react: null
+  search: ChannelSearchResult
   wake: null
 }
 

@@ -5,28 +5,35 @@
  * The inbox holds pointers `(channel, seq)` for messages; bodies stay in the channel's log.
  *
  * Storage layout (sub-keys; docs/STORAGE.md): `p` profile, `m` meta, `f/<user>` friend state,
- * `c/<channel>` membership and read position, `k/<channel>` delivery cursor, `i/<inboxSeq>` inbox.
+ * `c/<channel>` membership and read position, `k/<channel>` delivery cursor, `i/<inboxSeq>` inbox,
+ * `a` token revocations and failed logins (user-auth.ts), `b/<user>` users this user blocks;
+ * push subscriptions and pending notifications are kept by `UserPush` (src/push/user-push.ts).
  */
 import { asChatError, errors } from '../errors.js'
 import type { InboxEvent, Message, PresenceView, UserView } from '../protocol/frames.js'
+import { DEFAULT_PUSH_POLICY } from '../push/types.js'
+import { UserPush } from '../push/user-push.js'
 import { HIGH, SEP, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import type { KvOp } from '../storage/kv.js'
-import { type ActorEnv, REREGISTER_FRAME } from './env.js'
+import { type ActorEnv, REREGISTER_FRAME, REVOKED_FRAME } from './env.js'
+import { dmId } from './ids.js'
+import { AUTH_KEY, type AuthRecord, UserAuth } from './user-auth.js'
 import type { ChannelEvent, DeviceRef, FriendState, SyncResult, UserReplies, UserRequest } from './messages.js'
 import type { Actor, Settled } from './runtime.js'
+import { type InboxEntry, eventOf, inboxEntry, inboxFrame, isPointer } from './inbox-events.js'
+import { searchChannels } from './search.js'
 
 interface Profile { username: string; displayName: string; passwordHash: string; createdAt: number }
 interface Meta { inboxSeq: number; lastActiveAt: number | null }
 interface Membership { readSeq: number }
-type InboxEntry =
-  | { c: string; s: number }
-  | { op: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
 
-/** Text (UTF-16 units) of message bodies after which a sync page ends early. */
-const SYNC_PAGE_CHARS = 1_000_000
+/** Bytes (UTF-8) of message text a sync page holds at most (PROTOCOL.md 4.2); more ends it early. */
+export const SYNC_PAGE_BYTES = 1024 * 1024
+/** Group member lists read at once while a presence query looks for visible users. */
+const PRESENCE_GROUPS_AT_ONCE = 32
 /** Inbox rows whose bodies are fetched together while a sync page is built. */
-const SYNC_FETCH_CHUNK = 100
+const SYNC_FETCH_CHUNK = 32
 
 const K = {
   profile: 'p',
@@ -35,6 +42,7 @@ const K = {
   channel: (c: string) => `c${SEP}${c}`,
   cursor: (c: string) => `k${SEP}${c}`,
   inbox: (n: number) => `i${SEP}${num(n)}`,
+  block: (u: string) => `b${SEP}${u}`,
 }
 
 export class UserActor implements Actor<UserRequest> {
@@ -45,49 +53,82 @@ export class UserActor implements Actor<UserRequest> {
   private readonly cursors = new Map<string, number>()
   /** Every connected device gets pushes; only live ones (recent frames) count for presence. */
   private readonly devices = new Map<string, { ref: DeviceRef; live: boolean }>()
+  /** Time of the newest message seen per channel (in memory, a hint that lets search skip quiet channels). */
+  private readonly recency = new Map<string, number>()
   /** The status friends were last told, so they hear only of changes. */
   private announcedOnline = false
+  private readonly push: UserPush
+  private readonly auth: UserAuth
+  /** Users this user blocks. */
+  private readonly blocked = new Set<string>()
 
-  constructor(private readonly username: string, private readonly store: ActorStore, private readonly env: ActorEnv) {}
+  constructor(private readonly username: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
+    this.push = new UserPush(username, store, { actors: env.actors, notifier: env.notifier, policy: env.config.push ?? DEFAULT_PUSH_POLICY, now: env.now })
+    this.auth = new UserAuth(env.now)
+  }
 
   async activate(): Promise<void> {
-    const [profile, meta] = await this.store.getMany<unknown>([K.profile, K.meta])
+    const [profile, meta, auth] = await this.store.getMany<unknown>([K.profile, K.meta, AUTH_KEY])
     this.profile = (profile as Profile | undefined) ?? null
     if (!this.profile) return
     this.meta = (meta as Meta | undefined) ?? this.meta
-    const [friends, channels, cursors] = await Promise.all([
+    this.auth.load(auth as AuthRecord | undefined)
+    const [friends, channels, cursors, blocked] = await Promise.all([
       this.store.range<FriendState>({ gt: `f${SEP}`, lt: `f${SEP}${HIGH}` }),
       this.store.range<Membership>({ gt: `c${SEP}`, lt: `c${SEP}${HIGH}` }),
       this.store.range<number>({ gt: `k${SEP}`, lt: `k${SEP}${HIGH}` }),
+      this.store.range<boolean>({ gt: `b${SEP}`, lt: `b${SEP}${HIGH}` }),
     ])
     for (const [k, v] of friends) this.friends.set(k.slice(2), v)
     for (const [k, v] of channels) this.channels.set(k.slice(2), v)
     for (const [k, v] of cursors) this.cursors.set(k.slice(2), v)
+    for (const [k] of blocked) this.blocked.add(k.slice(2))
+    await this.push.load()
+  }
+
+  /** A user that does not exist: the runtime lets go of such an activation at once. */
+  isEmpty(): boolean {
+    return this.profile === null
   }
 
   isReadOnly(req: UserRequest): boolean {
     switch (req.kind) {
-      case 'credentials': case 'profile': case 'friends': case 'sync': case 'channels': case 'wake':
-      case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged':
+      case 'credentials': case 'profile': case 'friends': case 'sync': case 'search': case 'channels': case 'wake':
+      case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged': case 'typing':
+      case 'checkToken': case 'blocks': case 'admit':
         return true
+      case 'push':
+        return req.op.kind === 'list'
       default:
         return false
     }
   }
 
   canPassivate(): boolean {
-    return this.devices.size === 0
+    return this.devices.size === 0 && this.push.idle
   }
 
   /** Devices are kept in memory only: their sessions register again with the next activation. */
   async deactivate(): Promise<void> {
+    this.push.stop()
     this.pushAll(REREGISTER_FRAME)
   }
 
   async receive(req: UserRequest): Promise<unknown> {
     switch (req.kind) {
       case 'signup': return this.handleSignup(req)
-      case 'credentials': return { passwordHash: this.requireProfile().passwordHash, user: this.view() }
+      case 'credentials': return this.handleCredentials()
+      case 'loginResult': return this.handleLoginResult(req)
+      case 'checkToken': return this.handleCheckToken(req)
+      case 'revokeToken': return this.handleRevoke(req)
+      case 'revokeAll': return this.handleRevoke(req)
+      case 'block': return this.handleBlock(req.user, true)
+      case 'unblock': return this.handleBlock(req.user, false)
+      case 'blocks': this.requireProfile(); return [...this.blocked].sort()
+      case 'admit':
+        this.requireProfile()
+        if (this.blocked.has(req.by)) throw errors.forbidden(`${this.username} does not accept you`)
+        return this.view()
       case 'profile': this.requireProfile(); return this.view()
       case 'updateProfile': return this.handleUpdateProfile(req)
       case 'friendReceived': return this.handleFriendReceived(req)
@@ -99,13 +140,16 @@ export class UserActor implements Actor<UserRequest> {
       case 'disconnect': return this.handleDisconnect(req)
       case 'dropNode': return this.handleDropNode(req)
       case 'sync': return this.handleSync(req)
+      case 'search': this.requireProfile(); return searchChannels(this.env.actors, this.username, req.channel ? [req.channel] : [...this.channels.keys()], req, this.recency)
       case 'read': return this.handleRead(req)
       case 'channels': this.requireProfile(); return [...this.channels].map(([id, m]) => ({ id, readSeq: m.readSeq }))
       case 'presence': this.requireProfile(); return this.presenceView()
       case 'presenceFor': return this.handlePresenceFor(req)
       case 'presenceQuery': return this.handlePresenceQuery(req)
       case 'wake': return null
+      case 'push': this.requireProfile(); return this.push.handle(req.op)
       case 'presenceChanged': this.pushAll(JSON.stringify({ op: 'presence', ...req.presence })); return null
+      case 'typing': this.pushLive(JSON.stringify({ op: 'typing', channel: req.channel, user: req.from })); return null
       default: {
         const never: never = req
         throw errors.badFrame(`unknown user request ${(never as { kind: string }).kind}`)
@@ -128,9 +172,67 @@ export class UserActor implements Actor<UserRequest> {
     return this.view()
   }
 
+  /** A login begins: the hash to check, unless this username had too many failures lately. */
+  private handleCredentials(): UserReplies['credentials'] {
+    const profile = this.requireProfile()
+    const verdict = this.auth.begin()
+    if (verdict.kind === 'throttled') return verdict
+    return { kind: 'go', attempt: verdict.attempt, passwordHash: profile.passwordHash, user: this.view(), gen: this.auth.gen }
+  }
+
+  private async handleLoginResult(req: Extract<UserRequest, { kind: 'loginResult' }>): Promise<null> {
+    if (!this.profile) return null
+    const change = this.auth.finish(req.attempt, req.outcome)
+    if (change) {
+      await this.store.commit(change.ops)
+      change.apply()
+    }
+    return null
+  }
+
+  private handleCheckToken(req: Extract<UserRequest, { kind: 'checkToken' }>): null {
+    this.requireProfile()
+    if (!this.auth.valid(req.tid, req.gen)) throw errors.unauthorized('this session was logged out')
+    return null
+  }
+
+  /** Revokes one token or all of them, and closes the sockets opened with them. */
+  private async handleRevoke(req: Extract<UserRequest, { kind: 'revokeToken' | 'revokeAll' }>): Promise<null> {
+    this.requireProfile()
+    const change = req.kind === 'revokeAll' ? this.auth.revokeAll() : this.auth.revoke(req.tid, req.exp)
+    await this.store.commit(change.ops)
+    change.apply()
+    // The push subscriptions made with what was revoked stop too.
+    await this.push.forgetDevice(req.kind === 'revokeAll' ? null : (req.deviceId ?? '\0none'))
+    const targets: DeviceRef[] = []
+    for (const [id, d] of this.devices) {
+      if (d.ref.tid !== undefined && this.auth.valid(d.ref.tid, d.ref.gen ?? -1)) continue
+      targets.push(d.ref)
+      this.devices.delete(id)
+    }
+    if (targets.length > 0) {
+      this.env.pusher.push(targets, REVOKED_FRAME)
+      await this.setPresence(this.env.now())
+    }
+    return null
+  }
+
+  /** Blocks or unblocks `user`; the 1:1 channel between them learns of it first (it refuses sends). */
+  private async handleBlock(user: string, on: boolean): Promise<string[]> {
+    this.requireProfile()
+    if (user === this.username) throw errors.badRequest('you cannot block yourself')
+    if (this.blocked.has(user) === on) return [...this.blocked].sort()
+    await this.env.actors.channel(dmId(this.username, user), { kind: 'setBlock', by: this.username, on })
+    await this.store.commit([on ? { type: 'put', key: K.block(user), value: true } : { type: 'del', key: K.block(user) }])
+    if (on) this.blocked.add(user)
+    else this.blocked.delete(user)
+    return [...this.blocked].sort()
+  }
+
   /** Someone asked to befriend this user: pending, or friends if this user had asked first. */
   private async handleFriendReceived(req: Extract<UserRequest, { kind: 'friendReceived' }>): Promise<FriendState> {
     this.requireProfile()
+    if (this.blocked.has(req.from)) throw errors.forbidden(`${this.username} does not accept friend requests from you`)
     const current = this.friends.get(req.from)
     const next: FriendState = current === 'requested' || current === 'friends' ? 'friends' : 'pending'
     return this.setFriend(req.from, next)
@@ -184,8 +286,9 @@ export class UserActor implements Actor<UserRequest> {
       const fresh = req.events.filter((e) => e.ev > cursor).sort((x, y) => x.ev - y.ev)
       for (const e of fresh) {
         inboxSeq++
-        ops.push({ type: 'put', key: K.inbox(inboxSeq), value: this.inboxEntry(e) })
-        frames.push(e.type === 'message' ? { op: 'message', inboxSeq, ...e.message } : { op: e.type, inboxSeq, channel: e.channel, user: e.user, by: e.by, ts: e.ts })
+        ops.push({ type: 'put', key: K.inbox(inboxSeq), value: inboxEntry(e) })
+        frames.push(inboxFrame(e, inboxSeq))
+        if (e.type === 'message') this.recency.set(req.channel, Math.max(this.recency.get(req.channel) ?? 0, e.message.ts))
         this.trackMembership(e, channels, ops)
       }
       const last = fresh.length > 0 ? fresh[fresh.length - 1]!.ev : cursor
@@ -196,12 +299,14 @@ export class UserActor implements Actor<UserRequest> {
     const meta = { ...this.meta, inboxSeq }
     for (const [channel, last] of cursors) ops.push({ type: 'put', key: K.cursor(channel), value: last })
     ops.push({ type: 'put', key: K.meta, value: meta })
+    const notifications = this.push.plan(frames, this.isOnline(), ops)
     try {
       await this.store.commit(ops)
     } catch (err) {
       const error = asChatError(err)
       return reqs.map(() => ({ ok: false, error }))
     }
+    this.push.apply(notifications)
     this.meta = meta
     for (const [channel, last] of cursors) this.cursors.set(channel, last)
     this.channels.clear()
@@ -210,11 +315,6 @@ export class UserActor implements Actor<UserRequest> {
     return results
   }
 
-
-  private inboxEntry(e: ChannelEvent): InboxEntry {
-    if (e.type === 'message') return { c: e.message.channel, s: e.message.seq }
-    return { op: e.type, channel: e.channel, user: e.user, by: e.by, ts: e.ts }
-  }
 
   /** Keeps the user's channel list in step with the events it receives. */
   private trackMembership(e: ChannelEvent, channels: Map<string, Membership>, ops: KvOp[]): void {
@@ -235,20 +335,25 @@ export class UserActor implements Actor<UserRequest> {
     if (targets.length > 0) this.env.pusher.push(targets, frame)
   }
 
+  /** Ephemeral frames (typing) go to devices in use only: a silent device will not show them. */
+  private pushLive(frame: string): void {
+    const targets: DeviceRef[] = []
+    for (const d of this.devices.values()) if (d.live) targets.push(d.ref)
+    if (targets.length > 0) this.env.pusher.push(targets, frame)
+  }
+
   private pushEvents(frames: InboxEvent[]): void {
-    if (this.devices.size > 0) {
-      for (const f of frames) this.pushAll(JSON.stringify(f))
-      return
-    }
-    for (const f of frames) {
-      if (f.op === 'message' && f.from !== this.username) {
-        this.env.notifier.notify(this.username, { channel: f.channel, from: f.from, text: f.text, seq: f.seq })
-      }
-    }
+    if (this.devices.size > 0) for (const f of frames) this.pushAll(JSON.stringify(f))
   }
 
   private async handleConnect(req: Extract<UserRequest, { kind: 'connect' }>): Promise<UserReplies['connect']> {
     this.requireProfile()
+    const { tid, gen } = req.device
+    if (tid !== undefined && !this.auth.valid(tid, gen ?? -1)) throw errors.unauthorized('this session was logged out')
+    // A session registering again (after the user's key moved) is not a new device.
+    if (!this.devices.has(req.device.sessionId) && this.devices.size >= this.env.config.maxDevices) {
+      throw errors.limitReached(`at most ${this.env.config.maxDevices} devices may be connected at once`)
+    }
     this.devices.set(req.device.sessionId, { ref: req.device, live: true })
     await this.setPresence(req.at)
     return { inboxSeq: this.meta.inboxSeq }
@@ -286,12 +391,15 @@ export class UserActor implements Actor<UserRequest> {
     const online = this.isOnline()
     const lastActiveAt = Math.max(this.meta.lastActiveAt ?? 0, activeAt)
     const meta = { ...this.meta, lastActiveAt }
-    await this.store.commit([{ type: 'put', key: K.meta, value: meta }])
+    const ops: KvOp[] = [{ type: 'put', key: K.meta, value: meta }]
+    const withdrawn = online ? this.push.withdraw(ops) : []
+    await this.store.commit(ops)
+    this.push.withdrawn(withdrawn)
     this.meta = meta
     const changed = online !== this.announcedOnline
     this.announcedOnline = online
     if (!changed) return
-    const friends = [...this.friends].filter(([, s]) => s === 'friends').map(([u]) => u)
+    const friends = [...this.friends].filter(([u, s]) => s === 'friends' && !this.blocked.has(u)).map(([u]) => u)
     if (friends.length > 0) void this.env.actors.users(friends, { kind: 'presenceChanged', presence: this.presenceView() })
   }
 
@@ -305,24 +413,46 @@ export class UserActor implements Actor<UserRequest> {
   }
 
   private handlePresenceFor(req: Extract<UserRequest, { kind: 'presenceFor' }>): PresenceView | null {
-    if (!this.profile) return null
+    if (!this.profile || this.blocked.has(req.requester)) return null
     const visible = this.friends.get(req.requester) === 'friends' || req.requesterChannels.some((c) => this.channels.has(c))
     return visible ? this.presenceView() : null
   }
 
+  /**
+   * Presence of the named users that this user may see. Only users this actor already knows to
+   * be visible (friends, the other side of its 1:1 channels, members of its groups) are asked, so
+   * a query naming strangers or made-up names activates nobody; each one asked checks again
+   * (blocks, and whether the friendship still holds).
+   */
   private async handlePresenceQuery(req: Extract<UserRequest, { kind: 'presenceQuery' }>): Promise<PresenceView[]> {
     this.requireProfile()
-    const others = [...new Set(req.users)].filter((u) => u !== this.username)
+    const wanted = new Set(req.users.filter((u) => u !== this.username))
     const out: PresenceView[] = req.users.includes(this.username) ? [this.presenceView()] : []
-    if (others.length === 0) return out
-    const results = await this.env.actors.users(others, { kind: 'presenceFor', requester: this.username, requesterChannels: [...this.channels.keys()] })
+    const candidates: string[] = []
+    const take = (u: string) => {
+      if (wanted.delete(u)) candidates.push(u)
+    }
+    for (const [u, state] of this.friends) if (state === 'friends') take(u)
+    const groups: string[] = []
+    for (const c of this.channels.keys()) {
+      if (c.startsWith('dm:')) {
+        const [, a, b] = c.split(':') as [string, string, string]
+        take(a === this.username ? b : a)
+      } else groups.push(c)
+    }
+    for (let i = 0; i < groups.length && wanted.size > 0; i += PRESENCE_GROUPS_AT_ONCE) {
+      const infos = await Promise.all(groups.slice(i, i + PRESENCE_GROUPS_AT_ONCE).map((g) => this.env.actors.channel(g, { kind: 'info' }).catch(() => null)))
+      for (const info of infos) for (const m of info?.view.members ?? []) take(m)
+    }
+    if (candidates.length === 0) return out
+    const results = await this.env.actors.users(candidates, { kind: 'presenceFor', requester: this.username, requesterChannels: [...this.channels.keys()] })
     for (const r of results) if (r.ok && r.value) out.push(r.value)
     return out
   }
 
   /**
    * Events after `since`, oldest first, with message bodies read from their channels. A page
-   * stops early, with `more` set, once its bodies pass SYNC_PAGE_CHARS: a page of large messages
+   * stops early, with `more` set, before its bodies pass SYNC_PAGE_BYTES: a page of large messages
    * must fit a socket's queue, and the bodies are fetched chunk by chunk so a big backlog is never
    * held in memory at once.
    */
@@ -331,22 +461,28 @@ export class UserActor implements Actor<UserRequest> {
     const since = Math.max(0, req.since)
     const rows = await this.store.range<InboxEntry>({ gt: K.inbox(since), lt: `i${SEP}${HIGH}`, limit: req.limit })
     const events: InboxEvent[] = []
-    let chars = 0
-    for (let at = 0; at < rows.length && (events.length === 0 || chars < SYNC_PAGE_CHARS); at += SYNC_FETCH_CHUNK) {
+    let bytes = 0
+    let full = false
+    for (let at = 0; at < rows.length && !full; at += SYNC_FETCH_CHUNK) {
       const chunk = rows.slice(at, at + SYNC_FETCH_CHUNK)
       const bodies = await this.bodiesOf(chunk)
       for (const [key, e] of chunk) {
-        if (events.length > 0 && chars >= SYNC_PAGE_CHARS) break
         const inboxSeq = parseNum(key.slice(2))
-        if (!('c' in e)) {
+        if (!isPointer(e)) {
           events.push({ ...e, inboxSeq })
           continue
         }
         const m = bodies.get(`${e.c}/${e.s}`)
         // A gap in inboxSeq would break every client's cursor: refuse rather than skip.
         if (!m) throw errors.unavailable(`message ${e.c}/${e.s} is not readable right now`)
-        events.push({ op: 'message', inboxSeq, ...m })
-        chars += m.text.length
+        // One message always fits (100,000 code points are at most 400 KB): a page is never empty.
+        const size = Buffer.byteLength(m.text)
+        if (events.length > 0 && bytes + size > SYNC_PAGE_BYTES) {
+          full = true
+          break
+        }
+        events.push(eventOf(e, inboxSeq, m))
+        bytes += size
       }
     }
     const next = events.length > 0 ? events[events.length - 1]!.inboxSeq : since

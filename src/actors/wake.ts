@@ -29,3 +29,66 @@ export async function wakePending(kv: Kv, router: Router, log: Logger): Promise<
   if (woken > 0) log.info({ woken }, 'woke actors with unfinished work')
   return woken
 }
+
+const REWAKE_FIRST_MS = 250
+const REWAKE_MAX_MS = 30_000
+/** A key is given up on after this long; the node-level wake passes (start, a node's death) remain. */
+const REWAKE_GIVE_UP_MS = 10 * 60_000
+
+/**
+ * Wakes single keys again soon: an actor deactivated with background work unfinished (a channel
+ * fenced by a partition while its fan-out was in flight) must be activated again, wherever its key
+ * lives now, or the work waits for the next message to that channel, and the last message of a
+ * conversation stays out of its members' inboxes. Retries with backoff until a wake succeeds.
+ */
+export class Rewaker {
+  private readonly timers = new Map<string, NodeJS.Timeout>()
+  private stopped = false
+
+  constructor(private readonly router: () => Router, private readonly log: Logger) {}
+
+  wake(key: string): void {
+    if (this.stopped || this.timers.has(key)) return
+    this.attempt(key, REWAKE_FIRST_MS, Date.now() + REWAKE_GIVE_UP_MS)
+  }
+
+  stop(): void {
+    this.stopped = true
+    for (const t of this.timers.values()) clearTimeout(t)
+    this.timers.clear()
+  }
+
+  /**
+   * Wakes every waiting key at once, waiting at most `timeoutMs`, then stops: a leaving node's
+   * actors deactivate with work unfinished, and their new owners must take it up.
+   */
+  async flush(timeoutMs: number): Promise<void> {
+    const keys = [...this.timers.keys()]
+    this.stop()
+    if (keys.length === 0) return
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))
+    const wakes = Promise.allSettled(keys.map((key) => this.router().call(key, { kind: 'wake' })))
+    await Promise.race([wakes, deadline])
+    clearTimeout(timer)
+  }
+
+  private attempt(key: string, delayMs: number, giveUpAt: number): void {
+    const timer = setTimeout(() => {
+      void this.router().call(key, { kind: 'wake' }).then(
+        () => this.timers.delete(key),
+        (err) => {
+          this.timers.delete(key)
+          if (this.stopped) return
+          if (Date.now() >= giveUpAt) {
+            this.log.warn({ key, err }, 'could not wake an actor with unfinished work; the next wake pass will')
+            return
+          }
+          this.attempt(key, Math.min(REWAKE_MAX_MS, delayMs * 2), giveUpAt)
+        },
+      )
+    }, delayMs * (0.75 + Math.random() / 2))
+    timer.unref()
+    this.timers.set(key, timer)
+  }
+}

@@ -11,9 +11,11 @@ import { wakePending } from '../actors/wake.js'
 import type { Config } from '../config.js'
 import type { MemberStatus, Topology } from '../gateway/deps.js'
 import type { SessionRegistry } from '../gateway/sessions.js'
+import { readFileSync } from 'node:fs'
 import type { Metrics } from '../metrics.js'
 import type { Kv } from '../storage/kv.js'
 import { NatsMembership } from './membership-nats.js'
+import { natsAuthOptions } from './nats-auth.js'
 import { PROTOCOL_VERSION, MIN_PEER_PROTOCOL } from './protocol-version.js'
 import { PeerService } from './peer-service.js'
 import { ClusterPusher } from './pusher.js'
@@ -61,7 +63,23 @@ export class Cluster {
   compactor!: Compactor
 
   constructor(private readonly parts: ClusterParts) {
-    this.transport = new GrpcTransport({ onIncompatible: (e) => this.onIncompatible(e) })
+    const { config, log, metrics } = parts
+    let warnedAt = 0
+    // Every call is signed with the cluster secret; with certificates, the channel is mutual TLS too.
+    this.transport = new GrpcTransport({
+      auth: { secret: config.secret!, self: config.id },
+      ...(config.tlsCa && config.tlsCert && config.tlsKey
+        ? { tls: { ca: readFileSync(config.tlsCa), cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
+        : {}),
+      onRefused: (reason) => {
+        metrics?.bounds.inc({ bound: 'grpc_unauthenticated' })
+        // A flood of such calls is one line every 10 s; the metric counts them all.
+        if (Date.now() - warnedAt < 10_000) return
+        warnedAt = Date.now()
+        log.warn({ reason }, 'refused a node-to-node call without valid cluster credentials')
+      },
+      onIncompatible: (e) => this.onIncompatible(e),
+    })
   }
 
   /** A peer that speaks no protocol version in common: one clear log line per peer a minute, and a metric. */
@@ -83,6 +101,7 @@ export class Cluster {
     this.grpcAddress = `${config.host}:${port}`
     this.membership = new NatsMembership({
       servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log,
+      auth: natsAuthOptions(config),
       self: { id: config.id, http: httpUrl, grpc: this.grpcAddress, incarnation, ...(config.region ? { region: config.region } : {}) },
     })
     this.view = new ClusterView(this.membership, config.replicas, config.id, log)
@@ -115,7 +134,7 @@ export class Cluster {
     const { log, registry } = this.parts
     this.runtime = runtime
     this.router = new ClusterRouter(this.view, runtime, this.transport, log)
-    this.pusher = new ClusterPusher(this.view, registry, this.transport, log)
+    this.pusher = new ClusterPusher(this.view, registry, this.transport, log, (n) => this.parts.metrics?.bounds.inc({ bound: 'push_queue' }, n))
     this.service = new PeerService(this.view, runtime, registry, this.replica, log)
     this.service.ready = true
     this.repairer.start()

@@ -1,11 +1,20 @@
 /**
  * The real node-to-node transport: gRPC over HTTP/2 with proto/node.proto, one long-lived
- * channel per peer address. Insecure credentials: node-to-node TLS is future work, so nodes
- * must talk over a private network.
+ * channel per peer address. Every request is signed with the cluster secret (rpc-auth.ts) and
+ * checked before it is even decoded: one without valid credentials is answered UNAUTHENTICATED
+ * and changes nothing. With certificates, the channel is mutual TLS as well: a peer must present
+ * a certificate signed by the cluster's CA (any such certificate: the CA is the cluster's own).
+ *
+ * Every call also carries the range of node protocol versions its caller speaks, and every answer
+ * the range of the node answering (protocol-version.ts); a call between nodes that share no
+ * version is refused on either side. Credentials are checked first: a caller without them is
+ * refused as such, whatever version it claims, and cannot make this node log or count anything
+ * in its name.
  */
 import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
+import { AUTH_HEADERS, RequestSigner, RequestVerifier, rpcKey, type SignedHeaders } from './rpc-auth.js'
 import {
   OWN_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_MIN_HEADER, type ProtocolRange, compatible, parseVersion,
 } from './protocol-version.js'
@@ -22,6 +31,12 @@ export interface GrpcTransportOptions {
   closeGraceMs?: number
   /** Where proto/node.proto lives; by default found relative to this file in src/ or dist/. */
   protoPath?: string
+  /** Sign outgoing and require signed incoming requests with this cluster secret, as node `self`. */
+  auth?: { secret: string; self: string }
+  /** Mutual TLS: the cluster CA, and this node's certificate and key (PEM). */
+  tls?: { ca: Buffer; cert: Buffer; key: Buffer }
+  /** Called for each refused incoming request (a metric), with the reason. */
+  onRefused?: (reason: string) => void
   /** The protocol versions this node speaks (tests pretend to be another release). */
   protocol?: ProtocolRange
   /** Told of every call refused, or reply dropped, because the other side speaks no common version. */
@@ -53,9 +68,11 @@ export class GrpcTransport implements Transport {
   private readonly clients = new Map<string, GrpcPeerClient>()
   private server: grpc.Server | undefined
   private closing: Promise<void> | undefined
+  private readonly signer: RequestSigner | undefined
+  private readonly verifier: RequestVerifier | undefined
   private readonly protocol: Versioning
 
-  constructor(options: GrpcTransportOptions = {}) {
+  constructor(private readonly options: GrpcTransportOptions = {}) {
     const range = options.protocol ?? OWN_PROTOCOL
     this.protocol = { range, metadata: protocolMetadata(range), onIncompatible: options.onIncompatible ?? (() => undefined) }
     this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024
@@ -64,6 +81,25 @@ export class GrpcTransport implements Transport {
     const protoPath = options.protoPath ?? fileURLToPath(new URL('../../proto/node.proto', import.meta.url))
     const definition = protoLoader.loadSync(protoPath, { keepCase: false, longs: Number, defaults: false, oneofs: false })
     this.methods = definition[SERVICE] as unknown as Methods
+    if (options.auth) {
+      const key = rpcKey(options.auth.secret)
+      this.signer = new RequestSigner(key, options.auth.self)
+      this.verifier = new RequestVerifier(key)
+    }
+  }
+
+  private serverCredentials(): grpc.ServerCredentials {
+    const tls = this.options.tls
+    if (!tls) return grpc.ServerCredentials.createInsecure()
+    // `true`: a client must present a certificate the cluster CA signed.
+    return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true)
+  }
+
+  private clientCredentials(): grpc.ChannelCredentials {
+    const tls = this.options.tls
+    if (!tls) return grpc.credentials.createInsecure()
+    // Peers are dialled by address; what proves membership is the CA's signature, not a name.
+    return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert, { checkServerIdentity: () => undefined })
   }
 
   async listen(host: string, port: number, handlers: TransportHandlers): Promise<number> {
@@ -75,11 +111,11 @@ export class GrpcTransport implements Transport {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     })
-    server.addService(this.methods as unknown as grpc.ServiceDefinition, serviceImpl(handlers, this.protocol))
+    server.addService(rawRequests(this.methods) as unknown as grpc.ServiceDefinition, serviceImpl(handlers, this.methods, this.protocol, this.verifier, this.options.onRefused))
     this.server = server
     const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
     return await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${bindHost}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      server.bindAsync(`${bindHost}:${port}`, this.serverCredentials(), (err, bound) => {
         if (err) {
           this.server = undefined
           reject(new TransportError('UNAVAILABLE', `cannot listen on ${bindHost}:${port}: ${err.message}`, err))
@@ -93,8 +129,8 @@ export class GrpcTransport implements Transport {
   peer(address: string): PeerClient {
     let client = this.clients.get(address)
     if (!client) {
-      if (this.closing) return new GrpcPeerClient(address, this.methods, this.protocol)
-      client = new GrpcPeerClient(address, this.methods, this.protocol, new grpc.Client(address, grpc.credentials.createInsecure(), {
+      if (this.closing) return new GrpcPeerClient(address, this.methods, this.protocol, undefined, this.signer)
+      client = new GrpcPeerClient(address, this.methods, this.protocol, new grpc.Client(address, this.clientCredentials(), {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.keepalive_permit_without_calls': 1,
@@ -105,7 +141,7 @@ export class GrpcTransport implements Transport {
         // Own subchannels per transport: several nodes in one test process must not share
         // connections, or closing one node would disturb the others.
         'grpc.use_local_subchannel_pool': 1,
-      }))
+      }), this.signer)
       this.clients.set(address, client)
     }
     return client
@@ -139,7 +175,8 @@ class GrpcPeerClient implements PeerClient {
     private readonly address: string,
     private readonly methods: Methods,
     private readonly protocol: Versioning,
-    private client?: grpc.Client,
+    private client: grpc.Client | undefined,
+    private readonly signer: RequestSigner | undefined,
   ) {}
 
   async call(req: ActorCall, deadlineMs: number): Promise<Reply> {
@@ -188,8 +225,15 @@ class GrpcPeerClient implements PeerClient {
         resolve(value as T)
       }
       try {
-        const call = client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request,
-          this.protocol.metadata.clone(), { deadline: Date.now() + deadlineMs }, callback)
+        // Serialized here, once: the signature covers exactly the bytes sent.
+        const bytes = method.requestSerialize(request)
+        const metadata = this.protocol.metadata.clone()
+        if (this.signer) {
+          const h = this.signer.sign(method.path, bytes)
+          for (const k of Object.keys(AUTH_HEADERS) as Array<keyof SignedHeaders>) metadata.set(AUTH_HEADERS[k], h[k])
+        }
+        const call = client.makeUnaryRequest(method.path, (b: Buffer) => b, method.responseDeserialize, bytes,
+          metadata, { deadline: Date.now() + deadlineMs }, callback)
         call.on('metadata', (md) => { answered = readRange(md) })
       } catch (err) {
         reject(new TransportError('UNAVAILABLE', `cannot call ${this.address}: ${errorMessage(err)}`, err))
@@ -203,6 +247,7 @@ function fromStatus(err: grpc.ServiceError, address: string): TransportError {
   switch (err.code) {
     case grpc.status.DEADLINE_EXCEEDED: return new TransportError('DEADLINE', message, err)
     case grpc.status.UNAVAILABLE:
+    case grpc.status.UNAUTHENTICATED:
     case grpc.status.CANCELLED: return new TransportError('UNAVAILABLE', message, err)
     case grpc.status.FAILED_PRECONDITION: return new TransportError('INCOMPATIBLE', message, err)
     default: return new TransportError('INTERNAL', message, err)
@@ -258,57 +303,88 @@ function readRange(md: grpc.Metadata): ProtocolRange {
   return { version, min }
 }
 
-/**
- * Answers a call only from a caller that shares a protocol version with this node, and tells the
- * caller which versions this node speaks (response metadata); anything else is refused with
- * FAILED_PRECONDITION before its request is looked at.
- */
-function versioned<Req extends object, Res>(versioning: Versioning, handle: grpc.handleUnaryCall<Req, Res>): grpc.handleUnaryCall<Req, Res> {
-  return (rpc, callback) => {
+/** The service with requests left as bytes: they are checked before anything decodes them. */
+function rawRequests(methods: Methods): Methods {
+  const raw = (m: Method): Method => ({ ...m, requestDeserialize: (b: Buffer) => b })
+  return { Call: raw(methods.Call), CallMany: raw(methods.CallMany), Push: raw(methods.Push), Peer: raw(methods.Peer) }
+}
+
+function headers(metadata: grpc.Metadata): Partial<SignedHeaders> {
+  const one = (k: string) => {
+    const v = metadata.get(k)[0]
+    return typeof v === 'string' ? v : undefined
+  }
+  return { from: one(AUTH_HEADERS.from), ts: one(AUTH_HEADERS.ts), nonce: one(AUTH_HEADERS.nonce), sig: one(AUTH_HEADERS.sig) }
+}
+
+function serviceImpl(
+  handlers: TransportHandlers, methods: Methods, versioning: Versioning, verifier: RequestVerifier | undefined, onRefused?: (reason: string) => void,
+): grpc.UntypedServiceImplementation {
+  /**
+   * Verifies the call's credentials, then its caller's protocol versions, then decodes it; null
+   * (answered already) when refused. Every answer tells the caller which versions this node speaks.
+   */
+  const admit = <T>(method: Method, rpc: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<never>): T | null => {
     rpc.sendMetadata(versioning.metadata.clone())
+    const signed = headers(rpc.metadata)
     const caller = readRange(rpc.metadata)
+    if (verifier) {
+      const verdict = verifier.verify(method.path, signed, rpc.request)
+      if (!verdict.ok) {
+        // A release from before signatures is refused here too: say what it claims to speak.
+        const hint = compatible(caller, versioning.range) ? '' : `; the caller claims node protocol ${caller.min}..${caller.version}, this node speaks ${versioning.range.min}..${versioning.range.version}`
+        onRefused?.(verdict.reason + hint)
+        callback({ code: grpc.status.UNAUTHENTICATED, details: `cluster credentials required: ${verdict.reason}${hint}` })
+        return null
+      }
+    }
     if (!compatible(caller, versioning.range)) {
-      // The caller's node id when its request names one, else its address without the (ephemeral) port.
-      const peer = (rpc.request as { from?: string }).from || rpc.getPeer().replace(/:\d+$/, '')
+      // The caller's node id (verified with its signature), else its address without the (ephemeral) port.
+      const peer = (verifier && signed.from) || rpc.getPeer().replace(/:\d+$/, '')
       versioning.onIncompatible({ peer, peerVersion: caller.version, peerMin: caller.min, direction: 'incoming' })
       callback({
         code: grpc.status.FAILED_PRECONDITION,
         details: `incompatible node protocol: the caller speaks ${caller.min}..${caller.version}, this node ${versioning.range.min}..${versioning.range.version}; see the upgrade order in docs/OPERATIONS.md`,
       })
-      return
+      return null
     }
-    handle(rpc, callback)
+    try {
+      return method.requestDeserialize(rpc.request) as T
+    } catch {
+      callback({ code: grpc.status.INVALID_ARGUMENT, details: 'malformed request' })
+      return null
+    }
   }
-}
-
-function serviceImpl(handlers: TransportHandlers, versioning: Versioning): grpc.UntypedServiceImplementation {
-  const call: grpc.handleUnaryCall<WireCall, WireReply> = (rpc, callback) => {
-    const r = rpc.request
+  const call: grpc.handleUnaryCall<Buffer, WireReply> = (rpc, callback) => {
+    const r = admit<WireCall>(methods.Call, rpc, callback as grpc.sendUnaryData<never>)
+    if (!r) return
     answer(callback, settleReply(() => handlers.call({
       key: r.key ?? '', kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
     })).then(toWireReply))
   }
-  const callMany: grpc.handleUnaryCall<WireMultiCall, WireMultiReply> = (rpc, callback) => {
-    const r = rpc.request
+  const callMany: grpc.handleUnaryCall<Buffer, WireMultiReply> = (rpc, callback) => {
+    const r = admit<WireMultiCall>(methods.CallMany, rpc, callback as grpc.sendUnaryData<never>)
+    if (!r) return
     const keys = r.keys ?? []
     answer(callback, settleReplies(keys.length, () => handlers.callMany({
       keys, kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
     })).then((replies) => ({ replies: replies.map(toWireReply) })))
   }
-  const push: grpc.handleUnaryCall<WirePushBatch, WirePushAck> = (rpc, callback) => {
-    const pushes = (rpc.request.pushes ?? []).map((p) => ({ sessions: p.sessions ?? [], frame: p.frame ?? '' }))
+  const push: grpc.handleUnaryCall<Buffer, WirePushAck> = (rpc, callback) => {
+    const r = admit<WirePushBatch>(methods.Push, rpc, callback as grpc.sendUnaryData<never>)
+    if (!r) return
+    const pushes = (r.pushes ?? []).map((p) => ({ sessions: p.sessions ?? [], frame: p.frame ?? '' }))
     answer(callback, Promise.resolve().then(() => handlers.push({ pushes })).then(
       (): WirePushAck => ({}),
       (err: unknown): WirePushAck => ({ error: { code: 'INTERNAL', message: errorMessage(err) } }),
     ))
   }
-  const peer: grpc.handleUnaryCall<WirePeer, WireReply> = (rpc, callback) => {
-    const r = rpc.request
+  const peer: grpc.handleUnaryCall<Buffer, WireReply> = (rpc, callback) => {
+    const r = admit<WirePeer>(methods.Peer, rpc, callback as grpc.sendUnaryData<never>)
+    if (!r) return
     answer(callback, settleReply(() => handlers.peer({
       kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
     })).then(toWireReply))
   }
-  return {
-    Call: versioned(versioning, call), CallMany: versioned(versioning, callMany), Push: versioned(versioning, push), Peer: versioned(versioning, peer),
-  } as grpc.UntypedServiceImplementation
+  return { Call: call, CallMany: callMany, Push: push, Peer: peer } as grpc.UntypedServiceImplementation
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import type { Actors } from '../actors/env.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
+import type { AddressLimits } from './address-limits.js'
 import type { ChatService } from './chat-service.js'
 import type { SessionRegistry } from './sessions.js'
 import type { Tokens } from './tokens.js'
@@ -30,10 +31,14 @@ export interface GatewayDeps {
   service: ChatService
   actors: Actors
   tokens: Tokens
+  /** Sign-ups and logins per client address. */
+  addressLimits: AddressLimits
   registry: SessionRegistry
   metrics: Metrics
   topology: Topology
   log: Logger
+  /** Push settings the routes need (absent in tests that build a gateway without push). */
+  push?: { vapidPublicKey(): string | null; httpsOnly: boolean }
   /** False once the node is leaving; /healthz then answers 503. */
   healthy(): boolean
   now(): number

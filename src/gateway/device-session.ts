@@ -7,15 +7,17 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { WebSocket, RawData } from 'ws'
-import { type Actors, REREGISTER_FRAME } from '../actors/env.js'
+import { type Actors, REREGISTER_FRAME, REVOKED_FRAME } from '../actors/env.js'
 import { parseChannelId } from '../actors/ids.js'
-import { type ChatError, asChatError, errors } from '../errors.js'
+import { type ChatError, asChatError, errors, publicError } from '../errors.js'
 import { CLOSE_CODES, type ClientFrame, type Ref, type SendFrame } from '../protocol/frames.js'
 import type { Metrics } from '../metrics.js'
 import type { ChatService } from './chat-service.js'
 import { FrameError, parseFrame } from './frames.js'
+import { formatCursor, searchParams } from './search-params.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionRegistry } from './sessions.js'
+import type { TokenClaims } from './tokens.js'
 
 export interface SessionDeps {
   nodeId: string
@@ -38,6 +40,9 @@ type Waiting = ({ frame: ClientFrame } | { error: ChatError; ref: Ref | undefine
 
 /** Queued sends to one channel handed over together, at most (one commit for all of them). */
 const MAX_SENDS_TOGETHER = 64
+
+/** Ops that store something and fan out to every member: they share the per-device send rate. */
+const WRITES: ReadonlySet<string> = new Set(['send', 'edit', 'delete', 'react'])
 
 /** Frames waiting to be handled before new ones are refused with RATE_LIMITED. */
 const MAX_WAITING_FRAMES = 1000
@@ -69,16 +74,41 @@ export class DeviceSession {
   /** Log lines of this session carry its user and device (never message text). */
   private readonly log: Logger
   private frameCount = 0
+  private warnedOversize = false
+  /** When the token this socket was opened with expires (ms); the registry closes it then. */
+  readonly expiresAt: number
 
-  constructor(private readonly socket: WebSocket, readonly user: string, readonly deviceId: string, private readonly deps: SessionDeps) {
+  constructor(
+    private readonly socket: WebSocket,
+    readonly user: string,
+    readonly deviceId: string,
+    private readonly token: Pick<TokenClaims, 'tid' | 'gen' | 'exp'>,
+    private readonly deps: SessionDeps,
+  ) {
     this.log = deps.log.child({ user, device: deviceId, session: this.id.slice(0, 8) })
+    this.expiresAt = token.exp
     this.lastFrameAt = deps.now()
     this.sends = new TokenBucket(deps.rateLimitPerSec, deps.rateBurst, deps.now)
     this.frames = new TokenBucket(Math.max(FRAME_RATE_PER_SEC, 2 * deps.rateLimitPerSec), Math.max(FRAME_BURST, 2 * deps.rateBurst), deps.now)
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary))
     socket.on('ping', () => this.touch())
     socket.on('close', () => this.onClose())
-    socket.on('error', (err) => this.log.debug({ err }, 'socket error'))
+    socket.on('error', (err) => this.onSocketError(err))
+  }
+
+  private get ref() {
+    return { sessionId: this.id, deviceId: this.deviceId, node: this.deps.nodeId, tid: this.token.tid, gen: this.token.gen }
+  }
+
+  /** A frame over the limit is the client's mistake, not the node's: one warning line, no stack. */
+  private onSocketError(err: Error & { code?: string }): void {
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      this.deps.metrics.bounds.inc({ bound: 'oversize_frame' })
+      if (!this.warnedOversize) this.log.warn('frame over the size limit; socket closed with 1009')
+      this.warnedOversize = true
+      return
+    }
+    this.log.debug({ code: err.code, message: err.message }, 'socket error')
   }
 
   /** Registers the device with its user actor, sends `ready`, then handles queued frames. */
@@ -86,8 +116,7 @@ export class DeviceSession {
     const { registry, actors, nodeId } = this.deps
     registry.add(this)
     try {
-      const { inboxSeq } = await this.presence(() =>
-        actors.user(this.user, { kind: 'connect', device: { sessionId: this.id, deviceId: this.deviceId, node: nodeId }, at: this.lastFrameAt }))
+      const { inboxSeq } = await this.presence(() => actors.user(this.user, { kind: 'connect', device: this.ref, at: this.lastFrameAt }))
       if (this.closed) return
       this.send({ op: 'ready', user: this.user, deviceId: this.deviceId, node: nodeId, inboxSeq })
       this.started = true
@@ -95,8 +124,13 @@ export class DeviceSession {
       void this.drain()
     } catch (err) {
       const e = asChatError(err)
-      this.log.warn({ err }, 'session start failed')
-      this.close(e.code === 'NOT_FOUND' || e.code === 'UNAUTHORIZED' ? CLOSE_CODES.UNAUTHORIZED : CLOSE_CODES.TRY_AGAIN_LATER, e.message.slice(0, 120))
+      if (e.code === 'LIMIT_REACHED') {
+        this.deps.metrics.bounds.inc({ bound: 'max_devices' })
+        return this.close(CLOSE_CODES.TOO_MANY_DEVICES, 'too many devices connected')
+      }
+      if (e.code === 'NOT_FOUND' || e.code === 'UNAUTHORIZED') return this.close(CLOSE_CODES.UNAUTHORIZED, 'logged out')
+      this.log.warn({ code: e.code }, 'session start failed')
+      this.close(CLOSE_CODES.TRY_AGAIN_LATER, 'try again later')
     }
   }
 
@@ -104,6 +138,7 @@ export class DeviceSession {
   push(frame: string): void {
     if (this.closed) return
     if (frame === REREGISTER_FRAME) return this.reregister()
+    if (frame === REVOKED_FRAME) return this.expire('logged out')
     if (!this.started) {
       this.early.push(frame)
       return
@@ -119,6 +154,13 @@ export class DeviceSession {
     const at = frame.lastIndexOf(',"ts":')
     const ts = at < 0 ? NaN : parseInt(frame.slice(at + 6, at + 22), 10)
     if (Number.isFinite(ts)) this.deps.metrics.deliverySeconds.observe(Math.max(0, this.deps.now() - ts) / 1000)
+  }
+
+  /** The token was revoked or expired: the socket closes with 4401 (log in again). */
+  expire(reason: string): void {
+    if (this.closed) return
+    this.deps.metrics.revocations.inc()
+    this.close(CLOSE_CODES.UNAUTHORIZED, reason)
   }
 
   close(code: number, reason: string): void {
@@ -137,13 +179,17 @@ export class DeviceSession {
    */
   reregister(): void {
     if (this.closed || !this.started) return
-    const { actors, nodeId } = this.deps
-    const device = { sessionId: this.id, deviceId: this.deviceId, node: nodeId }
+    const { actors } = this.deps
+    const device = this.ref
     const at = this.lastFrameAt
     void this.presence(async () => {
       await actors.user(this.user, { kind: 'connect', device, at })
       if (!this.live) await actors.user(this.user, { kind: 'activity', sessionId: this.id, live: false, at })
-    }).catch((err) => this.log.debug({ err }, 're-registering a device failed'))
+    }).catch((err) => {
+      // The token was revoked while the user's key moved: the new owner says so.
+      if (asChatError(err).code === 'UNAUTHORIZED') return this.expire('logged out')
+      this.log.debug({ err }, 're-registering a device failed')
+    })
   }
 
   /** Called by the registry when the device has been silent past the presence timeout. */
@@ -185,7 +231,7 @@ export class DeviceSession {
     }
     // Floods are refused on arrival, without queueing: sends by the rate limit, anything by count.
     const ref = 'frame' in item ? item.frame.ref : item.ref
-    if (this.waiting.length >= MAX_WAITING_FRAMES || ('frame' in item && item.frame.op === 'send' && !this.sends.take())) {
+    if (this.waiting.length >= MAX_WAITING_FRAMES || ('frame' in item && WRITES.has(item.frame.op) && !this.sends.take())) {
       this.deps.metrics.wsFrames.inc({ op: 'frame' in item ? item.frame.op : 'invalid', outcome: 'rate_limited' })
       return this.replyError(ref, errors.rateLimited())
     }
@@ -265,6 +311,8 @@ export class DeviceSession {
       this.deps.metrics.wsFrames.inc({ op: frame.op, outcome: 'ok' })
       if (frame.op === 'send') this.deps.metrics.ackSeconds.observe((this.deps.now() - arrived.at) / 1000)
       this.log.debug({ req: arrived.req, op: frame.op, ms: this.deps.now() - arrived.at }, 'frame handled')
+      // Typing is answered only when asked to (a ref): it is sent every few seconds while typing.
+      if (frame.op === 'typing' && frame.ref === undefined) return
       this.send(frame.ref === undefined ? reply : { ...reply, ref: frame.ref })
     } catch (err) {
       const e = asChatError(err)
@@ -285,12 +333,16 @@ export class DeviceSession {
       }
       case 'sync': {
         const r = await service.sync(this.user, frame.since, frame.limit!)
+        if (r.more && r.events.length < frame.limit!) this.deps.metrics.bounds.inc({ bound: 'sync_bytes' })
         return { op: 'sync', events: r.events, next: r.next, more: r.more }
       }
       case 'history': {
-        const messages = await service.history(this.user, frame.channel, { before: frame.before, after: frame.after, limit: frame.limit! })
+        const page = await service.history(this.user, frame.channel, { before: frame.before, after: frame.after, limit: frame.limit! })
         // The canonical id even when the window is empty (`dm:bob:alice` is `dm:alice:bob`).
-        return { op: 'history', channel: parseChannelId(frame.channel).id, messages }
+        const reply = { op: 'history', channel: parseChannelId(frame.channel).id, messages: page.messages }
+        if (!page.more) return reply
+        this.deps.metrics.bounds.inc({ bound: 'history_bytes' })
+        return { ...reply, more: true }
       }
       case 'read':
         await service.read(this.user, frame.channel, frame.seq, this.id)
@@ -299,11 +351,29 @@ export class DeviceSession {
         return { op: 'presence', presence: await service.presence(this.user, frame.users) }
       case 'ping':
         return { op: 'pong' }
+      case 'typing':
+        await service.typing(this.user, frame.channel)
+        return { op: 'ok' }
+      case 'edit':
+        await service.edit(this.user, frame.channel, frame.seq, frame.text)
+        return { op: 'ok' }
+      case 'delete':
+        await service.deleteMessage(this.user, frame.channel, frame.seq)
+        return { op: 'ok' }
+      case 'react':
+        await service.react(this.user, frame.channel, frame.seq, frame.emoji, frame.on)
+        return { op: 'ok' }
+      case 'search': {
+        const params = searchParams(frame)
+        if ('problem' in params) throw errors.badFrame(params.problem)
+        const page = await service.search(this.user, params)
+        return { op: 'search', messages: page.messages, more: page.more, next: page.next && formatCursor(page.next) }
+      }
     }
   }
 
   private replyError(ref: Ref | undefined, err: ChatError): void {
-    const frame: Record<string, unknown> = { op: 'error', code: err.code, message: err.message }
+    const frame: Record<string, unknown> = { op: 'error', ...publicError(err) }
     if (ref !== undefined) frame.ref = ref
     this.send(frame)
   }
@@ -312,14 +382,19 @@ export class DeviceSession {
     this.sendRaw(JSON.stringify(frame))
   }
 
+  /**
+   * Queues a frame, counting the socket's unsent bytes with the frame itself: a frame that would
+   * take them past `maxQueuedBytes` closes the socket with 1013 instead (the device reconnects and
+   * syncs). A frame into an empty queue always goes, however large (a page of big messages is at
+   * most 1 MiB of text), or such a device could never catch up.
+   */
   private sendRaw(text: string): void {
     if (this.closed) return
-    // A queue already past the bound means the device is not reading. One frame may take it past
-    // the bound: a reply larger than the bound (a sync page of big messages) must still go out,
-    // or the device could never catch up.
-    if (this.socket.bufferedAmount > this.deps.maxQueuedBytes) {
+    const queued = this.socket.bufferedAmount
+    if (queued > 0 && queued + Buffer.byteLength(text) > this.deps.maxQueuedBytes) {
       this.deps.metrics.slowConsumers.inc()
-      this.log.info({ queuedBytes: this.socket.bufferedAmount }, 'slow consumer closed')
+      this.deps.metrics.bounds.inc({ bound: 'send_queue' })
+      this.log.info({ queued }, 'slow consumer closed')
       this.close(CLOSE_CODES.TRY_AGAIN_LATER, 'too slow; reconnect and sync')
       return
     }

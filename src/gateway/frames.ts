@@ -2,7 +2,7 @@
  * Parsing and validation of client frames (PROTOCOL.md section 3). Anything malformed becomes a
  * BAD_FRAME ChatError carrying the frame's `ref` when one could be read, so the reply can echo it.
  */
-import { ChatError, errors } from '../errors.js'
+import { ChatError, errors, quote } from '../errors.js'
 import { type ClientFrame, LIMITS, type Ref } from '../protocol/frames.js'
 
 export class FrameError extends ChatError {
@@ -13,7 +13,7 @@ export class FrameError extends ChatError {
 
 type Obj = Record<string, unknown>
 
-const OPS = new Set(['send', 'sync', 'history', 'read', 'presence', 'ping'])
+const OPS = new Set(['send', 'sync', 'history', 'read', 'presence', 'ping', 'typing', 'edit', 'delete', 'react', 'search'])
 
 function int(frame: Obj, field: string, required: boolean): number | undefined {
   const v = frame[field]
@@ -51,10 +51,10 @@ export function parseFrame(text: string): ClientFrame {
   const ref = readRef(frame)
   try {
     if (frame.ref !== undefined && ref === undefined) throw errors.badFrame('ref must be a string or a number')
-    if (typeof frame.op !== 'string' || !OPS.has(frame.op)) throw errors.badFrame(`unknown op ${JSON.stringify(frame.op)}`)
+    if (typeof frame.op !== 'string' || !OPS.has(frame.op)) throw errors.badFrame(`unknown op ${quote(frame.op)}`)
     return validate(frame.op as ClientFrame['op'], frame, ref)
   } catch (err) {
-    throw new FrameError(ref, err instanceof ChatError ? err : errors.badFrame(String(err)))
+    throw new FrameError(ref, err instanceof ChatError ? err : errors.badFrame('malformed frame'))
   }
 }
 
@@ -86,5 +86,21 @@ function validate(op: ClientFrame['op'], f: Obj, ref: Ref | undefined): ClientFr
     }
     case 'ping':
       return { op, ref }
+    case 'typing':
+      return { op, ref, channel: str(f, 'channel') }
+    case 'edit':
+      return { op, ref, channel: str(f, 'channel'), seq: int(f, 'seq', true)!, text: str(f, 'text') }
+    case 'delete':
+      return { op, ref, channel: str(f, 'channel'), seq: int(f, 'seq', true)! }
+    case 'react': {
+      if (typeof f.on !== 'boolean') throw errors.badFrame('on must be true or false')
+      return { op, ref, channel: str(f, 'channel'), seq: int(f, 'seq', true)!, emoji: str(f, 'emoji'), on: f.on }
+    }
+    case 'search': {
+      // The query itself is checked with the HTTP search's rules (search-params.ts) when handled.
+      const before = f.before
+      if (before !== undefined && typeof before !== 'string' && typeof before !== 'number') throw errors.badFrame('before must be a cursor string or a time')
+      return { op, ref, q: str(f, 'q'), channel: f.channel === undefined ? undefined : str(f, 'channel'), before, limit: int(f, 'limit', false) }
+    }
   }
 }

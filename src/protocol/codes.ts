@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false },
   MESSAGE_TOO_LARGE: { status: 413, retryable: false },
   GROUP_FULL: { status: 422, retryable: false },
+  LIMIT_REACHED: { status: 422, retryable: false },
   RATE_LIMITED: { status: 429, retryable: true },
   INTERNAL: { status: 500, retryable: true },
   UNAVAILABLE: { status: 503, retryable: true },

@@ -40,7 +40,7 @@ const router: Router = {
   callMany: async (keys) => keys.map(() => ({ ok: true as const, value: { cursor: 0 } })),
 }
 
-async function setup(tt: { teardown(fn: () => unknown): void }) {
+async function setup(tt: { teardown(fn: () => unknown): void }, opts: { router?: Router; woken?: string[] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'chat-channel-'))
   const kv = await LevelKv.open(dir)
   tt.teardown(async () => {
@@ -49,17 +49,18 @@ async function setup(tt: { teardown(fn: () => unknown): void }) {
   })
   const store = new FlakyStore(kv, 'channel:g:test')
   const env: ActorEnv = {
-    actors: new Actors(router),
+    actors: new Actors(opts.router ?? router),
     pusher: { push: () => {} },
-    notifier: { notify: () => {} },
-    config: { nodeId: 'n1', maxGroupSize: 100 },
+    notifier: { operatorWebhook: false, submit: () => {}, cancel: () => {} },
+    wake: (key) => opts.woken?.push(key),
+    config: { nodeId: 'n1', maxGroupSize: 100, maxDevices: 20 },
     log: pino({ level: 'silent' }),
     now: () => Date.now(),
   }
   const actor = new ChannelActor('g:test', store, env)
   await actor.activate()
   await actor.receive({ kind: 'create', name: 'test', by: 'ann', members: ['ann', 'bob'] })
-  return { actor, store }
+  return { actor, store, kv }
 }
 
 const send = (clientMsgId: string, text = 'hi'): Extract<ChannelRequest, { kind: 'send' }> =>
@@ -78,7 +79,7 @@ t.test('a failed commit fails a repeated clientMsgId in the same batch too', asy
   store.failing = false
   const again = await actor.receiveMany([send('m2'), send('m1'), send('m1')])
   t.same(seqs(again), [1, 2, 2], 'the retries are numbered afresh from the last stored seq, with no gap')
-  const history = await actor.receive({ kind: 'history', user: 'ann', limit: 50 }) as Array<{ seq: number; clientMsgId: string }>
+  const { messages: history } = await actor.receive({ kind: 'history', user: 'ann', limit: 50 }) as { messages: Array<{ seq: number; clientMsgId: string }> }
   t.same(history.map((m) => [m.seq, m.clientMsgId]), [[1, 'm2'], [2, 'm1']], 'history holds each message once')
 })
 
@@ -106,4 +107,36 @@ t.test('through the runtime: a retry queued behind its first attempt is not ackn
   const [a, b] = await Promise.all([attempt, retry])
   t.equal((a as { code?: string }).code, 'UNAVAILABLE', 'the first attempt fails with its commit')
   t.equal((b as { code?: string }).code, 'UNAVAILABLE', 'so does its retry in the same batch')
+})
+
+t.test('a channel deactivated with fan-out unfinished asks to be woken again; its next activation delivers', async (t) => {
+  // Members cannot be reached (a partition): deliveries fail and are retried later.
+  let reachable = false
+  const delivered: number[] = []
+  const flaky: Router = {
+    call: async () => ({ cursor: 0 }),
+    callMany: async (keys, req) => keys.map(() => {
+      if (!reachable) return { ok: false as const, error: errors.unavailable('member unreachable') }
+      const events = (req as { events?: Array<{ ev: number }> }).events ?? []
+      for (const e of events) delivered.push(e.ev)
+      return { ok: true as const, value: { cursor: 0 } }
+    }),
+  }
+  const woken: string[] = []
+  const { actor, store, kv } = await setup(t, { router: flaky, woken })
+  t.same(seqs(await actor.receiveMany([send('m1')])), [1])
+  await actor.deactivate()
+  t.same(woken, ['channel:g:test'], 'the channel asked to be woken: a member has not got the message yet')
+
+  reachable = true
+  const env = (actor as unknown as { env: unknown }).env as ConstructorParameters<typeof ChannelActor>[2]
+  const again = new ChannelActor('g:test', new PrefixedStore(kv, store.actorKey), env)
+  await again.activate()
+  const deadline = Date.now() + 5000
+  while (!again.canPassivate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.ok(delivered.includes(3), 'the next activation delivered the message event (ev 3, after two member events)')
+  t.ok(again.canPassivate(), 'and finished its fan-out')
+  woken.length = 0
+  await again.deactivate()
+  t.same(woken, [], 'a channel with nothing pending does not ask to be woken')
 })

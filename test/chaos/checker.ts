@@ -9,7 +9,7 @@
  * - every node served the same history;
  * - every member's inbox holds every message of its channels exactly once, inboxSeq 1..N.
  */
-import type { Fault, InboxEvent, SendRecord, StoredMessage } from './history.js'
+import { CRASH_FAULTS, type Fault, type InboxEvent, PARTITION_FAULTS, type SendRecord, type StoredMessage } from './history.js'
 
 export interface CheckInput {
   sends: SendRecord[]
@@ -28,7 +28,7 @@ export interface CheckResult {
 
 export function check(input: CheckInput): CheckResult {
   const problems: string[] = []
-  const note = (p: string) => { if (problems.length < 200) problems.push(p) }
+  const note = (p: string) => { if (problems.length < 5000) problems.push(p) }
   const canonical = new Map<string, StoredMessage[]>()
 
   for (const [channel, byNode] of input.histories) {
@@ -121,7 +121,10 @@ export function check(input: CheckInput): CheckResult {
     orderViolations,
     inboxProblems,
     faults: input.faults.length,
-    ...Object.fromEntries(['kill', 'kill-wipe', 'pause', 'nats-restart'].map((k) => [`faults.${k}`, input.faults.filter((f) => f.kind === k).length])),
+    ...Object.fromEntries([...CRASH_FAULTS, ...PARTITION_FAULTS].flatMap((k) => {
+      const n = input.faults.filter((f) => f.kind === k).length
+      return n > 0 ? [[`faults.${k}`, n]] : []
+    })),
     retries: input.sends.reduce((n, s) => n + Math.max(0, s.attempts - 1), 0),
     recoverySamples: recoveries.length,
     recoveryP50ms: percentile(recoveries, 0.5),
@@ -142,6 +145,32 @@ export function recoveryTimes(input: Pick<CheckInput, 'sends' | 'faults'>): numb
     }
   }
   return out.sort((a, b) => a - b)
+}
+
+/**
+ * How long writes to a channel were refused around each kind of fault: for every fault and every
+ * channel, the longest any send to it waited for its ack (first attempt to ack, retries included)
+ * among the sends first tried between the fault's start and `after` ms past its end. Per kind:
+ * the median and the worst over (fault, channel) pairs, and how many pairs waited over a second.
+ */
+export function writeWaits(input: Pick<CheckInput, 'sends' | 'faults'>, after = 5000): Record<string, { pairs: number; over1s: number; p50ms: number; maxms: number }> {
+  const byKind = new Map<string, number[]>()
+  for (const f of input.faults) {
+    const end = (f.healedAt ?? f.at) + after
+    const longest = new Map<string, number>()
+    for (const s of input.sends) {
+      if (s.ackAt === null || s.sentAt < f.at || s.sentAt > end) continue
+      longest.set(s.channel, Math.max(longest.get(s.channel) ?? 0, s.ackAt - s.sentAt))
+    }
+    const list = byKind.get(f.kind) ?? byKind.set(f.kind, []).get(f.kind)!
+    list.push(...longest.values())
+  }
+  const out: Record<string, { pairs: number; over1s: number; p50ms: number; maxms: number }> = {}
+  for (const [kind, waits] of byKind) {
+    waits.sort((a, b) => a - b)
+    out[kind] = { pairs: waits.length, over1s: waits.filter((w) => w > 1000).length, p50ms: percentile(waits, 0.5), maxms: waits.length ? waits[waits.length - 1]! : 0 }
+  }
+  return out
 }
 
 function percentile(sorted: number[], q: number): number {

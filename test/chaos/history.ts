@@ -15,10 +15,26 @@ export interface SendRecord {
   refused: string | null
 }
 
+/** Crashes and pauses of one node, or a restart of nats-server. */
+export const CRASH_FAULTS = ['kill', 'kill-wipe', 'pause', 'nats-restart'] as const
+/**
+ * Network cuts (packets silently dropped inside the nodes' namespaces): two nodes cut from each
+ * other; one node unable to reach another's gRPC port (the other way still works); one node cut
+ * from every peer but not from NATS; one node cut from NATS only; two nodes cut from the other
+ * three and from NATS; a bridge (two sides that cannot talk, one node that reaches both).
+ */
+export const PARTITION_FAULTS = ['cut-pair', 'cut-oneway', 'isolate-peers', 'isolate-nats', 'split-two', 'bridge'] as const
+export type FaultKind = (typeof CRASH_FAULTS)[number] | (typeof PARTITION_FAULTS)[number]
+
 export interface Fault {
-  kind: 'kill' | 'kill-wipe' | 'pause' | 'nats-restart'
+  kind: FaultKind
+  /** The node it hit first (for a cut: the first of `nodes`). */
   node: string | null
+  /** Every node the fault cut off or crashed. */
+  nodes?: string[]
   at: number
+  /** When the fault was removed (the network healed, the node resumed or was started again). */
+  healedAt?: number
   /** The channels whose owner was the affected node when the fault began. */
   ownedChannels: string[]
 }

@@ -2,6 +2,7 @@
  * A real cluster for tests: one nats-server with JetStream and a few `bin/chat-node` processes,
  * all on 127.0.0.1 with free ports and temp data dirs, all killed in the test's teardown.
  */
+import type { Network } from './netns.js'
 import { NodeProcess } from './node-process.js'
 import { startNats, type NatsServer } from './nats.js'
 import { waitFor } from './wait.js'
@@ -9,6 +10,8 @@ import { waitFor } from './wait.js'
 interface Teardown { teardown(fn: () => unknown): void }
 
 export const SECRET = 'test-cluster-secret-0123456789'
+/** The admin token of every test cluster node (`/v1/internal/*`). */
+export const ADMIN_TOKEN = 'test-cluster-admin-token-0123456789'
 
 export interface ClusterOptions {
   nodes: number
@@ -17,6 +20,8 @@ export interface ClusterOptions {
   args?: string[]
   heartbeatMs?: number
   deadAfterMs?: number
+  /** Runs nats-server and every node in a namespace of its own on this network (host names `nats`, `n1`...). */
+  network?: Network
 }
 
 export class TestCluster {
@@ -25,7 +30,9 @@ export class TestCluster {
   private constructor(private readonly t: Teardown, readonly nats: NatsServer, private readonly options: ClusterOptions) {}
 
   static async start(t: Teardown, options: ClusterOptions): Promise<TestCluster> {
-    const nats = await startNats()
+    const net = options.network
+    const natsHost = net?.addHost('nats')
+    const nats = await startNats(natsHost ? { host: natsHost.ip, wrap: net!.exec('nats') } : undefined)
     t.teardown(() => nats.stop())
     const cluster = new TestCluster(t, nats, options)
     // One at a time: each join is a compare-and-set on the ring record; in parallel they only retry.
@@ -37,9 +44,11 @@ export class TestCluster {
   /** Starts (and adds to the ring) a node with this id. */
   async add(id: string, dataDir?: string): Promise<NodeProcess> {
     const o = this.options
+    const host = o.network?.addHost(id)
     const node = await NodeProcess.start(this.t, {
       id, nats: this.nats.url, secret: SECRET, ...(dataDir ? { dataDir } : {}),
-      args: ['--replicas', String(o.replicas ?? 3), '--heartbeat-ms', String(o.heartbeatMs ?? 200), '--dead-after-ms', String(o.deadAfterMs ?? 1000), ...(o.args ?? [])],
+      ...(host ? { host: host.ip, wrap: o.network!.exec(id) } : {}),
+      args: ['--admin-token', ADMIN_TOKEN, '--replicas', String(o.replicas ?? 3), '--heartbeat-ms', String(o.heartbeatMs ?? 200), '--dead-after-ms', String(o.deadAfterMs ?? 1000), ...(o.args ?? [])],
     })
     const at = this.nodes.findIndex((n) => n.id === id)
     if (at >= 0) this.nodes[at] = node

@@ -24,18 +24,30 @@ const READY_MS = 10_000
 const EXIT_MS = 5_000
 
 /**
- * Starts `nats-server -js` on 127.0.0.1, on a free port, with a fresh store directory, and resolves
+ * Starts `nats-server -js` (plus `extraArgs`, e.g. `--user u --pass p`) on 127.0.0.1, on a free port, with a fresh store directory, and resolves
  * once it logs that it is ready. The caller registers `stop()` as teardown; if the test process
  * dies first, an exit hook still kills the server.
  */
-export async function startNats(): Promise<NatsServer> {
+export interface NatsPlace {
+  /** Address to listen on (default 127.0.0.1). */
+  host: string
+  /** A command prefix the server runs under, e.g. `ip netns exec <ns>`; its own namespace has every port free. */
+  wrap: string[]
+  /** Extra nats-server arguments (authentication, say). */
+  args?: string[]
+}
+
+/** `startNats(['--user', 'u', '--pass', 'p'])` is `startNats({ args: [...] })`. */
+export async function startNats(placeOrArgs?: Partial<NatsPlace> | string[]): Promise<NatsServer> {
+  const place: Partial<NatsPlace> | undefined = Array.isArray(placeOrArgs) ? { args: placeOrArgs } : placeOrArgs
   const dir = await mkdtemp(join(tmpdir(), 'nats-js-'))
+  const where: Where = { host: place?.host ?? '127.0.0.1', wrap: place?.wrap ?? [], args: place?.args ?? [] }
   let lastError: unknown
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort()
+    const port = place?.wrap?.length ? 4222 : await freePort()
     try {
-      const child = await launch(port, dir)
-      return handle(port, dir, child)
+      const child = await launch(port, dir, where)
+      return handle(port, dir, child, where)
     } catch (err) {
       lastError = err // most likely the port was taken between freePort() and bind; try another
     }
@@ -44,7 +56,9 @@ export async function startNats(): Promise<NatsServer> {
   throw new Error('could not start nats-server', { cause: lastError })
 }
 
-function handle(port: number, dir: string, first: ChildProcess): NatsServer {
+type Where = NatsPlace
+
+function handle(port: number, dir: string, first: ChildProcess, where: Where): NatsServer {
   let child: ChildProcess | undefined = first
   const killOnExit = () => { child?.kill('SIGKILL') }
   process.on('exit', killOnExit)
@@ -61,7 +75,7 @@ function handle(port: number, dir: string, first: ChildProcess): NatsServer {
   }
 
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${where.host}:${port}`,
     port,
     get pid() {
       return child?.pid ?? -1
@@ -76,15 +90,15 @@ function handle(port: number, dir: string, first: ChildProcess): NatsServer {
     },
     async restart() {
       await end('SIGKILL')
-      child = await launch(port, dir)
+      child = await launch(port, dir, where)
     },
   }
 }
 
 /** Spawns the server and resolves once it is ready; rejects (and reaps it) if it exits or stalls first. */
-function launch(port: number, dir: string): Promise<ChildProcess> {
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir]
-  const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+function launch(port: number, dir: string, where: Where): Promise<ChildProcess> {
+  const command = [...where.wrap, BINARY, '-a', where.host, '-p', String(port), '-js', '-sd', dir, ...(where.args ?? [])]
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     let log = ''
     const fail = (why: string) => {

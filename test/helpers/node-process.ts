@@ -21,6 +21,10 @@ export interface NodeOptions {
   env?: Record<string, string>
   nats?: string
   secret?: string
+  /** Address to bind and advertise (default 127.0.0.1). */
+  host?: string
+  /** A command prefix the node runs under, e.g. `ip netns exec <ns>` (test/helpers/netns.ts). */
+  wrap?: string[]
 }
 
 export interface ReadyLine { http: string; grpc: string | null; nodeId: string }
@@ -59,13 +63,15 @@ export class NodeProcess {
   /** Starts the process (again, on the same ports and data dir after a stop or kill). */
   async launch(timeoutMs = 20_000): Promise<void> {
     const o = this.options
-    const args = [BIN, '--id', o.id, '--host', '127.0.0.1', '--port', String(this.port), '--grpc-port', String(this.grpcPort), '--data-dir', o.dataDir, ...(o.args ?? [])]
+    const args = [BIN, '--id', o.id, '--host', o.host ?? '127.0.0.1', '--port', String(this.port), '--grpc-port', String(this.grpcPort), '--data-dir', o.dataDir, ...(o.args ?? [])]
     if (o.nats) args.push('--nats', o.nats)
     if (o.secret) args.push('--secret', o.secret)
     this.ready = null
     // The test runner adds its loader hooks to NODE_OPTIONS of every child it sees spawned; they
     // must not reach the node under test. `env -u` drops them and execs node (same pid).
-    const proc = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    // A wrapper (`ip netns exec`) execs too, so the pid is still the node's.
+    const command = [...(o.wrap ?? []), 'env', '-u', 'NODE_OPTIONS', process.execPath, ...args]
+    const proc = spawn(command[0]!, command.slice(1), { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc = proc
     // Should the test process end without its teardown (killed on a timeout), take the node along.
     const orphanGuard = () => { try { proc.kill('SIGKILL') } catch { /* already gone */ } }

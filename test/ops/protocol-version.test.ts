@@ -30,10 +30,12 @@ t.test('the transport refuses a caller with no common version before its handler
     peer: async () => { handled++; return { ok: true, body: 'yes' } },
   }
   const refused: IncompatiblePeer[] = []
-  const server = new GrpcTransport({ onIncompatible: (e) => refused.push(e) })
+  // Every transport signs with the cluster secret, as nodes do: the version is checked after the credentials.
+  const auth = (self: string) => ({ auth: { secret: SECRET, self } })
+  const server = new GrpcTransport({ ...auth('n1'), onIncompatible: (e) => refused.push(e) })
   const port = await server.listen('127.0.0.1', 0, handlers)
-  const future = new GrpcTransport({ protocol: { version: 9, min: 9 } })
-  const same = new GrpcTransport()
+  const future = new GrpcTransport({ ...auth('n9'), protocol: { version: 9, min: 9 } })
+  const same = new GrpcTransport(auth('n2'))
   t.teardown(() => Promise.all([server.close(), future.close(), same.close()]))
   const address = `127.0.0.1:${port}`
   const req = { kind: 'x', body: 1, ringVersion: 1, from: 'n9' }
@@ -48,7 +50,7 @@ t.test('a real node refuses an incompatible peer with a log line and a metric', 
   const nats = await startNats()
   t.teardown(() => nats.stop())
   const node = await NodeProcess.start(t, { id: 'pv1', nats: nats.url, secret: SECRET, args: ['--heartbeat-ms', '200', '--dead-after-ms', '1000'] })
-  const old = new GrpcTransport({ protocol: { version: 1, min: 1 } })
+  const old = new GrpcTransport({ auth: { secret: SECRET, self: 'old-node' }, protocol: { version: 1, min: 1 } })
   t.teardown(() => old.close())
   const call = { key: 'user:x', kind: 'wake', body: { kind: 'wake' }, ringVersion: 1, from: 'old-node' }
   await t.rejects(old.peer(node.ready!.grpc!).call(call, 3000), { code: 'INCOMPATIBLE' }, 'an older release is refused')
@@ -61,4 +63,25 @@ t.test('a real node refuses an incompatible peer with a log line and a metric', 
   const metrics = await (await fetch(`${node.url}/metrics`)).text()
   t.match(metrics, /chat_peer_incompatible_total\{peer="old-node"\} 2/, 'and counted every time')
   t.match(metrics, /chat_node_info\{version="[^"]+",protocol="2",fsync="never"\} 1/, 'the node reports the versions it speaks')
+})
+
+t.test('credentials come first: an unsigned caller is UNAUTHENTICATED whatever version it claims, and counts as no peer', async (t) => {
+  const refused: IncompatiblePeer[] = []
+  const reasons: string[] = []
+  let handled = 0
+  const handlers: TransportHandlers = {
+    call: async () => { handled++; return { ok: true, body: null } },
+    callMany: async (req) => { handled++; return req.keys.map(() => ({ ok: true as const, body: null })) },
+    push: async () => { handled++ },
+    peer: async () => { handled++; return { ok: true, body: 'yes' } },
+  }
+  const server = new GrpcTransport({ auth: { secret: SECRET, self: 'n1' }, onIncompatible: (e) => refused.push(e), onRefused: (r) => reasons.push(r) })
+  const port = await server.listen('127.0.0.1', 0, handlers)
+  const unsigned = new GrpcTransport({ protocol: { version: 1, min: 1 } })
+  t.teardown(() => Promise.all([server.close(), unsigned.close()]))
+  const req = { kind: 'x', body: 1, ringVersion: 1, from: 'forged-name' }
+  await t.rejects(unsigned.peer(`127.0.0.1:${port}`).peer(req, 2000), { code: 'UNAVAILABLE', message: /cluster credentials required.*claims node protocol 1\.\.1/ })
+  t.equal(handled, 0, 'the handler never ran')
+  t.same(refused, [], 'no incompatible peer is reported in a name nobody proved')
+  t.match(reasons, [/no cluster credentials; the caller claims node protocol 1\.\.1, this node speaks 2\.\.2/], 'the refusal line says what the caller claims to speak')
 })

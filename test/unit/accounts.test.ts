@@ -29,8 +29,9 @@ async function stack(t: Teardown, dir: string) {
   const env: ActorEnv = {
     actors: undefined as unknown as Actors,
     pusher: { push() {} },
-    notifier: { notify() {} },
-    config: { nodeId: 'unit', maxGroupSize: 100 },
+    notifier: { operatorWebhook: false, submit() {}, cancel() {} },
+    wake() {},
+    config: { nodeId: 'unit', maxGroupSize: 100, maxDevices: 20 },
     log: pino({ level: 'silent' }),
     now: Date.now,
   }

@@ -24,11 +24,19 @@ function documentedRows(markdown: string): Map<string, { status: number; retry: 
   return rows
 }
 
-/** Codes the contract names in its HTTP and WebSocket sections. */
+/**
+ * Codes the contract names in its HTTP and WebSocket sections: upper-case words in backquotes,
+ * except environment variables (`CHAT_...`) and gRPC status names (written "gRPC `NAME`").
+ */
 function contractCodes(markdown: string): Set<string> {
   const from = markdown.indexOf('## 2.')
   const text = from >= 0 ? markdown.slice(from) : markdown
-  return new Set([...text.matchAll(/`([A-Z][A-Z_]{3,})`/g)].map((m) => m[1]!))
+  const codes = new Set<string>()
+  for (const m of text.matchAll(/(gRPC\s+)?`([A-Z][A-Z_]{3,})`/g)) {
+    if (m[1] || m[2]!.startsWith('CHAT_')) continue
+    codes.add(m[2]!)
+  }
+  return codes
 }
 
 t.test('every error code is documented in docs/ERRORS.md with its status and retry advice', async (t) => {
@@ -64,7 +72,7 @@ t.test('the factory makes every code with its status and retry flag', async (t) 
   const made: ChatError[] = [
     errors.badRequest('x'), errors.badFrame('x'), errors.unauthorized(), errors.forbidden('x'), errors.notFound('x'),
     errors.usernameTaken('alice'), errors.groupFull(3), errors.messageTooLarge(10), errors.rateLimited(),
-    errors.unavailable(), errors.internal(), new ChatError('PAYLOAD_TOO_LARGE', 'big'),
+    errors.unavailable(), errors.internal(), new ChatError('PAYLOAD_TOO_LARGE', 'big'), errors.limitReached('x'),
   ]
   t.same(new Set(made.map((e) => e.code)), new Set(CODES), 'every code can be made')
   for (const e of made) {
@@ -75,6 +83,7 @@ t.test('the factory makes every code with its status and retry flag', async (t) 
   }
   t.match(errors.groupFull(3).message, /3/)
   t.match(errors.usernameTaken('alice').message, /alice/)
+  t.equal(errors.rateLimited('slow down', 7).retryAfterSec, 7, 'a refusal can say when to retry')
   for (const [code, { status }] of Object.entries(ERROR_CODES)) {
     t.ok(status >= 400 && status < 600, `${code} has an error status`)
   }
