@@ -7,9 +7,15 @@
  *
  * `sha256` covers every row line, newline included, so a truncated or altered file is refused on
  * restore. Values are copied as the stored text, never parsed, so any row survives unchanged.
+ *
+ * The few files a node keeps in its data dir beside the database (DATA_DIR_FILES: a standalone
+ * node's VAPID key pair, without which every browser's push subscription would stop working after
+ * a restore) follow the database's rows as rows of their own, `["\0file\0<name>", "<content>"]`:
+ * no database key starts with NUL, and the digest covers them like any row.
  */
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { Readable, type Writable } from 'node:stream'
@@ -35,8 +41,40 @@ export interface BackupSummary { header: BackupHeader; rows: number; sha256: str
 
 const PAGE = 1000
 
-/** Writes the whole store, as seen by `snap`, to `out` in the backup format; resolves with what it wrote. */
-export async function writeBackup(snap: KvSnapshot, header: Omit<BackupHeader, 'format' | 'version'>, out: Writable): Promise<BackupSummary> {
+/** Files of the data dir that belong in a backup (LevelDB's own files are the rows). */
+export const DATA_DIR_FILES = ['vapid.json'] as const
+
+/** Key prefix of the rows that carry DATA_DIR_FILES. */
+export const FILE_ROW_PREFIX = '\x00file\x00'
+
+/** The DATA_DIR_FILES present in `dataDir`, as rows. */
+export function dataDirFileRows(dataDir: string): Array<[string, string]> {
+  const rows: Array<[string, string]> = []
+  for (const name of DATA_DIR_FILES) {
+    try {
+      rows.push([FILE_ROW_PREFIX + name, readFileSync(join(dataDir, name), 'utf8')])
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+  }
+  return rows
+}
+
+/** The file name a row carries, or null for a database row; a name outside DATA_DIR_FILES is refused. */
+export function fileOfRow(key: string): string | null {
+  if (!key.startsWith(FILE_ROW_PREFIX)) return null
+  const name = key.slice(FILE_ROW_PREFIX.length)
+  if (!(DATA_DIR_FILES as readonly string[]).includes(name)) throw new Error(`the backup carries an unknown file ${JSON.stringify(name.slice(0, 40))}`)
+  return name
+}
+
+/**
+ * Writes the whole store, as seen by `snap`, then `files` (dataDirFileRows), to `out` in the
+ * backup format; resolves with what it wrote.
+ */
+export async function writeBackup(
+  snap: KvSnapshot, header: Omit<BackupHeader, 'format' | 'version'>, out: Writable, files: Array<[string, string]> = [],
+): Promise<BackupSummary> {
   const full: BackupHeader = { format: BACKUP_FORMAT, version: BACKUP_VERSION, ...header }
   const hash = createHash('sha256')
   let rows = 0
@@ -52,6 +90,13 @@ export async function writeBackup(snap: KvSnapshot, header: Omit<BackupHeader, '
       hash.update(chunk)
       rows += page.length
       after = page[page.length - 1]![0]
+      yield chunk
+    }
+    if (files.length > 0) {
+      let chunk = ''
+      for (const row of files) chunk += JSON.stringify(row) + '\n'
+      hash.update(chunk)
+      rows += files.length
       yield chunk
     }
     sha256 = hash.digest('hex')
@@ -123,10 +168,12 @@ function parseHeader(line: string): BackupHeader {
 }
 
 /** Writes a backup straight to a file (an offline backup, or the client side of one). */
-export async function writeBackupFile(snap: KvSnapshot, header: Omit<BackupHeader, 'format' | 'version'>, file: string): Promise<BackupSummary> {
+export async function writeBackupFile(
+  snap: KvSnapshot, header: Omit<BackupHeader, 'format' | 'version'>, file: string, files: Array<[string, string]> = [],
+): Promise<BackupSummary> {
   const out = createWriteStream(file, { mode: 0o600 })
   const done = once(out, 'close')
-  const summary = await writeBackup(snap, header, out)
+  const summary = await writeBackup(snap, header, out, files)
   await done
   return summary
 }

@@ -10,18 +10,18 @@
  * D, backup and compact open the database themselves. See docs/OPERATIONS.md.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { type Socket, createConnection } from 'node:net'
 import { createWriteStream } from 'node:fs'
 import { once } from 'node:events'
 import { open } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { nodeKey, replicaMetaKey } from '../storage/keys.js'
 import { LevelKv } from '../storage/leveldb.js'
 import { dirBytes } from '../storage/disk-usage.js'
 import { adminSocketPath } from './admin-socket.js'
 import { Ring } from '../cluster/ring.js'
-import { type BackupHeader, type BackupSummary, readBackup, writeBackupFile } from './backup-format.js'
+import { type BackupHeader, type BackupSummary, dataDirFileRows, fileOfRow, readBackup, writeBackupFile } from './backup-format.js'
 
 export class OpsError extends Error {
   override readonly name = 'OpsError'
@@ -71,7 +71,9 @@ async function backup(dataDir: string, out: string): Promise<string> {
       const kv = await openOffline(dataDir)
       const snap = kv.snapshot()
       try {
-        await writeBackupFile(snap, { nodeId: 'unknown', mode: (await kv.get<'standalone' | 'cluster'>(nodeKey('mode'))) ?? 'unknown', createdAt: Date.now(), software: 'offline' }, partial)
+        await writeBackupFile(snap, {
+          nodeId: 'unknown', mode: (await kv.get<'standalone' | 'cluster'>(nodeKey('mode'))) ?? 'unknown', createdAt: Date.now(), software: 'offline',
+        }, partial, dataDirFileRows(dataDir))
       } finally {
         await snap.close()
         await kv.close()
@@ -108,7 +110,13 @@ async function restore(dataDir: string, input: string, lost: string[]): Promise<
   try {
     let cluster = false
     let ring: { ring: Ring; replicas: number } | null | undefined
-    summary = await readBackup(input, async (rows) => {
+    summary = await readBackup(input, async (all) => {
+      const rows: Array<[string, string]> = []
+      for (const row of all) {
+        const file = fileOfRow(row[0])
+        if (file === null) rows.push(row)
+        else writeFileSync(join(staging, file), row[1], { mode: 0o600 })
+      }
       for (const row of rows) {
         if (row[0] === nodeKey('mode') && row[1] === '"cluster"') cluster = true
         if (!row[0].startsWith(replicaMetaKey(''))) continue

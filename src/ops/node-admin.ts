@@ -9,7 +9,7 @@ import { dirBytes } from '../storage/disk-usage.js'
 import type { LevelKv } from '../storage/leveldb.js'
 import { SOFTWARE_VERSION } from '../version.js'
 import type { AdminOps } from './admin-socket.js'
-import { writeBackup } from './backup-format.js'
+import { dataDirFileRows, writeBackup } from './backup-format.js'
 
 export interface NodeAdminParts {
   config: Config
@@ -28,7 +28,7 @@ export function nodeAdminOps({ config, kv, cluster, serving }: NodeAdminParts): 
         // The ring it was taken under: a restore marks each key with its replicas then.
         const view = cluster()?.view
         const ring = view ? { replicas: config.replicas, members: view.members().map((m) => m.id) } : undefined
-        await writeBackup(snap, { nodeId: config.id, mode, createdAt: Date.now(), software: SOFTWARE_VERSION, ...(ring ? { ring } : {}) }, out)
+        await writeBackup(snap, { nodeId: config.id, mode, createdAt: Date.now(), software: SOFTWARE_VERSION, ...(ring ? { ring } : {}) }, out, dataDirFileRows(config.dataDir))
       } finally {
         await snap.close()
       }

@@ -26,6 +26,8 @@ t.test('standalone: back up a running node under writes, wipe it, restore it, ev
   const traffic = new Traffic({ tokens, channels, nodes: () => [{ id: node.id, url: node.url }], pauseMs: 5 })
   t.teardown(() => traffic.stop(5000))
   await traffic.progress(150)
+  const vapid = await api(node.url, 'GET', '/v1/push/vapid', undefined, tokens.get('ann'))
+  t.equal(vapid.status, 200, 'the node has a VAPID key pair (vapid.json in its data dir)')
   const before = traffic.acked().slice()
   const file = join(files, 'solo.backup')
   const backup = await chatNode(['backup', '--data-dir', node.dataDir, '--out', file])
@@ -54,6 +56,10 @@ t.test('standalone: back up a running node under writes, wipe it, restore it, ev
   t.equal(me.status, 200, 'a token issued before the backup is still valid')
   const inbox = await fullInbox(node.url, tokens.get('ben')!)
   t.same(inbox.map((e) => e.inboxSeq), inbox.map((_, i) => i + 1), 'inboxSeq is 1..N after the restore')
+  // Browsers' push subscriptions are bound to the VAPID public key: a new pair would silence them all.
+  const after = await api(node.url, 'GET', '/v1/push/vapid', undefined, tokens.get('ann'))
+  t.equal(after.body.publicKey, vapid.body.publicKey, 'the VAPID key pair came back with the data: push subscriptions keep working')
+  t.equal(statSync(join(node.dataDir, 'vapid.json')).mode & 0o777, 0o600, 'its file is readable by the node\'s user only')
 })
 
 t.test('a damaged or truncated backup is refused, and nothing is written', async (t) => {
