@@ -79,7 +79,7 @@ export class Metrics {
     name: 'chat_replication_quorum_failures_total', help: 'takeovers and commits that found no majority of the replica set', labelNames: ['op'] as const, registers: [this.registry],
   })
   readonly snapshots = new Counter({
-    name: 'chat_replication_snapshots_total', help: 'state snapshots sent to or installed from peers', labelNames: ['direction'] as const, registers: [this.registry],
+    name: 'chat_replication_snapshots_total', help: 'state snapshots of whole keys sent to peers (sent) and installed here from peers, pushed or pulled (received)', labelNames: ['direction'] as const, registers: [this.registry],
   })
   readonly compactedEntries = new Counter({
     name: 'chat_replication_compacted_entries_total', help: 'log entries folded into the state and removed', registers: [this.registry],

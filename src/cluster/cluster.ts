@@ -107,7 +107,7 @@ export class Cluster {
     this.view = new ClusterView(this.membership, config.replicas, config.id, log)
     await this.membership.start()
     await this.view.start()
-    this.replica = new ReplicaStore(kv, config.id, incarnation)
+    this.replica = new ReplicaStore(kv, config.id, incarnation, () => this.parts.metrics?.snapshots.inc({ direction: 'received' }))
     const ctx: ReplicationContext = this.ctx = {
       self: config.id, replica: this.replica, view: this.view, log,
       peer: (node) => {

@@ -27,6 +27,8 @@ export interface World {
   /** Nodes the liveness view reports as down. */
   down: Set<string>
   ctx(self: string): ReplicationContext
+  /** Snapshots each node installed completely (what its `received` metric counts). */
+  installed: Map<string, number>
   /** Replaces a node's store with an empty one, as a lost disk would (a new incarnation). */
   wipe(node: string): Promise<void>
 }
@@ -35,6 +37,7 @@ export async function world(t: Teardown): Promise<World> {
   const replicas = new Map<string, ReplicaStore>()
   const kvs = new Map<string, LevelKv>()
   const incarnations = new Map<string, string>()
+  const installed = new Map<string, number>()
   let lives = 0
   const open = async (id: string) => {
     const dir = mkdtempSync(join(tmpdir(), `repl-${id}-`))
@@ -46,7 +49,7 @@ export async function world(t: Teardown): Promise<World> {
     kvs.set(id, kv)
     const incarnation = `inc-${id}-${lives++}`
     incarnations.set(id, incarnation)
-    replicas.set(id, new ReplicaStore(kv, id, incarnation))
+    replicas.set(id, new ReplicaStore(kv, id, incarnation, () => installed.set(id, (installed.get(id) ?? 0) + 1)))
   }
   for (const id of NODES) await open(id)
   const cut = new Set<string>()
@@ -72,7 +75,7 @@ export async function world(t: Teardown): Promise<World> {
     },
   })
   return {
-    replicas, kvs, cut, down,
+    replicas, kvs, cut, down, installed,
     ctx: (self) => ({
       self, replica: replicas.get(self)!, view: { ...view, self } as never, log,
       peer: (node) => client(node), rpcTimeoutMs: 300, commitTimeoutMs: 500,

@@ -89,6 +89,7 @@ t.test('a replica far behind, whose entries were compacted, is caught up by its 
   await settledApplied(w, NODES, 122)
   t.equal(await state(w, 'c', 'm5'), 'text 5', 'c holds the old messages it never saw as entries')
   t.equal(await digest(w, 'c'), await digest(w, 'a'), "c's state is the owner's")
+  t.equal(w.installed.get('c'), 1, 'c counted one snapshot installed (pushed by the owner)')
 })
 
 t.test('a new owner far behind takes over through a snapshot from the most up-to-date replica', async (t) => {
@@ -106,6 +107,7 @@ t.test('a new owner far behind takes over through a snapshot from the most up-to
   const next = await OwnedLog.takeover(w.ctx('c'), KEY, () => {})
   t.teardown(() => next.close())
   t.equal(await state(w, 'c', 'm80'), 80, 'the new owner holds every acknowledged write')
+  t.equal(w.installed.get('c'), 1, 'c counted one snapshot installed (pulled)')
   await next.commit(put('m81', 81))
   await settledApplied(w, ['b', 'c'], 83)
   t.equal(await digest(w, 'b'), await digest(w, 'c'), 'owner and follower agree')

@@ -109,6 +109,7 @@ export class ReplicaState {
       }
       await this.finish(chunk, meta, batch)
       this.incoming.delete(chunk.key)
+      replica.onSnapshotInstalled()
       return { ok: true, applied: meta.applied, last: meta.last }
     })
   }

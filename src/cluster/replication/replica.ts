@@ -39,7 +39,11 @@ export class ReplicaStore {
   /** Snapshots: serving them to peers and installing theirs. */
   readonly state: ReplicaState
 
-  constructor(readonly kv: Kv, readonly node: string, readonly incarnation: string) {
+  constructor(
+    readonly kv: Kv, readonly node: string, readonly incarnation: string,
+    /** Told each time a peer's snapshot was installed here completely (pushed or pulled): a metric. */
+    readonly onSnapshotInstalled: () => void = () => undefined,
+  ) {
     this.state = new ReplicaState(this)
   }
 

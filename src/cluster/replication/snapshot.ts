@@ -60,9 +60,6 @@ export async function pullSnapshot(ctx: ReplicationContext, source: string, key:
       if (installed.reason === 'skip') return null
       throw errors.unavailable(`could not install ${source}'s snapshot of ${key}: ${installed.reason}`)
     }
-    if (reply.chunk.done) {
-      ctx.metrics?.snapshots.inc({ direction: 'received' })
-      return reply.chunk.at
-    }
+    if (reply.chunk.done) return reply.chunk.at
   }
 }
