@@ -1,8 +1,9 @@
 /**
  * `--fsync` modes of the LevelDB store: in every mode, batches requested one after another land in
  * that order (the last write to a key wins), each resolves once written, a point-in-time snapshot
- * does not see later writes, and everything is there after a reopen. (Whether the disk really
- * synced is the operating system's business; the costs are measured by `npm run bench`.)
+ * does not see later writes, and everything is there after a reopen; and each mode asks LevelDB
+ * for the synced writes it promises. (Whether the disk then really synced is the operating
+ * system's business; the costs are measured by `npm run bench`.)
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -33,5 +34,49 @@ for (const fsync of FSYNC_MODES) {
     t.teardown(() => kv.close())
     t.equal(await kv.get('k0'), 'later', 'the last write survives a reopen')
     t.equal((await kv.range({ gte: 'own', lt: 'own\xff' })).length, 299, 'and every batch before it')
+  })
+}
+
+/**
+ * What each mode asks of LevelDB, seen at its write call: `never` no synced write; `batch` one
+ * synced write per group commit (so many batches requested at once share one fsync); `always` one
+ * synced write per batch, one after the other. A spy on the database's write call counts them.
+ */
+for (const fsync of FSYNC_MODES) {
+  t.test(`fsync ${fsync}: the writes LevelDB is asked for`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), `chat-fsync-calls-${fsync}-`))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const kv = await LevelKv.open(dir, { fsync })
+    t.teardown(() => kv.close())
+    const db = (kv as unknown as { db: { batch: (ops: unknown[], options?: { sync?: boolean }) => Promise<void> } }).db
+    const writes: Array<{ ops: number; sync: boolean; overlapping: boolean }> = []
+    let inFlight = 0
+    const real = db.batch.bind(db)
+    db.batch = async (ops, options) => {
+      writes.push({ ops: ops.length, sync: options?.sync === true, overlapping: inFlight > 0 })
+      inFlight++
+      try {
+        return await real(ops, options)
+      } finally {
+        inFlight--
+      }
+    }
+    // 100 batches requested in one turn of the event loop, then 5 more, one at a time.
+    await Promise.all(Array.from({ length: 100 }, (_, i) => kv.batch([{ type: 'put', key: `a${i}`, value: i }])))
+    for (let i = 0; i < 5; i++) await kv.batch([{ type: 'put', key: `b${i}`, value: i }])
+    const synced = writes.filter((w) => w.sync).length
+    if (fsync === 'never') {
+      t.equal(synced, 0, 'no write is synced')
+      t.equal(writes.length, 6, 'the 100 concurrent batches are one group commit, then one write each')
+    } else if (fsync === 'batch') {
+      t.equal(writes.length, 6, 'the 100 concurrent batches are one group commit, then one write each')
+      t.equal(synced, 6, 'every group commit is one synced write')
+      t.equal(writes[0]!.ops, 100, 'the first carries all 100 batches: one fsync for all of them')
+    } else {
+      t.equal(writes.length, 105, 'one write per batch')
+      t.equal(synced, 105, 'each synced')
+      t.notOk(writes.some((w) => w.overlapping), 'one after the other, never two at once')
+    }
+    t.equal((await kv.range({ gte: 'a', lt: 'c' })).length, 105, 'and everything was written')
   })
 }
