@@ -5,7 +5,7 @@
  * the node would parse them.
  */
 import { execFile } from 'node:child_process'
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -60,9 +60,22 @@ t.test('the example NATS configurations are valid', async (t) => {
   }
 })
 
-t.test('each machine\'s node settings parse, with the example secrets', async (t) => {
+t.test('each machine\'s node settings parse, with the example secrets and the unit\'s secret files', async (t) => {
+  const unit = readFileSync(join(DEPLOY, 'systemd/chat-node.service'), 'utf8')
+  // The unit hands the secret files to the node through systemd's credentials directory (%d):
+  // stand-ins for them in a temp dir, and the unit's Environment= lines pointed there.
+  const credentials = mkdtempSync(join(tmpdir(), 'chat-credentials-'))
+  t.teardown(() => rmSync(credentials, { recursive: true, force: true }))
+  const loaded = [...unit.matchAll(/^LoadCredential=([^:\n]+):(\S+)$/gm)].map((m) => ({ name: m[1]!, from: m[2]! }))
+  t.ok(loaded.length >= 5, `the unit loads the secret files as credentials (${loaded.map((l) => l.name).join(', ')})`)
+  for (const { name, from } of loaded) {
+    t.match(from, /^\/etc\/chat-cluster\//, `${name} comes from /etc/chat-cluster`)
+    writeFileSync(join(credentials, name), name === 'cluster-secret' ? 'an-example-cluster-secret-0123456789abcdef\n' : 'stand-in\n')
+  }
+  const unitEnv: Record<string, string> = {}
+  for (const m of unit.matchAll(/^Environment=([A-Z_][A-Z0-9_]*)=(\S+)$/gm)) unitEnv[m[1]!] = m[2]!.replace('%d', credentials)
   const secrets = envFile(join(DEPLOY, 'example/chat/secrets.env.example'))
-  const configs = ['a', 'b', 'c'].map((m) => parseConfig([], { ...envFile(join(DEPLOY, `example/chat/node-${m}.env`)), ...secrets }))
+  const configs = ['a', 'b', 'c'].map((m) => parseConfig([], { ...envFile(join(DEPLOY, `example/chat/node-${m}.env`)), ...secrets, ...unitEnv }))
   t.same(configs.map((c) => c.id), ['chat-a', 'chat-b', 'chat-c'], 'distinct node ids')
   t.same(new Set(configs.map((c) => c.region)).size, 3, 'one region (zone) per machine')
   for (const c of configs) {
@@ -70,9 +83,14 @@ t.test('each machine\'s node settings parse, with the example secrets', async (t
     t.equal(c.replicas, 3, `${c.id}: three replicas, one per machine`)
     t.equal(c.fsync, 'batch', `${c.id} syncs every group commit`)
     t.equal(c.dataDir, '/var/lib/chat-cluster', `${c.id} keeps its data where the unit's StateDirectory is`)
-    t.ok(c.secret && c.secret.length >= 16, `${c.id} gets the cluster secret from secrets.env`)
+    t.equal(c.secret, 'an-example-cluster-secret-0123456789abcdef', `${c.id} reads the cluster secret from its file`)
+    t.ok(c.tlsCa && c.tlsCert && c.tlsKey, `${c.id} talks to its peers over mutual TLS`)
+    t.ok(c.vapidKeysFile, `${c.id} uses the cluster's own Web Push key pair, kept with the secrets`)
+    t.ok(c.natsUser && c.natsPass && c.adminToken, `${c.id} has NATS credentials and an admin token`)
   }
-  const unit = readFileSync(join(DEPLOY, 'systemd/chat-node.service'), 'utf8')
-  t.match(unit, /EnvironmentFile=\/etc\/chat-cluster\/secrets\.env/, 'the unit reads the secrets from their file')
-  t.notMatch(unit, /CHAT_SECRET=/, 'and holds none itself')
+  t.match(unit, /EnvironmentFile=\/etc\/chat-cluster\/secrets\.env/, 'the unit reads the other secrets from their file')
+  t.notMatch(unit, /CHAT_SECRET=|CHAT_NATS_PASS=|CHAT_ADMIN_TOKEN=/, 'and holds none itself')
+  for (const m of ['a', 'b', 'c']) {
+    t.notMatch(readFileSync(join(DEPLOY, `example/chat/node-${m}.env`), 'utf8'), /SECRET|PASS|TOKEN/, `node-${m}.env holds no secret`)
+  }
 })
