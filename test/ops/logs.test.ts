@@ -34,6 +34,10 @@ t.test('log lines carry node, user and request id, and never text or secrets', a
   lena.raw(`{"op":"send","channel":"dm:lena:marc","text":"${TEXT} unterminated`)
   lena.raw(JSON.stringify({ op: 'bogus', text: TEXT }))
   t.equal((await lena.request({ op: 'history', channel: 'dm:lena:marc', limit: 50 })).op, 'history')
+  // Edits carry text, searches carry words of it: neither is logged either.
+  t.equal((await lena.request({ op: 'edit', channel: 'dm:lena:marc', seq: 1, text: `${TEXT} edited` })).op, 'ok')
+  t.equal((await lena.request({ op: 'edit', channel: 'dm:lena:marc', seq: 999, text: `${TEXT} refused` })).code, 'NOT_FOUND')
+  t.equal((await lena.request({ op: 'search', q: TEXT })).op, 'search')
   const marc = await Device.open(t, node.wsUrl, tokens[1]!, 'laptop')
   t.ok((await marc.syncAll(0)).length >= 20, 'marc syncs the messages')
   t.equal((await api(node.url, 'GET', `/v1/channels/dm:lena:marc/messages?limit=5&token=${tokens[0]}`, undefined, tokens[0])).status, 200)
