@@ -5,7 +5,8 @@
  * away, against the state alone.
  *
  * A 3-node cluster (replicas 3, so every node holds a full copy) runs with compaction off while
- * senders store `--messages` 1:1 messages (random text of `--text-bytes`). The nodes are then
+ * senders store `--messages` 1:1 messages (chat-like text of about `--text-bytes`, texts.mjs; or
+ * random characters with `--random-text 1`, which compress not at all). The nodes are then
  * stopped and each data dir is compacted by LevelDB and measured ("log + state"). They are
  * started again on the same data dirs, `chat-node compact` folds every applied log entry away,
  * and they are stopped and measured again ("compacted"). Finally each node's state rows alone are
@@ -22,14 +23,17 @@ import { promisify } from 'node:util'
 import { Level } from 'level'
 import { connect, closeAll, dmId, makeUsers, pool } from './clients.mjs'
 import { Procs, ROOT } from './procs.mjs'
+import { chatTexts } from './texts.mjs'
 
 const run = promisify(execFile)
-const DEFAULTS = { messages: 1_000_000, pairs: 100, window: 8, textBytes: 100, nodes: 3 }
+const DEFAULTS = { messages: 1_000_000, pairs: 100, window: 8, textBytes: 100, nodes: 3, randomText: 0, seed: 1 }
 const HELP = `usage: npm run bench:storage -- [--messages N] [--pairs N] [--window N] [--text-bytes N]
   --messages N     1:1 messages to store (default ${DEFAULTS.messages}; 20000 is a quick check)
   --pairs N        sender/receiver pairs, each its own channel (default ${DEFAULTS.pairs})
   --window N       unacknowledged sends per sender (default ${DEFAULTS.window})
-  --text-bytes N   length of each message text (default ${DEFAULTS.textBytes})`
+  --text-bytes N   length of each message text, at most (default ${DEFAULTS.textBytes})
+  --random-text 1  random characters instead of words (no compression, few long words)
+  --seed N         seed of the texts (default ${DEFAULTS.seed})`
 
 function parseArgs(argv) {
   const o = { ...DEFAULTS }
@@ -40,7 +44,7 @@ function parseArgs(argv) {
     }
     const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase())
     const v = Number(argv[++i])
-    if (!(key in DEFAULTS) || !Number.isInteger(v) || v <= 0) throw new Error(`bad flag ${argv[i - 1]}\n${HELP}`)
+    if (!(key in DEFAULTS) || !Number.isInteger(v) || v < 0) throw new Error(`bad flag ${argv[i - 1]}\n${HELP}`)
     o[key] = v
   }
   return o
@@ -110,6 +114,9 @@ async function store(target, users, o) {
   let issued = 0
   let acked = 0
   let refused = 0
+  let textBytes = 0
+  const words = chatTexts(o.seed, o.textBytes)
+  const makeText = o.randomText ? () => randomBytes(o.textBytes).toString('base64').slice(0, o.textBytes) : words
   const started = performance.now()
   let lastReport = started
   await new Promise((resolve, reject) => {
@@ -120,7 +127,9 @@ async function store(target, users, o) {
       if (issued >= o.messages) return
       issued++
       const id = `${s.conn.user}-${++s.count}`
-      s.texts.set(id, randomBytes(o.textBytes).toString('base64').slice(0, o.textBytes))
+      const text = makeText()
+      textBytes += Buffer.byteLength(text)
+      s.texts.set(id, text)
       send(s, id)
     }
     for (const s of senders) {
@@ -147,7 +156,7 @@ async function store(target, users, o) {
   })
   const secs = (performance.now() - started) / 1000
   await closeAll(senders.map((s) => s.conn))
-  return { secs, perSec: o.messages / secs }
+  return { secs, perSec: o.messages / secs, meanTextBytes: textBytes / issued }
 }
 
 async function compactRunning(node) {
@@ -220,7 +229,8 @@ async function main() {
 function report(o, load, before, after, alone, loadBefore) {
   const stored = after[0].messages
   const per = (b, n = stored) => (b / n).toFixed(1)
-  console.log(`\nstorage per message, ${o.messages} 1:1 messages acknowledged (${after.map((a) => a.messages).join(' / ')} stored on n1 / n2 / n3) of ${o.textBytes} B text over ${o.pairs} channels, 3 nodes, replicas 3`)
+  const kind = o.randomText ? 'random characters' : 'Zipf-distributed words'
+  console.log(`\nstorage per message, ${o.messages} 1:1 messages acknowledged (${after.map((a) => a.messages).join(' / ')} stored on n1 / n2 / n3) of ${load.meanTextBytes.toFixed(1)} B text on average (${kind}) over ${o.pairs} channels, 3 nodes, replicas 3`)
   console.log(`${cpus().length} CPUs, Node ${process.version}; load average before ${loadBefore.map((x) => x.toFixed(1)).join(' ')}, after ${loadavg().map((x) => x.toFixed(1)).join(' ')}; stored at ${Math.round(load.perSec)} msg/s`)
   console.log('\nnode | log + state (before) | compacted (after) | state alone | after / state alone')
   console.log('---|---|---|---|---')
