@@ -4,7 +4,8 @@
  * replication log kept beside the state (compaction off: how it was before) and with it compacted
  * away, against the state alone.
  *
- * A 3-node cluster (replicas 3, so every node holds a full copy) runs with compaction off while
+ * A cluster of `--nodes` (3 by default, replicas min(3, N), so every node holds a full copy; one
+ * node with replicas 1 keeps the same log and state for a third of the work) runs with compaction off while
  * senders store `--messages` 1:1 messages (chat-like text of about `--text-bytes`, texts.mjs; or
  * random characters with `--random-text 1`, which compress not at all). The nodes are then
  * stopped and each data dir is compacted by LevelDB and measured ("log + state"). They are
@@ -31,6 +32,8 @@ const HELP = `usage: npm run bench:storage -- [--messages N] [--pairs N] [--wind
   --messages N     1:1 messages to store (default ${DEFAULTS.messages}; 20000 is a quick check)
   --pairs N        sender/receiver pairs, each its own channel (default ${DEFAULTS.pairs})
   --window N       unacknowledged sends per sender (default ${DEFAULTS.window})
+  --nodes N        cluster nodes, replicas min(3, N) (default ${DEFAULTS.nodes}); every replica stores the
+                   same log and state, so --nodes 1 measures the same bytes per replica for a third of the work
   --text-bytes N   length of each message text, at most (default ${DEFAULTS.textBytes})
   --random-text 1  random characters instead of words (no compression, few long words)
   --seed N         seed of the texts (default ${DEFAULTS.seed})`
@@ -179,7 +182,7 @@ async function main() {
   try {
     const nats = await procs.startNats()
     const secret = randomBytes(24).toString('hex')
-    const flags = (off) => ['--nats', nats.url, '--secret', secret, '--replicas', '3', '--rate-limit', '1000000', '--rate-burst', '1000000',
+    const flags = (off) => ['--nats', nats.url, '--secret', secret, '--replicas', String(Math.min(3, o.nodes)), '--rate-limit', '1000000', '--rate-burst', '1000000',
       '--log-level', 'warn', '--compact-interval-ms', off ? '0' : '3600000', '--repair-interval-ms', '60000',
       // Generous timeouts: on a CPU-starved machine an owner would otherwise give up on slow
       // followers and step down, and the run would spend its time on takeovers.
@@ -230,7 +233,7 @@ function report(o, load, before, after, alone, loadBefore) {
   const stored = after[0].messages
   const per = (b, n = stored) => (b / n).toFixed(1)
   const kind = o.randomText ? 'random characters' : 'Zipf-distributed words'
-  console.log(`\nstorage per message, ${o.messages} 1:1 messages acknowledged (${after.map((a) => a.messages).join(' / ')} stored on n1 / n2 / n3) of ${load.meanTextBytes.toFixed(1)} B text on average (${kind}) over ${o.pairs} channels, 3 nodes, replicas 3`)
+  console.log(`\nstorage per message, ${o.messages} 1:1 messages acknowledged (${after.map((a) => a.messages).join(' / ')} stored on ${after.map((_, i) => `n${i + 1}`).join(' / ')}) of ${load.meanTextBytes.toFixed(1)} B text on average (${kind}) over ${o.pairs} channels, ${o.nodes} node(s), replicas ${Math.min(3, o.nodes)}`)
   console.log(`${cpus().length} CPUs, Node ${process.version}; load average before ${loadBefore.map((x) => x.toFixed(1)).join(' ')}, after ${loadavg().map((x) => x.toFixed(1)).join(' ')}; stored at ${Math.round(load.perSec)} msg/s`)
   console.log('\nnode | log + state (before) | compacted (after) | state alone | after / state alone')
   console.log('---|---|---|---|---')
