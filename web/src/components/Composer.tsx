@@ -1,7 +1,7 @@
 /**
  * Writes a message: Enter sends, Shift+Enter starts a new line. Near the 100,000-character limit
  * it shows the count, and past it explains why Send is off. Each keystroke tells the others
- * "typing" (the SDK sends at most one notice every 2 s).
+ * "typing" (the SDK sends at most one notice every 2 s). Up in the empty box edits my last message.
  */
 import { LIMITS } from '@sdk'
 import { useEffect, useRef, useState } from 'preact/hooks'
@@ -47,6 +47,9 @@ export function Composer({ channel }: { channel: string }) {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault()
       send()
+    } else if (e.key === 'ArrowUp' && text === '' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      // As in Slack and Element: Up in an empty box edits your last message.
+      if (actions.messages.editLast(channel)) e.preventDefault()
     }
   }
 

@@ -38,6 +38,12 @@ export class ChatActions {
   readonly search: SearchActions
   private client: ChatClient | null = null
   private stops: Array<() => void> = []
+  /**
+   * The previews were checked against the server since this session started. The saved snapshot
+   * may predate an edit or a delete made while this browser was closed (the SDK syncs from the
+   * server's newest event, not from the snapshot's), so the first connection reloads them all.
+   */
+  private previewsChecked = false
 
   constructor(private readonly store: Store, private readonly origin: string) {
     this.api = new HttpApi({ baseUrl: origin })
@@ -105,6 +111,7 @@ export class ChatActions {
   /** Starts a logged-in session: the saved snapshot first (works offline), then the live connection. */
   start(session: SessionInfo): void {
     this.stop()
+    this.previewsChecked = false
     saveSession(session)
     this.api.token = session.token
     const snapshot = loadSnapshot(session.username)
@@ -192,7 +199,9 @@ export class ChatActions {
 
   /** The newest message of every conversation whose preview is missing or stale. */
   private async loadPreviews(): Promise<void> {
-    const stale = Object.values(this.state.conversations).filter((c) => c.lastSeq > 0 && (c.last === null || c.last.seq < c.lastSeq))
+    const all = !this.previewsChecked && this.client !== null
+    const stale = Object.values(this.state.conversations).filter((c) => c.lastSeq > 0 && (all || c.last === null || c.last.seq < c.lastSeq))
+    if (all) this.previewsChecked = true
     for (let i = 0; i < stale.length; i += 8) {
       await Promise.all(stale.slice(i, i + 8).map(async (c) => {
         const [m] = await (this.client?.history(c.id, { limit: 1 }) ?? Promise.resolve([])).catch(() => [])

@@ -134,10 +134,13 @@ export function withNewer(s: AppState, channel: string, messages: Message[], pag
   return { timelines: { ...s.timelines, [channel]: next } }
 }
 
-/** The newest message of a channel, for the sidebar's preview. */
+/**
+ * The newest message of a channel, for the sidebar's preview. The same seq again is the server's
+ * current view of it (edited or deleted since the preview was taken).
+ */
 export function withPreview(s: AppState, channel: string, m: Message): Partial<AppState> {
   const c = s.conversations[channel]
-  if (c === undefined || (c.last !== null && c.last.seq >= m.seq)) return {}
+  if (c === undefined || (c.last !== null && c.last.seq > m.seq)) return {}
   return { conversations: { ...s.conversations, [channel]: { ...c, last: m, lastSeq: Math.max(c.lastSeq, m.seq), activity: Math.max(c.activity, m.ts) } } }
 }
 
@@ -209,7 +212,12 @@ export function withCreator(s: AppState, channel: string, creator: string, activ
 export function withoutConversation(s: AppState, id: string): Partial<AppState> {
   const { [id]: _gone, ...conversations } = s.conversations
   const active = s.active === id ? null : s.active
-  return { conversations, active, dialog: s.active === id ? null : s.dialog }
+  const out: Partial<AppState> = { conversations, active, dialog: s.active === id ? null : s.dialog }
+  // Left or removed: nothing of it stays in the search either.
+  if (s.search !== null && (s.search.channel === id || s.search.results.some((m) => m.channel === id))) {
+    out.search = { ...s.search, channel: s.search.channel === id ? null : s.search.channel, results: s.search.results.filter((m) => m.channel !== id) }
+  }
+  return out
 }
 
 export function withRead(s: AppState, channel: string, seq: number): Partial<AppState> {

@@ -85,13 +85,18 @@ export interface DeleteRequest { channel: string; seq: number; busy: boolean; er
 /** The search box and its results (newest first); null when no search is shown. */
 export interface SearchState {
   query: string
-  /** The query the results are for (the box may have changed since). */
+  /** Only this conversation (its header's search button), or null for all of them. */
+  channel: string | null
+  /** The query the results are for (the box may have changed since), and where it looked. */
   searched: string
+  searchedIn: string | null
   results: Message[]
   more: boolean
   next: string | null
   loading: boolean
   error: string | null
+  /** Bumped to ask the search box to take the focus. */
+  focus: number
 }
 
 /** A message to bring into view and highlight (a search result's click); `at` tells two clicks apart. */
