@@ -3,7 +3,7 @@
  * An error (the message was deleted meanwhile, no connection, too long) shows under the box and
  * the text stays. When it closes, the focus goes back to the composer.
  */
-import { useEffect, useRef, useState } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks'
 import type { Editing } from '../store/state'
 import { useActions } from '../store/store'
 
@@ -15,7 +15,8 @@ export function MessageEditor({ text: original, editing }: { text: string; editi
   const [text, setText] = useState(original)
   const box = useRef<HTMLTextAreaElement>(null)
 
-  useEffect(() => {
+  // Before paint, so that what is typed at once lands after the text, not over a selection.
+  useLayoutEffect(() => {
     const el = box.current
     if (el === null) return
     el.focus()

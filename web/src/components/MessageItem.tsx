@@ -101,7 +101,7 @@ export function MessageItem({ message: m, me, first, showName, canEdit, canDelet
         ) : (
           <span class="message__text">{m.text}</span>
         )}
-        <span class="message__meta" aria-label={mine ? status : undefined}>
+        <span class="message__meta" aria-label={mine && m.deleted !== true ? status : undefined}>
           {m.editedAt !== undefined && m.deleted !== true && (
             <span class="message__edited" data-testid="edited" title={editedAt}>
               (edited)<span class="visually-hidden">, {editedAt.toLowerCase()}</span>

@@ -20,6 +20,12 @@ export function queryWords(query: string): string[] {
   return words(query, LIMITS.searchMaxWords + 1)
 }
 
+/** Whether `text` holds every one of the folded words `wanted` (the server's rule for a result). */
+export function matches(text: string, wanted: string[]): boolean {
+  const have = new Set(words(text))
+  return wanted.every((w) => have.has(w))
+}
+
 /**
  * `text` cut into pieces, the words in `wanted` (folded query words) marked. A long text is cut
  * to an excerpt around its first match, with ellipses.

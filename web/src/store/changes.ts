@@ -6,6 +6,7 @@
  * sidebar's preview and the search results.
  */
 import { applyChange, type ChangeEvent, type Message } from '@sdk'
+import { matches, queryWords } from '../lib/highlight'
 import { shown } from './reducers'
 import type { AppState, ShownMessage } from './state'
 
@@ -47,10 +48,12 @@ export function withChange(s: AppState, event: ChangeEvent): Partial<AppState> {
     if (last !== c.last) out.conversations = { ...s.conversations, [event.channel]: { ...c, last } }
   }
   if (s.search !== null && s.search.results.some((m) => m.channel === event.channel && m.seq === event.seq)) {
-    // A deleted message is never a result; an edited one shows its new text.
+    // As the server would answer now: a deleted message is never a result, and an edited one
+    // only while its new text still holds every word searched for.
+    const wanted = queryWords(s.search.searched)
     const results = s.search.results
       .map((m) => (m.channel === event.channel && m.seq === event.seq ? applyChange(m, event) : m))
-      .filter((m) => !m.deleted)
+      .filter((m) => !m.deleted && (m.seq !== event.seq || m.channel !== event.channel || event.op !== 'edit' || matches(m.text, wanted)))
     out.search = { ...s.search, results }
   }
   // Nothing left to edit or to ask about once the message is gone.
