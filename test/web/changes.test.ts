@@ -25,7 +25,7 @@ const DM = 'dm:alice:bob'
 const alice = await openApp(browser, BASE, DESKTOP)
 const bob = await openApp(browser, BASE, PHONE)
 const A = alice.page
-const B = bob.page
+let B = bob.page
 await enter(A, 'alice')
 await enter(B, 'bob')
 const A2 = await openTab(alice)
@@ -216,6 +216,21 @@ t.test('delete: asked first, then a tombstone for everyone, on every device', as
   t.equal(await A2.getByText('my PIN is 4321').count(), 0, 'reloaded: still a tombstone')
   await B.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
   await screenshot(B, 'phone-deleted')
+
+  // A message deleted while bob's phone was closed: its saved copy of the list must not show it.
+  await send(A, 'Last one for now: the door code is 9876')
+  await message(B, 'the door code is 9876').waitFor()
+  await waitFor(() => B.evaluate(() => localStorage.getItem('chat.snapshot.bob')?.includes('the door code is 9876') === true), { what: 'bob\'s saved snapshot' })
+  await B.close()
+  const last = message(A, 'the door code is 9876')
+  await openMenu(A, last, false)
+  await A.getByTestId('delete-message').click()
+  await A.getByTestId('confirm-delete').click()
+  await last.waitFor({ state: 'detached' })
+  B = await openTab(bob)
+  await B.locator('[data-testid="connection"][data-state="connected"]').waitFor({ timeout: 15_000 })
+  await inDm(B).filter({ hasText: 'alice: This message was deleted' }).or(inDm(B).filter({ hasText: 'This message was deleted' })).waitFor()
+  t.equal(await B.getByText('the door code is 9876').count(), 0, 'reopened later, bob\'s list shows the deletion, not the saved text')
 })
 
 t.test('search: everywhere and in one conversation, words marked, a click opens the message in context', async (t) => {
@@ -230,14 +245,14 @@ t.test('search: everywhere and in one conversation, words marked, a click opens 
     if (r.op !== 'ack') throw new Error(`seeding ${i}: ${JSON.stringify(r)}`)
   }
   const newest = seed.length
-  await bobLaptop.send(DM, 'Creme brulee is still my favourite', 'bob-creme')
+  const favourite = String((await bobLaptop.send(DM, 'Creme brulee is still my favourite', 'bob-creme')).seq)
   await message(A, 'Creme brulee is still my favourite').waitFor()
 
   await A.getByTestId('search-input').fill('CREME brulee')
   const results = A.getByTestId('search-result')
   await waitFor(async () => (await results.count()) === 3, { what: 'three results' })
   t.same(await results.evaluateAll((els) => els.map((e) => `${e.getAttribute('data-channel')} ${e.getAttribute('data-seq')}`)),
-    [`${DM} 4`, `${group} 3`, `${group} 2`], 'newest first, across conversations, whatever the case and accents')
+    [`${DM} ${favourite}`, `${group} 3`, `${group} 2`], 'newest first, across conversations, whatever the case and accents')
   const cafe = A.locator(`[data-testid="search-result"][data-channel="${group}"][data-seq="2"]`)
   t.same(await cafe.locator('mark').allTextContents(), ['crème', 'brûlée'], 'the words found are marked')
   const html = A.locator(`[data-testid="search-result"][data-channel="${group}"][data-seq="3"]`)
@@ -295,23 +310,36 @@ t.test('search: everywhere and in one conversation, words marked, a click opens 
   await waitFor(async () => (await results.count()) === 0, { what: 'no results left' })
   await A.getByTestId('search-status').filter({ hasText: 'No messages found' }).waitFor().catch(() => undefined)
   t.pass('the deleted message leaves the results at once')
+  // The group's creator (alice) may delete carol's message there; nobody may edit it but carol.
+  const carols = A.locator('[data-testid="message"][data-from="carol"]').last()
+  await openMenu(A, carols, false)
+  t.equal(await A.getByTestId('delete-message').count(), 1, 'the creator of the group is offered Delete on carol\'s message')
+  t.equal(await A.getByTestId('edit-message').count(), 0, 'but not Edit')
+  await A.keyboard.press('Escape')
+
   await A.getByRole('button', { name: /Search all conversations/ }).click()
   await waitFor(async () => (await results.count()) === 1, { what: 'the DM result, searching everywhere again' })
   t.equal(await results.first().getAttribute('data-channel'), DM, 'everywhere again: the 1:1 message')
+  // By keyboard: Down from the box to the results, Enter opens one, Escape back in the box closes.
+  await A.getByTestId('search-input').focus()
+  await A.keyboard.press('ArrowDown')
+  await focusOn(t, A, () => document.activeElement?.getAttribute('data-testid') === 'search-result', 'Down moves from the box to the first result')
+  await A.keyboard.press('Enter')
+  await A.locator('.chat__name', { hasText: 'bob' }).waitFor()
+  await focusOn(t, A, (seq) => document.activeElement?.getAttribute('data-seq') === seq, 'Enter opens it, the message has the focus', favourite)
   await A.getByTestId('search-input').press('Escape')
   await A.getByTestId('search-results').waitFor({ state: 'detached' })
   await A.getByRole('tab', { name: 'Chats' }).waitFor()
   t.pass('Escape closes the search: the lists are back')
 
-  // On the phone: search, open a result, back to the results.
-  await B.getByRole('button', { name: 'Back to conversations' }).tap()
+  // On the phone (reopened in the delete test, so on its list): search, open a result, back to the results.
   await B.getByTestId('search-input').fill('favourite')
   await B.locator(`[data-testid="search-result"][data-channel="${DM}"]`).waitFor()
   await B.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
   await screenshot(B, 'phone-search')
   await accessible(t, B, 'search results (phone)')
   await B.locator(`[data-testid="search-result"][data-channel="${DM}"]`).tap()
-  await B.locator('[data-testid="message"][data-seq="4"]').waitFor()
+  await B.locator(`[data-testid="message"][data-seq="${favourite}"]`).waitFor()
   await B.getByRole('button', { name: 'Back to conversations' }).tap()
   await B.locator(`[data-testid="search-result"][data-channel="${DM}"]`).waitFor()
   t.pass('back on the phone: the results are still there')

@@ -6,7 +6,7 @@
 import { LIMITS } from '@sdk'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { codePoints } from '../lib/format'
-import { useActions } from '../store/store'
+import { useActions, useAppState } from '../store/store'
 import { Icon } from './Icon'
 
 const LIMIT = LIMITS.textMaxCodePoints
@@ -31,9 +31,11 @@ export function Composer({ channel }: { channel: string }) {
     el.style.height = `${Math.min(el.scrollHeight, MAX_HEIGHT_PX)}px`
   }, [text])
 
+  // Opened on a message (a search result), the focus stays on that message.
+  const jumping = useAppState((s) => s.jump?.channel === channel)
   useEffect(() => {
     // Phones would pop the keyboard up over the messages; wide screens want to type at once.
-    if (window.matchMedia('(min-width: 768px)').matches) box.current?.focus()
+    if (!jumping && window.matchMedia('(min-width: 768px)').matches) box.current?.focus()
   }, [channel])
 
   const send = () => {
