@@ -143,7 +143,7 @@ t.test('react: a picker, counts with who reacted, toggled on every device', asyn
   await bMsg.locator('[data-testid="reaction"][data-emoji="👍"]').tap()
   const a2Msg = message(A2, 'The one by the river')
   await waitFor(async () => (await chip(aMsg, '👍'))?.count === '2' && (await chip(a2Msg, '👍'))?.count === '2', { what: '👍 2 for alice' })
-  t.match(await aMsg.locator('[data-testid="reaction"][data-emoji="👍"]').getAttribute('title'), /^Bob and you reacted/, 'the tooltip says who: "Bob and you"')
+  t.match(await aMsg.locator('[data-testid="reaction"][data-emoji="👍"]').getAttribute('title'), /^bob and you reacted with 👍/, 'the tooltip says who: "bob and you"')
   t.same(await chip(bMsg, '👍'), { count: '2', mine: 'true' }, 'bob\'s is on')
 
   // Alice takes hers off from her second tab.

@@ -35,7 +35,7 @@ export function ReactionBar({ reactions, me, onToggle, onAdd }: Props) {
             data-mine={String(mine)}
             aria-pressed={mine}
             aria-label={`${emoji} ${users.length}: ${people}. ${mine ? 'Take your reaction off' : `React with ${emoji} too`}`}
-            title={`${people[0]!.toUpperCase()}${people.slice(1)} reacted with ${emoji}`}
+            title={`${people === 'you' ? 'You' : people} reacted with ${emoji}`}
             onClick={() => onToggle(emoji)}
           >
             <span class="reaction__emoji" aria-hidden="true">{emoji}</span>

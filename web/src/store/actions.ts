@@ -294,10 +294,13 @@ export class ChatActions {
     this.client?.typing(channel).catch(() => undefined)
   }
 
-  /** Marks everything read in a conversation the person is looking at. */
+  /**
+   * Marks everything read in a conversation the person is looking at: open, visible, and showing
+   * its end (not a window further back, where the newest messages are not on screen).
+   */
   markRead(channel: string): void {
     const c = this.state.conversations[channel]
-    if (c === undefined || this.state.active !== channel || !pageVisible()) return
+    if (c === undefined || this.state.active !== channel || !pageVisible() || this.state.timelines[channel]?.atEnd === false) return
     // Its notifications are old news once it is on screen.
     closeNotifications(channel)
     if (c.readSeq >= c.lastSeq) return
