@@ -14,7 +14,7 @@ import { NodeProcess, api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 import { DESKTOP, PHONE, accessible, enter, launch, openApp, openTab, screenshot } from './browser.js'
 
-t.setTimeout(240_000)
+t.setTimeout(300_000)
 
 // Seeding a long history from one device goes faster than the default per-device send rate.
 const node = await NodeProcess.start(t, { args: ['--rate-limit', '1000', '--rate-burst', '1000'] })

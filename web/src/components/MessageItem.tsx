@@ -44,6 +44,12 @@ function placeFor(opener: HTMLElement, mine: boolean): Record<string, string> {
   return place
 }
 
+/** "today", "yesterday", "on Monday", "on 12 March 2026". */
+function editedDay(ts: number): string {
+  const day = dayLabel(ts)
+  return day === 'Today' || day === 'Yesterday' ? day.toLowerCase() : `on ${day}`
+}
+
 export function MessageItem({ message: m, me, first, showName, canEdit, canDelete, editing, flash }: Props) {
   const actions = useActions()
   const [popup, setPopup] = useState<Popup | null>(null)
@@ -70,7 +76,7 @@ export function MessageItem({ message: m, me, first, showName, canEdit, canDelet
       if (button !== null) open('menu', button)
     }
   }
-  const editedAt = m.editedAt === undefined ? '' : `Edited ${dayLabel(m.editedAt).toLowerCase()} at ${clock(m.editedAt)}`
+  const editedAt = m.editedAt === undefined ? '' : `Edited ${editedDay(m.editedAt)} at ${clock(m.editedAt)}`
 
   return (
     <div
@@ -104,7 +110,7 @@ export function MessageItem({ message: m, me, first, showName, canEdit, canDelet
         <span class="message__meta" aria-label={mine && m.deleted !== true ? status : undefined}>
           {m.editedAt !== undefined && m.deleted !== true && (
             <span class="message__edited" data-testid="edited" title={editedAt}>
-              (edited)<span class="visually-hidden">, {editedAt.toLowerCase()}</span>
+              (edited)<span class="visually-hidden">, {editedAt.charAt(0).toLowerCase() + editedAt.slice(1)}</span>
             </span>
           )}
           <span aria-hidden="true">{clock(m.ts)}</span>

@@ -16,7 +16,7 @@ interface Props {
 export function MessageTools({ tabbable, menuOpen, onReact, onMenu }: Props) {
   return (
     <div class="message__tools">
-      <button type="button" class="tool tool--react" data-testid="add-reaction" aria-label="Add a reaction" title="Add a reaction"
+      <button type="button" class="tool tool--react" data-testid="add-reaction" aria-label="Add a reaction" title="Add a reaction" aria-haspopup="dialog"
         tabIndex={tabbable ? 0 : -1} onClick={onReact}>
         <Icon name="smile" size={18} />
       </button>

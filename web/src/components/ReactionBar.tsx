@@ -43,7 +43,8 @@ export function ReactionBar({ reactions, me, onToggle, onAdd }: Props) {
           </button>
         )
       })}
-      <button type="button" class="reaction reaction--add" data-testid="reaction-add" aria-label="Add a reaction" title="Add a reaction" onClick={onAdd}>
+      <button type="button" class="reaction reaction--add" data-testid="reaction-add" aria-label="Add a reaction" title="Add a reaction"
+        aria-haspopup="dialog" onClick={onAdd}>
         <Icon name="smile" size={16} />
         <Icon name="add" size={12} />
       </button>

@@ -60,7 +60,8 @@ export function wire(client: ChatClient, store: Store, hooks: WiringHooks): () =
 }
 
 function notifyIfHidden(store: Store, m: MessageEvent, hooks: WiringHooks): void {
-  if (pageVisible()) return
+  // A message deleted before this device heard of it (a sync after a disconnection) is news to nobody.
+  if (pageVisible() || m.deleted === true) return
   const c = store.get().conversations[m.channel]
   const title = c?.kind === 'group' ? `${m.from} in ${c.name}` : m.from
   showNotification(title, m.text, m.channel, (channel) => hooks.openConversation(channel))
