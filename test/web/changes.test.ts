@@ -320,6 +320,16 @@ t.test('search: everywhere and in one conversation, words marked, a click opens 
   await A.getByRole('button', { name: /Search all conversations/ }).click()
   await waitFor(async () => (await results.count()) === 1, { what: 'the DM result, searching everywhere again' })
   t.equal(await results.first().getAttribute('data-channel'), DM, 'everywhere again: the 1:1 message')
+  // Pages: 20 results, then 20 more, none twice.
+  await A.getByTestId('search-input').fill('filler number')
+  await waitFor(async () => (await results.count()) === 20, { what: 'a first page of 20' })
+  await A.getByTestId('search-more').click()
+  await waitFor(async () => (await results.count()) === 40, { what: 'a second page' })
+  const seqs = await results.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))))
+  t.same(seqs, Array.from({ length: 40 }, (_, i) => newest - i), '"More results" adds the next 20, newest first, none twice')
+  await A.getByTestId('search-input').fill('CREME brulee')
+  await waitFor(async () => (await results.count()) === 1, { what: 'the one result left' })
+
   // By keyboard: Down from the box to the results, Enter opens one, Escape back in the box closes.
   await A.getByTestId('search-input').focus()
   await A.keyboard.press('ArrowDown')
