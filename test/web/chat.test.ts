@@ -201,6 +201,8 @@ t.test('groups: create, chat, add and remove members, leave', async (t) => {
   await A.getByTestId('message').filter({ hasText: 'pick you up' }).waitFor()
   await A.locator('[data-testid="message"][data-pending="true"]').waitFor({ state: 'detached' })
   await A.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
+  // The pointer off the messages: a hovered message shows its tools.
+  await A.mouse.move(0, 0)
   await screenshot(A, 'desktop-chat')
   await screenshot(B, 'phone-group')
 

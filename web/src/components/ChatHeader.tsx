@@ -1,4 +1,7 @@
-/** The conversation's title bar: back (phones), who it is with, their presence or the members. */
+/**
+ * The conversation's title bar: back (phones), who it is with, their presence or the members,
+ * search in this conversation, and a group's info.
+ */
 import { lastSeen } from '../lib/format'
 import { useNow } from '../lib/use-now'
 import { peerOf } from '../store/state'
@@ -29,6 +32,14 @@ export function ChatHeader({ channel }: { channel: string }) {
         <h1 class="chat__name">{c.name}</h1>
         {subtitle !== '' && <p class={`chat__subtitle${presence?.status === 'online' ? ' chat__subtitle--online' : ''}`}>{subtitle}</p>}
       </div>
+      <button type="button" class="icon-button" data-testid="search-here" aria-label="Search in this conversation" title="Search in this conversation"
+        onClick={() => {
+          // Phones show one pane at a time: the search is in the list's pane.
+          if (window.matchMedia('(max-width: 767px)').matches) actions.closeConversation()
+          actions.search.start(channel)
+        }}>
+        <Icon name="search" />
+      </button>
       {c.kind === 'group' && (
         <button type="button" class="icon-button" aria-label="Group info and members" title="Group info" onClick={() => actions.openDialog('group-info')}>
           <Icon name="info" />

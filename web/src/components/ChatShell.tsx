@@ -7,6 +7,7 @@ import { unreadOf } from '../store/state'
 import { useAppState } from '../store/store'
 import { ChatPane } from './ChatPane'
 import { ConnectionBanner } from './ConnectionBanner'
+import { DeleteDialog } from './DeleteDialog'
 import { EmptyPane } from './EmptyPane'
 import { GroupInfoDialog } from './GroupInfoDialog'
 import { NewGroupDialog } from './NewGroupDialog'
@@ -16,6 +17,7 @@ import { Toast } from './Toast'
 export function ChatShell() {
   const active = useAppState((s) => s.active)
   const dialog = useAppState((s) => s.dialog)
+  const deleting = useAppState((s) => s.deleting !== null)
   const unread = useAppState((s) => Object.values(s.conversations).reduce((n, c) => n + unreadOf(c), 0))
 
   useEffect(() => {
@@ -33,7 +35,8 @@ export function ChatShell() {
       </div>
       {dialog === 'new-group' && <NewGroupDialog />}
       {dialog === 'group-info' && active !== null && <GroupInfoDialog channel={active} />}
-      {dialog === null && <Toast />}
+      {deleting && <DeleteDialog />}
+      {dialog === null && !deleting && <Toast />}
     </div>
   )
 }

@@ -1,12 +1,12 @@
 /**
  * Writes a message: Enter sends, Shift+Enter starts a new line. Near the 100,000-character limit
  * it shows the count, and past it explains why Send is off. Each keystroke tells the others
- * "typing" (the SDK sends at most one notice every 2 s).
+ * "typing" (the SDK sends at most one notice every 2 s). Up in the empty box edits my last message.
  */
 import { LIMITS } from '@sdk'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { codePoints } from '../lib/format'
-import { useActions } from '../store/store'
+import { useActions, useAppState } from '../store/store'
 import { Icon } from './Icon'
 
 const LIMIT = LIMITS.textMaxCodePoints
@@ -31,9 +31,11 @@ export function Composer({ channel }: { channel: string }) {
     el.style.height = `${Math.min(el.scrollHeight, MAX_HEIGHT_PX)}px`
   }, [text])
 
+  // Opened on a message (a search result), the focus stays on that message.
+  const jumping = useAppState((s) => s.jump?.channel === channel)
   useEffect(() => {
     // Phones would pop the keyboard up over the messages; wide screens want to type at once.
-    if (window.matchMedia('(min-width: 768px)').matches) box.current?.focus()
+    if (!jumping && window.matchMedia('(min-width: 768px)').matches) box.current?.focus()
   }, [channel])
 
   const send = () => {
@@ -47,6 +49,9 @@ export function Composer({ channel }: { channel: string }) {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault()
       send()
+    } else if (e.key === 'ArrowUp' && text === '' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      // As in Slack and Element: Up in an empty box edits your last message.
+      if (actions.messages.editLast(channel)) e.preventDefault()
     }
   }
 

@@ -15,7 +15,9 @@ export function ConversationItem({ conversation: c }: { conversation: Conversati
   const unread = unreadOf(c)
   const last = pending ?? c.last
   const who = last === null ? '' : last.from === me ? 'You: ' : c.kind === 'group' ? `${last.from}: ` : ''
-  const preview = typing ? 'typing…' : last === null ? (c.kind === 'group' ? `${c.members.length} members` : 'Say hello') : who + last.text.slice(0, 120)
+  const preview = typing ? 'typing…'
+    : last === null ? (c.kind === 'group' ? `${c.members.length} members` : 'Say hello')
+    : who + (last.deleted === true ? 'This message was deleted' : last.text.slice(0, 120))
 
   return (
     <button
@@ -34,7 +36,7 @@ export function ConversationItem({ conversation: c }: { conversation: Conversati
           {last !== null && <span class="conversation__time">{shortWhen(last.ts)}</span>}
         </span>
         <span class="conversation__bottom">
-          <span class={`conversation__preview${typing ? ' conversation__preview--typing' : ''}`}>{preview}</span>
+          <span class={`conversation__preview${typing ? ' conversation__preview--typing' : last?.deleted === true ? ' conversation__preview--deleted' : ''}`}>{preview}</span>
           {unread > 0 && <span class="badge" aria-label={`${unread} unread`}>{unread}</span>}
         </span>
       </span>

@@ -10,16 +10,20 @@ interface Props {
   title: string
   onClose(): void
   children: ComponentChildren
+  /** Where the focus goes when it closes if the element it came from is gone. */
+  returnFocus?: () => HTMLElement | null
 }
 
 const FOCUSABLE = 'button:not([disabled]), input:not([disabled]), textarea, [tabindex="0"]'
 
-export function Modal({ title, onClose, children }: Props) {
+export function Modal({ title, onClose, children, returnFocus }: Props) {
   const ref = useRef<HTMLDivElement>(null)
+  const fallback = useRef(returnFocus)
+  fallback.current = returnFocus
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null
     ref.current?.querySelector<HTMLElement>('input, textarea, button:not(.modal__close)')?.focus()
-    return () => opener?.focus()
+    return () => (opener?.isConnected === true ? opener : fallback.current?.())?.focus()
   }, [])
 
   // On the document, not the dialog: focus may have left it (its button was just removed).

@@ -1,4 +1,7 @@
-/** The left pane: who I am, the notifications offer, the tabs (chats, friends), and the list of the chosen tab. */
+/**
+ * The left pane: who I am, the search box, the notifications offer, and the tabs (chats,
+ * friends) with the list of the chosen tab, or, while a search is open, its results.
+ */
 import { useActions, useAppState } from '../store/store'
 import { Avatar } from './Avatar'
 import { ConversationList } from './ConversationList'
@@ -6,12 +9,15 @@ import { FriendsPanel } from './FriendsPanel'
 import { Icon } from './Icon'
 import { NotifyButton } from './NotifyButton'
 import { NotifyPrompt } from './NotifyPrompt'
+import { SearchBox } from './SearchBox'
+import { SearchResults } from './SearchResults'
 
 export function Sidebar() {
   const actions = useActions()
   const me = useAppState((s) => s.session!)
   const tab = useAppState((s) => s.tab)
   const requests = useAppState((s) => s.friends.filter((f) => f.state === 'pending').length)
+  const searching = useAppState((s) => s.search !== null)
 
   return (
     <aside class="sidebar" aria-label="Chats and friends">
@@ -29,7 +35,17 @@ export function Sidebar() {
           <Icon name="logout" />
         </button>
       </header>
+      <SearchBox />
       <NotifyPrompt />
+      {searching ? <SearchResults /> : <Lists tab={tab} requests={requests} />}
+    </aside>
+  )
+}
+
+function Lists({ tab, requests }: { tab: 'chats' | 'friends'; requests: number }) {
+  const actions = useActions()
+  return (
+    <>
       <div class="tabs" role="tablist" aria-label="Lists">
         <button type="button" role="tab" id="tab-chats" aria-controls="panel-chats" aria-selected={tab === 'chats'} class="tab" onClick={() => actions.setTab('chats')}>
           Chats
@@ -44,6 +60,6 @@ export function Sidebar() {
       <div class="sidebar__body" role="tabpanel" id="panel-friends" aria-labelledby="tab-friends" hidden={tab !== 'friends'}>
         {tab === 'friends' && <FriendsPanel />}
       </div>
-    </aside>
+    </>
   )
 }

@@ -5,7 +5,7 @@
  * Storage failures (private mode, quota) only cost that convenience.
  */
 import type { FriendView } from '@sdk'
-import type { Conversation, SessionInfo, ShownMessage } from '../store/state'
+import type { Conversation, LiveShown, SessionInfo, ShownMessage } from '../store/state'
 
 const SESSION_KEY = 'chat.session'
 const snapshotKey = (user: string) => `chat.snapshot.${user}`
@@ -59,11 +59,11 @@ export function saveSnapshot(user: string, snapshot: Snapshot): void {
   write(snapshotKey(user), { ...snapshot, messages })
 }
 
-export function loadOutbox(user: string): ShownMessage[] {
-  return read<ShownMessage[]>(outboxKey(user)) ?? []
+export function loadOutbox(user: string): LiveShown[] {
+  return read<LiveShown[]>(outboxKey(user)) ?? []
 }
 
-export function saveOutbox(user: string, outbox: ShownMessage[]): void {
+export function saveOutbox(user: string, outbox: LiveShown[]): void {
   write(outboxKey(user), outbox.length === 0 ? null : outbox)
 }
 

@@ -11,15 +11,16 @@ import { channelFromHash, conversationRoute } from '../lib/route'
 import { onVisibilityChange, pageVisible } from '../lib/visibility'
 import { closeNotifications } from '../lib/worker'
 import { checkCredentials, describe } from './errors'
+import { HistoryActions } from './history'
+import { MessageActions } from './message-actions'
 import { NotificationActions } from './notifications'
 import * as r from './reducers'
+import { SearchActions } from './search'
 import { SocialActions } from './social'
 import { initialState, type AppState, type SessionInfo, type Tab } from './state'
 import type { Store } from './store'
 import { wire } from './wiring'
 
-/** Messages per history page. */
-export const PAGE = 50
 /** How often the friends list (requests, presence) is reloaded while the page is visible. */
 const FRIENDS_POLL_MS = 4000
 
@@ -29,8 +30,20 @@ export class ChatActions {
   readonly social: SocialActions
   /** The permission, and this browser's push subscription. */
   readonly notifications: NotificationActions
+  /** Loading messages: newest, older, newer, and the window around one message. */
+  readonly history: HistoryActions
+  /** Edits, deletes and reactions. */
+  readonly messages: MessageActions
+  /** The search box and its results. */
+  readonly search: SearchActions
   private client: ChatClient | null = null
   private stops: Array<() => void> = []
+  /**
+   * The previews were checked against the server since this session started. The saved snapshot
+   * may predate an edit or a delete made while this browser was closed (the SDK syncs from the
+   * server's newest event, not from the snapshot's), so the first connection reloads them all.
+   */
+  private previewsChecked = false
 
   constructor(private readonly store: Store, private readonly origin: string) {
     this.api = new HttpApi({ baseUrl: origin })
@@ -40,6 +53,13 @@ export class ChatActions {
       openConversation: (id) => this.openConversation(id),
     })
     this.notifications = new NotificationActions(store, this.api)
+    this.history = new HistoryActions(store, () => this.client)
+    this.messages = new MessageActions(store, () => this.client)
+    this.search = new SearchActions(store, {
+      client: () => this.client,
+      history: this.history,
+      openConversation: (id, options) => this.openConversation(id, options),
+    })
   }
 
   private get state(): AppState {
@@ -91,6 +111,7 @@ export class ChatActions {
   /** Starts a logged-in session: the saved snapshot first (works offline), then the live connection. */
   start(session: SessionInfo): void {
     this.stop()
+    this.previewsChecked = false
     saveSession(session)
     this.api.token = session.token
     const snapshot = loadSnapshot(session.username)
@@ -99,7 +120,7 @@ export class ChatActions {
       const base = { ...initialState(session, s.notifications, NotificationActions.initialPush()), outbox, friends: snapshot?.friends ?? [] }
       const timelines: AppState['timelines'] = {}
       for (const [id, messages] of Object.entries(snapshot?.messages ?? {})) {
-        timelines[id] = { messages, atStart: messages[0]?.seq === 1, loadingOlder: false, loaded: false }
+        timelines[id] = { messages, atStart: messages[0]?.seq === 1, atEnd: true, loadingOlder: false, loadingNewer: false, loaded: false }
       }
       return { ...base, ...r.withFriends(base, base.friends), conversations: snapshot?.conversations ?? {}, timelines }
     })
@@ -150,7 +171,8 @@ export class ChatActions {
     await Promise.all([this.refreshChannels(), this.refreshFriends()])
     const active = this.state.active
     if (active !== null) {
-      await this.loadNewest(active)
+      // A window further back stays where the person is reading (the sync brought its changes).
+      if (this.state.timelines[active]?.atEnd !== false) await this.history.loadNewest(active)
       this.markRead(active)
     }
   }
@@ -177,7 +199,9 @@ export class ChatActions {
 
   /** The newest message of every conversation whose preview is missing or stale. */
   private async loadPreviews(): Promise<void> {
-    const stale = Object.values(this.state.conversations).filter((c) => c.lastSeq > 0 && (c.last === null || c.last.seq < c.lastSeq))
+    const all = !this.previewsChecked && this.client !== null
+    const stale = Object.values(this.state.conversations).filter((c) => c.lastSeq > 0 && (all || c.last === null || c.last.seq < c.lastSeq))
+    if (all) this.previewsChecked = true
     for (let i = 0; i < stale.length; i += 8) {
       await Promise.all(stale.slice(i, i + 8).map(async (c) => {
         const [m] = await (this.client?.history(c.id, { limit: 1 }) ?? Promise.resolve([])).catch(() => [])
@@ -192,16 +216,23 @@ export class ChatActions {
     this.set(() => ({ tab, notice: null }))
   }
 
-  openConversation(id: string): void {
-    this.set(() => ({ active: id, dialog: null, notice: null, tab: 'chats' }))
+  /** Shows a conversation; `load: false` when the caller loads the part to show (a search result). */
+  openConversation(id: string, { load = true }: { load?: boolean } = {}): void {
+    this.set((s) => ({
+      active: id, dialog: null, notice: null, tab: 'chats', jump: null,
+      editing: s.editing?.channel === id ? s.editing : null,
+      deleting: null,
+    }))
     const route = conversationRoute(id)
     if (location.pathname + location.hash !== route) history.replaceState(null, '', route)
-    void this.loadNewest(id).then(() => this.markRead(id))
+    // A message further back (a search result) is not "read up to the end": the list marks the
+    // conversation read once its end is on screen.
+    if (load) void this.history.loadNewest(id).then(() => this.markRead(id))
   }
 
   /** Back to the list (phones show one pane at a time). */
   closeConversation(): void {
-    this.set(() => ({ active: null, dialog: null }))
+    this.set(() => ({ active: null, dialog: null, editing: null, deleting: null, jump: null }))
     history.replaceState(null, '', location.pathname)
   }
 
@@ -215,41 +246,16 @@ export class ChatActions {
 
   // ---- messages ----
 
-  private async loadNewest(id: string): Promise<void> {
-    if (this.client === null || this.state.conversations[id]?.lastSeq === 0) {
-      this.set((s) => (s.timelines[id]?.loaded ? {} : r.withHistory(s, id, [], 'newest', PAGE)))
-      return
-    }
-    try {
-      const messages = await this.client.history(id, { limit: PAGE })
-      this.set((s) => r.withHistory(s, id, messages, 'newest', PAGE))
-    } catch {
-      // Not connected: the cached messages stay; the next connection loads again.
-    }
-  }
-
-  /** The page before the oldest loaded message (scrolling up). */
-  async loadOlder(id: string): Promise<void> {
-    const t = this.state.timelines[id]
-    if (this.client === null || t === undefined || !t.loaded || t.atStart || t.loadingOlder) return
-    const before = t.messages[0]?.seq
-    if (before === undefined || before === null) return
-    this.set((s) => r.withLoadingOlder(s, id, true))
-    try {
-      const messages = await this.client.history(id, { before, limit: PAGE })
-      this.set((s) => r.withHistory(s, id, messages, 'older', PAGE))
-    } catch {
-      this.set((s) => r.withLoadingOlder(s, id, false))
-    }
-  }
-
   /** Shows the message at once as pending; the SDK keeps it until the server acknowledges it. */
   send(channel: string, text: string): void {
     if (text.trim() === '') return
     const clientMsgId = newClientMsgId()
     this.set((s) => r.withOutgoing(s, { channel, seq: null, from: this.me, text, ts: Date.now(), clientMsgId, delivery: 'pending' }))
     this.saveOutbox()
-    this.deliver(channel, text, clientMsgId)
+    // Reading further back (a search result): the end comes back first, then the message goes,
+    // so its acknowledgement lands in a timeline that holds the end.
+    if (this.state.timelines[channel]?.atEnd === false) void this.history.jumpToLatest(channel).then(() => this.deliver(channel, text, clientMsgId))
+    else this.deliver(channel, text, clientMsgId)
   }
 
   /** Sends a failed message again, with the same id (the server stores it at most once). */
@@ -288,10 +294,13 @@ export class ChatActions {
     this.client?.typing(channel).catch(() => undefined)
   }
 
-  /** Marks everything read in a conversation the person is looking at. */
+  /**
+   * Marks everything read in a conversation the person is looking at: open, visible, and showing
+   * its end (not a window further back, where the newest messages are not on screen).
+   */
   markRead(channel: string): void {
     const c = this.state.conversations[channel]
-    if (c === undefined || this.state.active !== channel || !pageVisible()) return
+    if (c === undefined || this.state.active !== channel || !pageVisible() || this.state.timelines[channel]?.atEnd === false) return
     // Its notifications are old news once it is on screen.
     closeNotifications(channel)
     if (c.readSeq >= c.lastSeq) return

@@ -2,16 +2,22 @@
  * Pure functions from (state, something that happened) to the changed part of the state. The SDK
  * wiring and the actions call them; nothing here talks to the network.
  */
-import type { ChannelSummary, ChannelView, FriendView, Message, PresenceView } from '@sdk'
-import type { AppState, Conversation, ShownMessage, Timeline } from './state'
+import type { ChannelSummary, ChannelView, FriendView, MemberEvent, Message, PresenceView } from '@sdk'
+import type { AppState, Conversation, LiveShown, ShownMessage, Timeline } from './state'
 
 /** How long "typing..." stays after the last notice (the server forwards one per 2 s at most). */
 export const TYPING_SHOWN_MS = 6000
 
-const EMPTY_TIMELINE: Timeline = { messages: [], atStart: false, loadingOlder: false, loaded: false }
+export const EMPTY_TIMELINE: Timeline = { messages: [], atStart: false, atEnd: true, loadingOlder: false, loadingNewer: false, loaded: false }
 
+/** A stored message as the screens show it: live (text, edits, reactions) or deleted (no text). */
 export function shown(m: Message): ShownMessage {
-  return { channel: m.channel, seq: m.seq, from: m.from, text: m.text, ts: m.ts, clientMsgId: m.clientMsgId ?? '', delivery: 'sent' }
+  const base = { channel: m.channel, seq: m.seq, from: m.from, ts: m.ts, delivery: 'sent' as const }
+  if (m.deleted) return { ...base, text: '', clientMsgId: null, deleted: true }
+  const out: LiveShown = { ...base, text: m.text, clientMsgId: m.clientMsgId }
+  if (m.editedAt !== undefined) out.editedAt = m.editedAt
+  if (m.reactions !== undefined) out.reactions = m.reactions
+  return out
 }
 
 function kindOf(id: string): 'dm' | 'group' {
@@ -24,8 +30,8 @@ export function bareConversation(id: string, me: string, activity: number): Conv
   return { id, kind: kindOf(id), name: kindOf(id) === 'dm' ? members.find((m) => m !== me) ?? me : 'Group', members, lastSeq: 0, readSeq: 0, last: null, activity }
 }
 
-/** Inserts messages by seq, keeping one per seq, ascending. */
-function mergeMessages(list: ShownMessage[], add: ShownMessage[]): ShownMessage[] {
+/** Inserts messages by seq, keeping one per seq (the added one), ascending. */
+export function mergeMessages(list: ShownMessage[], add: ShownMessage[]): ShownMessage[] {
   const bySeq = new Map<number, ShownMessage>()
   for (const m of list) if (m.seq !== null) bySeq.set(m.seq, m)
   for (const m of add) if (m.seq !== null) bySeq.set(m.seq, m)
@@ -52,7 +58,8 @@ export function withMessage(s: AppState, m: Message): Partial<AppState> {
       : s.outbox,
   }
   const timeline = s.timelines[m.channel]
-  if (timeline?.loaded) out.timelines = { ...s.timelines, [m.channel]: { ...timeline, messages: mergeMessages(timeline.messages, [shown(m)]) } }
+  // A window further back (a search result's context) gets it when it reaches the end.
+  if (timeline?.loaded && timeline.atEnd) out.timelines = { ...s.timelines, [m.channel]: { ...timeline, messages: mergeMessages(timeline.messages, [shown(m)]) } }
   const typers = s.typing[m.channel]
   if (typers?.[m.from] !== undefined) {
     const { [m.from]: _gone, ...rest } = typers
@@ -76,7 +83,9 @@ export function withHistory(s: AppState, channel: string, messages: Message[], p
   const next: Timeline = {
     messages: merged,
     atStart: page === 'older' ? reachedStart : (disjoint ? reachedStart : timeline.atStart || reachedStart),
+    atEnd: page === 'newest' ? true : timeline.atEnd,
     loadingOlder: page === 'older' ? false : timeline.loadingOlder,
+    loadingNewer: page === 'newest' ? false : timeline.loadingNewer,
     loaded: true,
   }
   const out: Partial<AppState> = { timelines: { ...s.timelines, [channel]: next } }
@@ -85,16 +94,64 @@ export function withHistory(s: AppState, channel: string, messages: Message[], p
   return out
 }
 
-/** The newest message of a channel, for the sidebar's preview. */
+/**
+ * A window of history around a message further back (a search result): it joins the loaded
+ * messages when the two touch, and replaces them otherwise (the timeline stays contiguous).
+ * `lastSeq`: the channel's newest seq as known, to tell whether the window reaches the end.
+ */
+export function withWindow(s: AppState, channel: string, messages: Message[], lastSeq: number): Partial<AppState> {
+  const timeline = s.timelines[channel] ?? EMPTY_TIMELINE
+  const add = messages.map(shown)
+  const first = add[0]?.seq ?? null
+  const last = add[add.length - 1]?.seq ?? null
+  const have = timeline.messages
+  const touches = timeline.loaded && first !== null && last !== null && have.length > 0
+    && first <= (have[have.length - 1]!.seq ?? 0) + 1 && last >= (have[0]!.seq ?? 0) - 1
+  const next: Timeline = {
+    messages: touches ? mergeMessages(have, add) : add,
+    atStart: (touches && timeline.atStart) || first === 1 || first === null,
+    atEnd: (touches && timeline.atEnd) || last === null || last >= lastSeq,
+    loadingOlder: false,
+    loadingNewer: false,
+    loaded: true,
+  }
+  return { timelines: { ...s.timelines, [channel]: next } }
+}
+
+/** Drops a window further back: the conversation loads its newest page again when it can. */
+export function withoutWindow(s: AppState, channel: string): Partial<AppState> {
+  const timeline = s.timelines[channel]
+  if (timeline === undefined || timeline.atEnd) return {}
+  return { timelines: { ...s.timelines, [channel]: EMPTY_TIMELINE } }
+}
+
+/** The page after the newest loaded message (scrolling down through a window further back). */
+export function withNewer(s: AppState, channel: string, messages: Message[], pageSize: number, lastSeq: number): Partial<AppState> {
+  const timeline = s.timelines[channel] ?? EMPTY_TIMELINE
+  const merged = mergeMessages(timeline.messages, messages.map(shown))
+  const newest = merged[merged.length - 1]?.seq ?? 0
+  const next: Timeline = { ...timeline, messages: merged, atEnd: messages.length < pageSize || newest >= lastSeq, loadingNewer: false }
+  return { timelines: { ...s.timelines, [channel]: next } }
+}
+
+/**
+ * The newest message of a channel, for the sidebar's preview. The same seq again is the server's
+ * current view of it (edited or deleted since the preview was taken).
+ */
 export function withPreview(s: AppState, channel: string, m: Message): Partial<AppState> {
   const c = s.conversations[channel]
-  if (c === undefined || (c.last !== null && c.last.seq >= m.seq)) return {}
+  if (c === undefined || (c.last !== null && c.last.seq > m.seq)) return {}
   return { conversations: { ...s.conversations, [channel]: { ...c, last: m, lastSeq: Math.max(c.lastSeq, m.seq), activity: Math.max(c.activity, m.ts) } } }
 }
 
 export function withLoadingOlder(s: AppState, channel: string, loading: boolean): Partial<AppState> {
   const timeline = s.timelines[channel] ?? EMPTY_TIMELINE
   return { timelines: { ...s.timelines, [channel]: { ...timeline, loadingOlder: loading } } }
+}
+
+export function withLoadingNewer(s: AppState, channel: string, loading: boolean): Partial<AppState> {
+  const timeline = s.timelines[channel] ?? EMPTY_TIMELINE
+  return { timelines: { ...s.timelines, [channel]: { ...timeline, loadingNewer: loading } } }
 }
 
 /**
@@ -135,10 +192,32 @@ export function withChannel(s: AppState, c: ChannelView, activity: number): Part
   return { conversations: { ...s.conversations, [c.id]: { ...old, ...conversationFields(c, me) } } }
 }
 
+/**
+ * What a membership event tells about who created a group (the channel list does not say): only
+ * the creator's own event at creation has `user` = `by` (nobody else can add themself), and only
+ * the creator removes someone other than themself.
+ */
+export function withCreatorHint(s: AppState, e: MemberEvent): Partial<AppState> {
+  const creator = e.op === 'member_added' ? (e.user === e.by ? e.by : null) : (e.user !== e.by ? e.by : null)
+  return creator === null ? {} : withCreator(s, e.channel, creator, e.ts)
+}
+
+/** Records who created a group (see `Conversation.createdBy`). */
+export function withCreator(s: AppState, channel: string, creator: string, activity: number): Partial<AppState> {
+  const c = s.conversations[channel] ?? bareConversation(channel, s.session?.username ?? '', activity)
+  if (c.createdBy === creator) return {}
+  return { conversations: { ...s.conversations, [channel]: { ...c, createdBy: creator } } }
+}
+
 export function withoutConversation(s: AppState, id: string): Partial<AppState> {
   const { [id]: _gone, ...conversations } = s.conversations
   const active = s.active === id ? null : s.active
-  return { conversations, active, dialog: s.active === id ? null : s.dialog }
+  const out: Partial<AppState> = { conversations, active, dialog: s.active === id ? null : s.dialog }
+  // Left or removed: nothing of it stays in the search either.
+  if (s.search !== null && (s.search.channel === id || s.search.results.some((m) => m.channel === id))) {
+    out.search = { ...s.search, channel: s.search.channel === id ? null : s.search.channel, results: s.search.results.filter((m) => m.channel !== id) }
+  }
+  return out
 }
 
 export function withRead(s: AppState, channel: string, seq: number): Partial<AppState> {
@@ -174,7 +253,7 @@ export function withoutExpiredTyping(s: AppState, now: number): Partial<AppState
 }
 
 /** Replaces (or adds) one of our outgoing messages. */
-export function withOutgoing(s: AppState, m: ShownMessage): Partial<AppState> {
+export function withOutgoing(s: AppState, m: LiveShown): Partial<AppState> {
   const at = s.outbox.findIndex((o) => o.clientMsgId === m.clientMsgId)
   const outbox = at < 0 ? [...s.outbox, m] : s.outbox.map((o, i) => (i === at ? m : o))
   return { outbox }

@@ -50,6 +50,7 @@ export class SocialActions {
     try {
       const channel = await this.api.createGroup(name.trim(), usernames)
       this.store.update((s) => r.withChannel(s, channel, Date.now()))
+      this.store.update((s) => r.withCreator(s, channel.id, this.host.me(), Date.now()))
       this.host.openConversation(channel.id)
     } catch (err) {
       this.store.update(() => ({ notice: describe(err) }))

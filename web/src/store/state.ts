@@ -2,7 +2,7 @@
  * The shape of the app's state. Everything the screens show is here; the SDK's events and the
  * actions are the only writers (see actions.ts and wiring.ts).
  */
-import type { FriendView, Message, PresenceView } from '@sdk'
+import type { FriendView, Message, PresenceView, Reactions } from '@sdk'
 
 export interface SessionInfo { token: string; username: string; displayName: string; deviceId: string }
 
@@ -18,31 +18,89 @@ export interface Conversation {
   last: Message | null
   /** Time of the newest activity (message, or joining), for the order of the sidebar. */
   activity: number
+  /**
+   * Who created the group, when this app knows it (it created the group, or saw an event that
+   * tells): the creator may delete anyone's message there. The channel list does not say.
+   */
+  createdBy?: string
 }
 
 export type Delivery = 'sent' | 'pending' | 'failed'
 
-/** A message as shown: a stored one (with seq) or one of ours still on its way. */
-export interface ShownMessage {
+/** What every shown message has. */
+interface ShownBase {
   channel: string
+  /** Null while one of ours is on its way (pending or failed). */
   seq: number | null
   from: string
-  text: string
   ts: number
-  clientMsgId: string
   delivery: Delivery
   error?: string
 }
 
+/** A message with its text: a stored one as it stands now (edits, reactions), or one of ours on its way. */
+export interface LiveShown extends ShownBase {
+  text: string
+  clientMsgId: string
+  editedAt?: number
+  reactions?: Reactions
+  deleted?: undefined
+}
+
+/** A deleted message: it keeps its place, with no text, no clientMsgId, no reactions. */
+export interface DeletedShown extends ShownBase {
+  seq: number
+  text: ''
+  clientMsgId: null
+  deleted: true
+  editedAt?: undefined
+  reactions?: undefined
+}
+
+/** A message as shown: test `deleted` (the SDK's `Message` union, plus delivery). */
+export type ShownMessage = LiveShown | DeletedShown
+
 export interface Timeline {
-  /** Stored messages, ascending by seq, contiguous from the oldest loaded one to the newest. */
+  /** Stored messages, ascending by seq, contiguous from the oldest loaded one to the newest loaded. */
   messages: ShownMessage[]
   /** The oldest message of the channel is loaded. */
   atStart: boolean
+  /**
+   * The newest message of the channel is loaded, so new ones are appended. False while a window
+   * further back is shown (a search result's context): newer pages load on scrolling down.
+   */
+  atEnd: boolean
   loadingOlder: boolean
-  /** The newest page was fetched (otherwise only the preview is known). */
+  loadingNewer: boolean
+  /** A page was fetched (otherwise only the preview or the saved snapshot is known). */
   loaded: boolean
 }
+
+/** The message being edited in place. */
+export interface Editing { channel: string; seq: number; saving: boolean; error: string | null }
+
+/** The message a "Delete?" dialog asks about. */
+export interface DeleteRequest { channel: string; seq: number; busy: boolean; error: string | null }
+
+/** The search box and its results (newest first); null when no search is shown. */
+export interface SearchState {
+  query: string
+  /** Only this conversation (its header's search button), or null for all of them. */
+  channel: string | null
+  /** The query the results are for (the box may have changed since), and where it looked. */
+  searched: string
+  searchedIn: string | null
+  results: Message[]
+  more: boolean
+  next: string | null
+  loading: boolean
+  error: string | null
+  /** Bumped to ask the search box to take the focus. */
+  focus: number
+}
+
+/** A message to bring into view and highlight (a search result's click); `at` tells two clicks apart. */
+export interface JumpTarget { channel: string; seq: number; at: number }
 
 export type Presence = Pick<PresenceView, 'status' | 'lastActiveAt'>
 
@@ -63,7 +121,7 @@ export interface AppState {
   conversations: Record<string, Conversation>
   timelines: Record<string, Timeline>
   /** Own messages not acknowledged yet (pending) or refused (failed), in send order. */
-  outbox: ShownMessage[]
+  outbox: LiveShown[]
   friends: FriendView[]
   presence: Record<string, Presence>
   /** channel -> user -> time until which "typing" is shown */
@@ -79,6 +137,10 @@ export interface AppState {
   push: PushState
   /** "Not now" on the notifications banner (the bell in the header still offers them). */
   notifyPromptDismissed: boolean
+  editing: Editing | null
+  deleting: DeleteRequest | null
+  search: SearchState | null
+  jump: JumpTarget | null
 }
 
 export function initialState(session: SessionInfo | null, notifications: NotificationState, push: PushState = 'off'): AppState {
@@ -100,6 +162,10 @@ export function initialState(session: SessionInfo | null, notifications: Notific
     notifications,
     push,
     notifyPromptDismissed: false,
+    editing: null,
+    deleting: null,
+    search: null,
+    jump: null,
   }
 }
 
@@ -107,6 +173,17 @@ export function initialState(session: SessionInfo | null, notifications: Notific
 export function peerOf(c: Pick<Conversation, 'kind' | 'members'>, me: string): string | null {
   if (c.kind !== 'dm') return null
   return c.members.find((m) => m !== me) ?? me
+}
+
+/** Whether `me` may delete `m` (the contract: its author, or in a group the group's creator). */
+export function mayDelete(m: Pick<ShownMessage, 'from' | 'seq' | 'deleted'>, c: Pick<Conversation, 'kind' | 'createdBy'> | undefined, me: string): boolean {
+  if (m.seq === null || m.deleted === true) return false
+  return m.from === me || (c?.kind === 'group' && c.createdBy === me)
+}
+
+/** Whether `me` may edit `m`: only its author, once it is stored, while it is not deleted. */
+export function mayEdit(m: Pick<ShownMessage, 'from' | 'seq' | 'deleted'>, me: string): boolean {
+  return m.seq !== null && m.deleted !== true && m.from === me
 }
 
 export function unreadOf(c: Conversation): number {

@@ -5,6 +5,7 @@
 import type { ChatClient, MessageEvent } from '@sdk'
 import { pageVisible } from '../lib/visibility'
 import { showNotification } from '../lib/notify'
+import { withChange } from './changes'
 import * as r from './reducers'
 import type { Store } from './store'
 
@@ -36,7 +37,12 @@ export function wire(client: ChatClient, store: Store, hooks: WiringHooks): () =
         notifyIfHidden(store, m, hooks)
       }
     }),
-    client.on('member', (e) => hooks.onMembership(e.channel, e.op === 'member_removed' && e.user === me())),
+    client.on('member', (e) => {
+      store.update((s) => r.withCreatorHint(s, e))
+      hooks.onMembership(e.channel, e.op === 'member_removed' && e.user === me())
+    }),
+    // Edits, deletes and reactions, from any member's device (ours included), live or synced.
+    client.on('change', ({ event }) => store.update((s) => withChange(s, event))),
     client.on('read', (f) => store.update((s) => r.withRead(s, f.channel, f.seq))),
     client.on('presence', (p) => store.update((s) => r.withPresence(s, p))),
     client.on('typing', (f) => {
@@ -54,7 +60,8 @@ export function wire(client: ChatClient, store: Store, hooks: WiringHooks): () =
 }
 
 function notifyIfHidden(store: Store, m: MessageEvent, hooks: WiringHooks): void {
-  if (pageVisible()) return
+  // A message deleted before this device heard of it (a sync after a disconnection) is news to nobody.
+  if (pageVisible() || m.deleted === true) return
   const c = store.get().conversations[m.channel]
   const title = c?.kind === 'group' ? `${m.from} in ${c.name}` : m.from
   showNotification(title, m.text, m.channel, (channel) => hooks.openConversation(channel))
