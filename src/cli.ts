@@ -36,7 +36,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const log = createLogger(config.logLevel, config.id)
   let node: ChatNode
   try {
-    node = await ChatNode.start(config, log)
+    node = await ChatNode.start(config, { log })
   } catch (err) {
     const message = err instanceof StorageLockedError ? err.message : `failed to start: ${(err as Error).message}`
     log.fatal({ err }, message)

@@ -52,7 +52,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
     this.info = (info as Info | undefined) ?? null
     this.counters = (counters as Counters | undefined) ?? { lastSeq: 0, lastEv: 0 }
     const fanoutDone = (done as number | undefined) ?? 0
-    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, fanoutDone)
+    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, this.env.clock, fanoutDone)
     if (fanoutDone < this.counters.lastEv) await this.replayFanout(fanoutDone)
   }
 

@@ -4,6 +4,7 @@
  * plugs in a local or a cluster implementation.
  */
 import type { Logger } from 'pino'
+import type { Clock } from '../clock.js'
 import { asChatError } from '../errors.js'
 import type { ChannelReplies, ChannelRequest, DeviceRef, UserReplies, UserRequest } from './messages.js'
 import { channelKey, userKey } from './messages.js'
@@ -76,5 +77,8 @@ export interface ActorEnv {
   wake(key: string): void
   config: ActorConfig
   log: Logger
+  /** The time stamped on messages and events: the clock's `now`. */
   now(): number
+  /** Timers of background work (fan-out retries). */
+  clock: Clock
 }

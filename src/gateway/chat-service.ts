@@ -2,12 +2,12 @@
  * The product's use cases over the actors, shared by the HTTP routes and the WebSocket session so
  * each rule lives in one place. Stateless: every call names the acting user.
  */
-import { randomBytes } from 'node:crypto'
 import type { Actors } from '../actors/env.js'
 import { checkClientMsgId, checkText, isUsername, parseChannelId } from '../actors/ids.js'
 import type { FriendState, SendAck, SyncResult } from '../actors/messages.js'
 import { type ChatError, asChatError, errors, fromWire } from '../errors.js'
 import type { ChannelView, Message, PresenceView, UserView } from '../protocol/frames.js'
+import { type Random, systemRandom } from '../random.js'
 import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords.js'
 import type { Tokens } from './tokens.js'
 
@@ -22,7 +22,13 @@ export interface FriendView extends UserView {
 export interface ChannelSummary extends ChannelView { lastSeq: number; readSeq: number }
 
 export class ChatService {
-  constructor(private readonly actors: Actors, private readonly tokens: Tokens, private readonly maxGroupSize: number) {}
+  constructor(
+    private readonly actors: Actors,
+    private readonly tokens: Tokens,
+    private readonly maxGroupSize: number,
+    /** Group and device ids. */
+    private readonly random: Random = systemRandom,
+  ) {}
 
   async signup(username: string, password: string, displayName?: string): Promise<UserView> {
     const passwordHash = await hashPassword(password)
@@ -41,7 +47,7 @@ export class ChatService {
       throw errors.unauthorized('wrong username or password')
     }
     if (!(await verifyPassword(password, creds.passwordHash))) throw errors.unauthorized('wrong username or password')
-    const device = deviceId ?? `d-${randomBytes(8).toString('hex')}`
+    const device = deviceId ?? `d-${this.random.bytes(8).toString('hex')}`
     return { token: this.tokens.issue(username, device), user: creds.user, deviceId: device }
   }
 
@@ -86,7 +92,7 @@ export class ChatService {
     const distinct = [...new Set([user, ...members])]
     if (distinct.length > this.maxGroupSize) throw errors.groupFull(this.maxGroupSize)
     await this.requireUsers(distinct.filter((m) => m !== user))
-    const id = `g:${randomBytes(9).toString('base64url')}`
+    const id = `g:${this.random.bytes(9).toString('base64url')}`
     return this.actors.channel(id, { kind: 'create', name, by: user, members: distinct })
   }
 

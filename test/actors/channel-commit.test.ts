@@ -5,6 +5,7 @@
  * was acknowledged with a seq that was never stored (the partition bug), and the next message
  * took the same seq.
  */
+import { systemClock } from '../../src/clock.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -56,6 +57,7 @@ async function setup(tt: { teardown(fn: () => unknown): void }, opts: { router?:
     config: { nodeId: 'n1', maxGroupSize: 100 },
     log: pino({ level: 'silent' }),
     now: () => Date.now(),
+    clock: systemClock,
   }
   const actor = new ChannelActor('g:test', store, env)
   await actor.activate()

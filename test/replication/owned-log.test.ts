@@ -1,5 +1,6 @@
 // Replication's owner and replica sides together, in one process: three replicas on real LevelDB
 // stores, wired by direct calls that a test can cut. Fencing, takeover, catch-up, majority rules.
+import { systemClock } from '../../src/clock.js'
 import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -75,7 +76,7 @@ async function world(t: Tap.Test): Promise<World> {
     replicas, kvs, cut, down,
     ctx: (self) => ({
       self, replica: replicas.get(self)!, view: { ...view, self } as never, log,
-      peer: (node) => client(node), rpcTimeoutMs: 300, commitTimeoutMs: 500,
+      peer: (node) => client(node), rpcTimeoutMs: 300, commitTimeoutMs: 500, clock: systemClock,
     }),
   }
 }

@@ -10,6 +10,7 @@
  * new activation with a new epoch must take over. A paused-then-resumed owner cannot commit
  * anything, because the replicas that promised a newer epoch refuse it.
  */
+import { type TimerHandle, sleep } from '../../clock.js'
 import { errors } from '../../errors.js'
 import type { KvOp } from '../../storage/kv.js'
 import { type ReplicationContext, replicationCall } from './context.js'
@@ -30,7 +31,7 @@ export class OwnedLog {
   private readonly recent = new Map<number, Entry>()
   /** The log's end as adopted, before this owner's marker: 0 when the key had no data. */
   adoptedLast = 0
-  private commitTimer: NodeJS.Timeout | null = null
+  private commitTimer: TimerHandle | null = null
   private readonly followers: FollowerSync[]
 
   private constructor(
@@ -59,7 +60,7 @@ export class OwnedLog {
       } catch (err) {
         if (attempt >= TAKEOVER_ATTEMPTS || (err as { code?: string }).code !== 'UNAVAILABLE' || !ctx.view.replicaSet(key).includes(ctx.self)) throw err
         ctx.log.debug({ key, attempt, err: (err as Error).message }, 'takeover failed; retrying')
-        await new Promise((r) => setTimeout(r, 100 * attempt))
+        await sleep(ctx.clock, 100 * attempt)
       }
     }
   }
@@ -145,7 +146,7 @@ export class OwnedLog {
   }
 
   close(): void {
-    if (this.commitTimer) clearTimeout(this.commitTimer)
+    this.ctx.clock.clearTimeout(this.commitTimer)
     for (const f of this.followers) f.stop()
   }
 
@@ -166,16 +167,16 @@ export class OwnedLog {
     const need = majority(this.replicaSet.length) - 1
     if (need <= 0) return
     let reached = 0
-    let timer: NodeJS.Timeout | undefined
+    let timer: TimerHandle | undefined
     const ok = await new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.ctx.commitTimeoutMs)
+      timer = this.ctx.clock.setTimeout(() => resolve(false), this.ctx.commitTimeoutMs)
       for (const f of this.followers) {
         void f.reach(p).then(() => {
           if (f.matched >= p && ++reached >= need) resolve(true)
         })
       }
     })
-    clearTimeout(timer)
+    this.ctx.clock.clearTimeout(timer)
     if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
     if (!ok) {
       this.fence('no majority within the commit timeout')
@@ -186,7 +187,7 @@ export class OwnedLog {
   /** Followers learn the last commit position shortly after, without waiting for another write. */
   private scheduleCommitNotice(): void {
     if (this.commitTimer) return
-    this.commitTimer = setTimeout(() => {
+    this.commitTimer = this.ctx.clock.setTimeout(() => {
       this.commitTimer = null
       for (const f of this.followers) f.poke()
     }, 20)
@@ -225,12 +226,12 @@ async function prepareAll(ctx: ReplicationContext, key: string, epoch: Epoch, cu
   const replies: PrepareReply[] = []
   let pending = targets.length
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve([...replies]), ctx.rpcTimeoutMs + 100)
+    const timer = ctx.clock.setTimeout(() => resolve([...replies]), ctx.rpcTimeoutMs + 100)
     const settle = () => {
       const granted = replies.filter((r): r is Extract<PrepareReply, { ok: true }> => r.ok)
       const refused = replies.some((r) => !r.ok)
       if (pending === 0 || refused || quorate(ctx, granted, current, previous)) {
-        clearTimeout(timer)
+        ctx.clock.clearTimeout(timer)
         resolve([...replies])
       }
     }
