@@ -35,8 +35,11 @@ export interface NodeParts {
   kv: Kv
   clock: Clock
   random: Random
-  /** Builds this node's cluster membership for its identity (cluster nodes only). */
-  membership: (self: MemberIdentity) => Membership
+  /**
+   * Builds this node's cluster membership for its identity (cluster nodes only), on the node's
+   * clock (a crash stops its heartbeats) and randomness.
+   */
+  membership: (self: MemberIdentity, own: { clock: Clock; random: Random }) => Membership
   /** Node-to-node calls (cluster nodes only). */
   transport: Transport
   notifier: Notifier
@@ -89,7 +92,7 @@ export class NodeCore {
       pusher = localPusher(config.id, sessions)
     } else {
       const incarnation = await stored(kv, 'incarnation', () => random.bytes(8).toString('hex'))
-      const membership = parts.membership({ id: config.id, incarnation, ...(config.region ? { region: config.region } : {}) })
+      const membership = parts.membership({ id: config.id, incarnation, ...(config.region ? { region: config.region } : {}) }, { clock, random })
       cluster = new Cluster({ config, log, kv, clock, random, incarnation, membership, transport: parts.transport, sessions },
         (replicated) => new ActorRuntime({ ...runtimeOptions, factory: lazy, onDeactivated: (key) => replicated.release(key) }))
       storage = cluster.storage

@@ -50,8 +50,8 @@ export class ChatNode {
       core = await NodeCore.create(config, {
         log, kv, clock,
         random: parts.random ?? systemRandom,
-        membership: parts.membership ?? ((self) => new NatsMembership({
-          servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log, self, clock,
+        membership: parts.membership ?? ((self, own) => new NatsMembership({
+          servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log, self, ...own,
         })),
         transport: parts.transport ?? new GrpcTransport(),
         notifier: parts.notifier ?? (config.pushWebhook ? new WebhookNotifier(config.pushWebhook, log, metrics) : new LogNotifier(log, metrics)),
