@@ -1,5 +1,5 @@
 /**
- * The WebSocket contract of PROTOCOL.md section 3, frame by frame, against a real node: how a
+ * The WebSocket contract of PROTOCOL.md section 3, frame by frame, against a node in the test process: how a
  * socket is admitted, the `ready` frame, the reply to every client op and the shape of every
  * server push, each with exactly the contract's fields.
  */
