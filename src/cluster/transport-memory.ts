@@ -10,7 +10,7 @@
  */
 import { type Clock, systemClock } from '../clock.js'
 import {
-  decodeBody, encodeBody, errorMessage, internalReply, settleReplies, settleReply, TransportError,
+  errorMessage, internalReply, settleReplies, settleReply, TransportError,
   type ActorCall, type ActorMultiCall, type PeerClient, type PeerRequest, type PushBatch,
   type RemoteError, type Reply, type Transport, type TransportHandlers,
 } from './transport.js'
@@ -125,16 +125,16 @@ class MemoryPeerClient implements PeerClient {
   ) {}
 
   async call(req: ActorCall, deadlineMs: number): Promise<Reply> {
-    const body = encodeBody(req.body)
+    const body = wire(req.body)
     return this.deliver(deadlineMs, async (h) => relayReply(await settleReply(() =>
-      h.call({ key: req.key, kind: req.kind, body: decodeBody(body), ringVersion: req.ringVersion, from: req.from }))))
+      h.call({ key: req.key, kind: req.kind, body: unwire(body), ringVersion: req.ringVersion, from: req.from }))))
   }
 
   async callMany(req: ActorMultiCall, deadlineMs: number): Promise<Reply[]> {
-    const body = encodeBody(req.body)
+    const body = wire(req.body)
     const keys = [...req.keys]
     return this.deliver(deadlineMs, async (h) => (await settleReplies(keys.length, () =>
-      h.callMany({ keys, kind: req.kind, body: decodeBody(body), ringVersion: req.ringVersion, from: req.from }))).map(relayReply))
+      h.callMany({ keys, kind: req.kind, body: unwire(body), ringVersion: req.ringVersion, from: req.from }))).map(relayReply))
   }
 
   async push(batch: PushBatch, deadlineMs: number): Promise<void> {
@@ -149,9 +149,9 @@ class MemoryPeerClient implements PeerClient {
   }
 
   async peer(req: PeerRequest, deadlineMs: number): Promise<Reply> {
-    const body = encodeBody(req.body)
+    const body = wire(req.body)
     return this.deliver(deadlineMs, async (h) => relayReply(await settleReply(() =>
-      h.peer({ kind: req.kind, body: decodeBody(body), ringVersion: req.ringVersion, from: req.from }))))
+      h.peer({ kind: req.kind, body: unwire(body), ringVersion: req.ringVersion, from: req.from }))))
   }
 
   /**
@@ -203,11 +203,27 @@ function unavailable(address: string): TransportError {
   return new TransportError('UNAVAILABLE', `${address} is unreachable`)
 }
 
+/**
+ * A body as JSON text, as it would cross the wire (the same rules as encodeBody, without the bytes):
+ * a body that would not survive the real wire fails here too; `undefined` travels as no body.
+ */
+function wire(body: unknown): string | undefined {
+  try {
+    return JSON.stringify(body)
+  } catch (err) {
+    throw new TransportError('INTERNAL', `body is not JSON-serializable: ${errorMessage(err)}`, err)
+  }
+}
+
+function unwire(text: string | undefined): unknown {
+  return text === undefined ? undefined : JSON.parse(text)
+}
+
 /** A reply crosses the wire as JSON too, so a reply body that would not serialize is caught. */
 function relayReply(reply: Reply): Reply {
   try {
     return reply.ok
-      ? { ok: true, body: decodeBody(encodeBody(reply.body)) }
+      ? { ok: true, body: unwire(wire(reply.body)) }
       : { ok: false, error: JSON.parse(JSON.stringify(reply.error)) as RemoteError }
   } catch (err) {
     return internalReply(err)

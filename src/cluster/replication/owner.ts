@@ -11,7 +11,7 @@
  * anything, because the replicas that promised a newer epoch refuse it.
  */
 import { type TimerHandle, sleep } from '../../clock.js'
-import { errors } from '../../errors.js'
+import { ChatError, errors } from '../../errors.js'
 import type { KvOp } from '../../storage/kv.js'
 import { type ReplicationContext, replicationCall } from './context.js'
 import { FollowerSync } from './follower.js'
@@ -109,7 +109,7 @@ export class OwnedLog {
     requireLiveMajority(this.ctx, this.replicaSet)
     const p = this.last + 1
     const entry: Entry = { p, e: this.epoch, ops, ...(cfg !== undefined ? { cfg } : {}) }
-    const local = await this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: this.lastEpoch, entries: [entry], commit: this.commitIndex })
+    const local = await this.stored(() => this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: this.lastEpoch, entries: [entry], commit: this.commitIndex }))
     if (!local.ok) {
       this.fence('the local replica refused the append')
       throw errors.unavailable(`owner of ${this.key} stepped down`)
@@ -119,8 +119,24 @@ export class OwnedLog {
     this.remember(entry)
     await this.replicate(p)
     this.commitIndex = p
-    await this.ctx.replica.commitTo(this.key, p, [entry])
+    await this.stored(() => this.ctx.replica.commitTo(this.key, p, [entry]))
     this.scheduleCommitNotice()
+  }
+
+  /**
+   * A write to this node's own storage. If it fails (a full or failing disk), the owner steps down:
+   * the entry may be committed on the other replicas already while this node's state lacks it, and
+   * an actor that went on from its own state would reuse its seq. The next activation takes over
+   * and reads the key back from a majority.
+   */
+  private async stored<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write()
+    } catch (err) {
+      if (err instanceof ChatError) throw err
+      this.fence(`a storage write failed: ${(err as Error).message}`)
+      throw errors.unavailable(`owner of ${this.key} stepped down: its storage failed`, err)
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * Checks a chaos run's outcome in the spirit of Jepsen's set and queue checkers. Pure: it gets
+ * Checks a chaos run's or a simulated run's outcome in the spirit of Jepsen's set and queue checkers. Pure: it gets
  * what the clients recorded and what the cluster returned afterwards, and lists every violation.
  *
  * - every acknowledged message is stored, at its acknowledged seq, with its text;
@@ -9,7 +9,7 @@
  * - every node served the same history;
  * - every member's inbox holds every message of its channels exactly once, inboxSeq 1..N.
  */
-import { CRASH_FAULTS, type Fault, type InboxEvent, PARTITION_FAULTS, type SendRecord, type StoredMessage } from './history.js'
+import { CRASH_FAULTS, type Fault, type InboxEvent, MESSAGE_FAULTS, PARTITION_FAULTS, type SendRecord, type StoredMessage } from './history.js'
 
 export interface CheckInput {
   sends: SendRecord[]
@@ -121,7 +121,7 @@ export function check(input: CheckInput): CheckResult {
     orderViolations,
     inboxProblems,
     faults: input.faults.length,
-    ...Object.fromEntries([...CRASH_FAULTS, ...PARTITION_FAULTS].flatMap((k) => {
+    ...Object.fromEntries([...CRASH_FAULTS, ...PARTITION_FAULTS, ...MESSAGE_FAULTS].flatMap((k) => {
       const n = input.faults.filter((f) => f.kind === k).length
       return n > 0 ? [[`faults.${k}`, n]] : []
     })),

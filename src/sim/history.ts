@@ -1,4 +1,8 @@
-/** What a chaos run records: every send attempt of every writer, and the faults injected. */
+/**
+ * What a chaos run or a simulated run records: every send of every writer, and the faults
+ * injected. The checker (checker.ts) judges it; the chaos suite (test/chaos/) and the simulator
+ * (this directory) both write it.
+ */
 
 export interface SendRecord {
   channel: string
@@ -24,7 +28,13 @@ export const CRASH_FAULTS = ['kill', 'kill-wipe', 'pause', 'nats-restart'] as co
  * three and from NATS; a bridge (two sides that cannot talk, one node that reaches both).
  */
 export const PARTITION_FAULTS = ['cut-pair', 'cut-oneway', 'isolate-peers', 'isolate-nats', 'split-two', 'bridge'] as const
-export type FaultKind = (typeof CRASH_FAULTS)[number] | (typeof PARTITION_FAULTS)[number]
+/**
+ * Faults only the simulator injects: every message on the node-to-node network lost, duplicated
+ * or delayed (and so reordered) with some probability for a while; a node's storage failing its
+ * writes; the membership bus (NATS) down for every node.
+ */
+export const MESSAGE_FAULTS = ['drop', 'duplicate', 'delay', 'disk-fail', 'nats-down'] as const
+export type FaultKind = (typeof CRASH_FAULTS)[number] | (typeof PARTITION_FAULTS)[number] | (typeof MESSAGE_FAULTS)[number]
 
 export interface Fault {
   kind: FaultKind
