@@ -81,6 +81,7 @@ export class Cluster {
     // An owner that stepped down deactivates its actor; the runtime is built just below and this
     // runs only once a key was taken over, after construction.
     this.storage = new ReplicatedActorStorage(this.ctx, kv, (key) => void this.runtime.deactivate(key))
+    this.replica.onPromise((key, epoch) => this.storage.superseded(key, epoch))
     this.runtime = runtime(this.storage)
     this.router = new ClusterRouter(this.view, this.runtime, transport, log, clock, random)
     this.pusher = new ClusterPusher(this.view, sessions, transport, log, clock)

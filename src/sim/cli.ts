@@ -61,7 +61,7 @@ async function runOne(seed: number, args: Args): Promise<Report> {
   try {
     const r = await simulate({ seed, seconds: args.seconds, ...(args.kinds ? { kinds: args.kinds } : {}), ...(args.verbose ? { logLevel: 'info' } : {}) })
     return {
-      seed, ok: r.ok, problems: r.problems.slice(0, 20), hash: r.traceHash, steps: r.steps, virtualMs: r.virtualMs,
+      seed, ok: r.ok, problems: [...r.problems.slice(0, 20), ...r.diagnostics], hash: r.traceHash, steps: r.steps, virtualMs: r.virtualMs,
       realMs: Math.round(performance.now() - started), acked: Number(r.figures.acked), faults: r.faults.length, liveness: r.liveness,
     }
   } catch (err) {
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     reports.push(r)
     if (!r.ok) {
       log(`simulate: seed ${r.seed} FAILED (replay: npm run simulate -- --seed ${r.seed} --seeds 1 --verbose)`)
-      for (const p of r.problems.slice(0, 10)) log(`  ${p.slice(0, 500)}`)
+      for (const p of r.problems.slice(0, args.seeds === 1 ? 100 : 10)) log(`  ${p.slice(0, 500)}`)
     }
     if (reports.length % 100 === 0 || args.seeds <= 20) {
       const minutes = (performance.now() - started) / 60_000

@@ -35,6 +35,8 @@ export interface SimResult extends CheckResult {
   settings: Record<string, number>
   faults: Fault[]
   liveness: LivenessFigures
+  /** For a failed run: the faults in order, and where each channel stands on every node. */
+  diagnostics: string[]
 }
 
 const GROUPS = [['usr1', 'usr2', 'usr3', 'usr4'], ['usr3', 'usr5', 'usr6'], ['usr2', 'usr6', 'usr7', 'usr8', 'usr1']]
@@ -96,11 +98,29 @@ export async function simulate(options: SimOptions): Promise<SimResult> {
   const result = check({ sends: log.sends, histories: judged.histories, inboxes: judged.inboxes, faults: nemesis.faults })
   result.problems.unshift(...world.problems, ...judged.problems)
   result.ok = result.problems.length === 0
+  const diagnostics = result.ok ? [] : await diagnose(world, nemesis.faults, start, [...members.keys()].map((c) => `channel:${c}`))
   trace.text(JSON.stringify([...judged.histories].map(([c, byNode]) => [c, [...byNode.values()][0]?.length])))
   return {
     ...result, seed: options.seed, traceHash: trace.hex(), steps: world.time.steps, virtualMs: world.time.now() - start,
-    settings, faults: nemesis.faults, liveness: livenessFigures(nemesis.faults, log.attempts, probeTimes, PARTITIONS),
+    settings, faults: nemesis.faults, liveness: livenessFigures(nemesis.faults, log.attempts, probeTimes, PARTITIONS), diagnostics,
   }
+}
+
+/** For a failed run: the faults in order, and where each channel stands on every node. */
+async function diagnose(world: World, faults: Fault[], start: number, keys: string[]): Promise<string[]> {
+  const out = faults.map((f) => `fault ${f.kind} ${(f.nodes ?? []).join(',')} at +${f.at - start} ms healed +${(f.healedAt ?? f.at) - start} ms`)
+  for (const key of keys) {
+    const parts: string[] = []
+    for (const node of world.nodes) {
+      const core = node.process?.core
+      if (!core?.cluster) continue
+      const m = await core.cluster.replica.meta(key)
+      const wake = await core.kv.get(`w\x00${key}`)
+      parts.push(`${node.id}: owner ${core.cluster.view.owner(key)} active ${core.runtime.isActive(key)} last ${m.last} commit ${m.commit} applied ${m.applied} promised ${m.promised?.n}/${m.promised?.node}${wake ? ' wake' : ''}`)
+    }
+    out.push(`${key}: ${parts.join('; ')}`)
+  }
+  return out
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Kv, KvOp } from '../../storage/kv.js'
 import { errors } from '../../errors.js'
 import { type ReplicationContext, replicationCall } from './context.js'
 import { OwnedLog } from './owner.js'
-import { PEER_KINDS, type StatusReply, majority } from './types.js'
+import { type Epoch, PEER_KINDS, type StatusReply, compareEpochs, majority } from './types.js'
 
 class ReplicatedStore extends PrefixedStore {
   private log: Promise<OwnedLog> | null = null
@@ -81,6 +81,17 @@ export class ReplicatedActorStorage implements ActorStorage {
     }))
     const enough = (set: string[]) => set.length === 0 || set.filter((n) => empty.has(n)).length >= majority(set.length)
     return !touched && enough(current) && enough(previous)
+  }
+
+  /**
+   * A replica on this node promised `epoch` for `key`: another node took the key over. An owner
+   * here with an older epoch steps down now rather than at its next write, so that its actor is
+   * deactivated and its unfinished work (fan-out) is woken on the key's current owner; an actor
+   * left active would go on serving its old state until someone wrote to it.
+   */
+  superseded(key: string, epoch: Epoch): void {
+    const log = this.owned.get(key)
+    if (log && epoch.node !== this.ctx.self && compareEpochs(log.epoch, epoch) < 0) log.fence(`${epoch.node} took the key over (epoch ${epoch.n})`)
   }
 
   release(key: string): void {
