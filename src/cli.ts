@@ -4,7 +4,7 @@
  */
 import { ConfigError, parseConfig, usage } from './config.js'
 import { createLogger } from './log.js'
-import { ChatNode } from './node.js'
+import type { ChatNode } from './node.js'
 import { StorageLockedError } from './storage/kv.js'
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -36,6 +36,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const log = createLogger(config.logLevel, config.id)
   let node: ChatNode
   try {
+    // Loaded only now: a bad flag is answered before the node's dependencies load.
+    const { ChatNode } = await import('./node.js')
     node = await ChatNode.start(config, { log })
   } catch (err) {
     const message = err instanceof StorageLockedError ? err.message : `failed to start: ${(err as Error).message}`

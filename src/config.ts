@@ -31,13 +31,28 @@ export interface Config {
   logLevel: string
   pushWebhook: string | null
   repairIntervalMs: number
+  // Push notifications (docs/PUSH.md)
+  pushWebhookSecret: string | null
+  pushHttpsOnly: boolean
+  pushConcurrency: number
+  pushQueueMax: number
+  pushRetryBaseMs: number
+  pushRetryMaxMs: number
+  pushGiveUpMs: number
+  pushTimeoutMs: number
+  pushCoalesceMs: number
+  pushTtlS: number
+  vapidPublicKey: string | null
+  vapidPrivateKey: string | null
+  vapidKeysFile: string | null
+  vapidSubject: string
 }
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
 }
 
-type Kind = 'string' | 'port' | 'int' | 'list' | 'url'
+type Kind = 'string' | 'port' | 'int' | 'list' | 'url' | 'bool'
 
 interface OptionSpec {
   key: keyof Config
@@ -71,7 +86,21 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--token-ttl-ms': { key: 'tokenTtlMs', env: 'CHAT_TOKEN_TTL_MS', kind: 'int', min: 1000, max: 10 * 365 * 86_400_000, help: 'lifetime of login tokens (default 30 days)' },
   '--log-level': { key: 'logLevel', env: 'CHAT_LOG_LEVEL', kind: 'string', help: 'pino level: fatal, error, warn, info, debug (default info)' },
   '--repair-interval-ms': { key: 'repairIntervalMs', env: 'CHAT_REPAIR_INTERVAL_MS', kind: 'int', min: 100, max: 3_600_000, help: 'how often replicas are compared and repaired (default 5000)' },
-  '--push-webhook': { key: 'pushWebhook', env: 'CHAT_PUSH_WEBHOOK', kind: 'url', help: 'URL that receives push notifications for offline users' },
+  '--push-webhook': { key: 'pushWebhook', env: 'CHAT_PUSH_WEBHOOK', kind: 'url', help: 'operator webhook that receives every user\'s push notifications' },
+  '--push-webhook-secret': { key: 'pushWebhookSecret', env: 'CHAT_PUSH_WEBHOOK_SECRET', kind: 'string', help: 'HMAC secret that signs --push-webhook requests (default: unsigned)' },
+  '--push-https-only': { key: 'pushHttpsOnly', env: 'CHAT_PUSH_HTTPS_ONLY', kind: 'bool', help: 'accept only https push endpoints and webhook URLs: true or false (default false)' },
+  '--push-concurrency': { key: 'pushConcurrency', env: 'CHAT_PUSH_CONCURRENCY', kind: 'int', min: 1, max: 4096, help: 'push requests in flight per node (default 64)' },
+  '--push-queue-max': { key: 'pushQueueMax', env: 'CHAT_PUSH_QUEUE_MAX', kind: 'int', min: 1, max: 10_000_000, help: 'notifications a node holds before it drops new ones (default 50000)' },
+  '--push-retry-base-ms': { key: 'pushRetryBaseMs', env: 'CHAT_PUSH_RETRY_BASE_MS', kind: 'int', min: 1, max: 60_000, help: 'first push retry delay before jitter, doubling after (default 1000)' },
+  '--push-retry-max-ms': { key: 'pushRetryMaxMs', env: 'CHAT_PUSH_RETRY_MAX_MS', kind: 'int', min: 1, max: 60_000, help: 'longest pause between push retries (default 60000)' },
+  '--push-give-up-ms': { key: 'pushGiveUpMs', env: 'CHAT_PUSH_GIVE_UP_MS', kind: 'int', min: 1, max: 3_600_000, help: 'push retries end this long after the first message (default 3600000)' },
+  '--push-timeout-ms': { key: 'pushTimeoutMs', env: 'CHAT_PUSH_TIMEOUT_MS', kind: 'int', min: 100, max: 120_000, help: 'timeout of one push request (default 10000)' },
+  '--push-coalesce-ms': { key: 'pushCoalesceMs', env: 'CHAT_PUSH_COALESCE_MS', kind: 'int', min: 0, max: 2000, help: 'messages this close to a notification\'s first are folded into it (default 2000)' },
+  '--push-ttl-s': { key: 'pushTtlS', env: 'CHAT_PUSH_TTL_S', kind: 'int', min: 0, max: 2_419_200, help: 'Web Push TTL: seconds a push service keeps a notification for an offline browser (default 86400)' },
+  '--vapid-public-key': { key: 'vapidPublicKey', env: 'CHAT_VAPID_PUBLIC_KEY', kind: 'string', help: 'VAPID public key, base64url (with --vapid-private-key)' },
+  '--vapid-private-key': { key: 'vapidPrivateKey', env: 'CHAT_VAPID_PRIVATE_KEY', kind: 'string', help: 'VAPID private key, base64url (default: generated, see docs/PUSH.md)' },
+  '--vapid-keys-file': { key: 'vapidKeysFile', env: 'CHAT_VAPID_KEYS_FILE', kind: 'string', help: 'JSON file {publicKey, privateKey} (npx web-push generate-vapid-keys --json)' },
+  '--vapid-subject': { key: 'vapidSubject', env: 'CHAT_VAPID_SUBJECT', kind: 'string', help: 'VAPID contact, mailto: or https: URL (default mailto:postmaster@chat.invalid)' },
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -94,6 +123,10 @@ function parseValue(flag: string, spec: OptionSpec, raw: string): unknown {
       if (items.length === 0) throw new ConfigError(`${flag} needs at least one value`)
       return items
     }
+    case 'bool':
+      if (raw === 'true' || raw === '1') return true
+      if (raw === 'false' || raw === '0') return false
+      throw new ConfigError(`${flag} must be true or false, got "${raw}"`)
     case 'url':
       try {
         return new URL(raw).toString()
@@ -137,6 +170,12 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}`)
   const cluster = (given.cluster as string | undefined) ?? 'chat'
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(cluster)) throw new ConfigError('--cluster must be 1..64 chars of [A-Za-z0-9_-]')
+  if ((given.vapidPublicKey === undefined) !== (given.vapidPrivateKey === undefined)) throw new ConfigError('--vapid-public-key and --vapid-private-key go together')
+  const vapidSubject = (given.vapidSubject as string | undefined) ?? 'mailto:postmaster@chat.invalid'
+  if (!/^(mailto:|https:\/\/)\S+$/.test(vapidSubject)) throw new ConfigError('--vapid-subject must be a mailto: or https: URL')
+  const pushRetryBaseMs = (given.pushRetryBaseMs as number | undefined) ?? 1000
+  const pushRetryMaxMs = (given.pushRetryMaxMs as number | undefined) ?? 60_000
+  if (pushRetryBaseMs > pushRetryMaxMs) throw new ConfigError('--push-retry-base-ms may not exceed --push-retry-max-ms')
 
   return {
     id,
@@ -161,6 +200,20 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     logLevel,
     pushWebhook: (given.pushWebhook as string | undefined) ?? null,
     repairIntervalMs: (given.repairIntervalMs as number | undefined) ?? 5000,
+    pushWebhookSecret: (given.pushWebhookSecret as string | undefined) ?? null,
+    pushHttpsOnly: (given.pushHttpsOnly as boolean | undefined) ?? false,
+    pushConcurrency: (given.pushConcurrency as number | undefined) ?? 64,
+    pushQueueMax: (given.pushQueueMax as number | undefined) ?? 50_000,
+    pushRetryBaseMs,
+    pushRetryMaxMs,
+    pushGiveUpMs: (given.pushGiveUpMs as number | undefined) ?? 3_600_000,
+    pushTimeoutMs: (given.pushTimeoutMs as number | undefined) ?? 10_000,
+    pushCoalesceMs: (given.pushCoalesceMs as number | undefined) ?? 2000,
+    pushTtlS: (given.pushTtlS as number | undefined) ?? 86_400,
+    vapidPublicKey: (given.vapidPublicKey as string | undefined) ?? null,
+    vapidPrivateKey: (given.vapidPrivateKey as string | undefined) ?? null,
+    vapidKeysFile: (given.vapidKeysFile as string | undefined) ?? null,
+    vapidSubject,
   }
 }
 

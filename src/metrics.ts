@@ -23,7 +23,7 @@ export class Metrics {
   readonly messages = new Counter({ name: 'chat_messages_total', help: 'messages acknowledged to senders', registers: [this.registry] })
   readonly pushes = new Counter({ name: 'chat_pushes_total', help: 'frames pushed to sockets', registers: [this.registry] })
   readonly slowConsumers = new Counter({ name: 'chat_slow_consumer_closes_total', help: 'sockets closed with 1013 for not keeping up', registers: [this.registry] })
-  readonly notifications = new Counter({ name: 'chat_push_notifications_total', help: 'notifications handed to the push service', registers: [this.registry] })
+  readonly notifications = new Counter({ name: 'chat_push_notifications_total', help: 'push notifications handed to this node\'s notifier (one per subscription)', registers: [this.registry] })
 
   constructor(sources: MetricSources) {
     collectDefaultMetrics({ register: this.registry })

@@ -8,7 +8,7 @@
  * Built in one go, in dependency order; `start` binds the transport and joins the ring.
  */
 import type { Logger } from 'pino'
-import { Actors, type ActorEnv, type Notifier, type Pusher, type Router } from './actors/env.js'
+import { Actors, type ActorEnv, type Pusher, type Router } from './actors/env.js'
 import { actorFactory } from './actors/factory.js'
 import { LocalRouter } from './actors/local-router.js'
 import { ActorRuntime, type ActorFactory, type RuntimeOptions } from './actors/runtime.js'
@@ -23,6 +23,7 @@ import type { Config } from './config.js'
 import { ChatService } from './gateway/chat-service.js'
 import { SessionRegistry } from './gateway/sessions.js'
 import { Tokens } from './gateway/tokens.js'
+import type { Push } from './push/node-push.js'
 import type { Random } from './random.js'
 import { LocalActorStorage } from './storage/actor-store.js'
 import { nodeKey } from './storage/keys.js'
@@ -42,8 +43,15 @@ export interface NodeParts {
   membership: (self: MemberIdentity, own: { clock: Clock; random: Random }) => Membership
   /** Node-to-node calls (cluster nodes only). */
   transport: Transport
-  notifier: Notifier
+  /**
+   * Push notifications (src/push/): the notifier user actors hand notifications to and the policy
+   * they follow, built for this node's actors and token secret; `vapid` only where the gateway
+   * serves Web Push.
+   */
+  push: (node: { actors: Actors; secret: string; random: Random }) => NodePush
 }
+
+export type NodePush = Pick<Push, 'notifier' | 'policy' | 'stop'> & Partial<Pick<Push, 'vapid'>>
 
 export class NodeCore {
   /** True once started, until it stops. */
@@ -63,6 +71,7 @@ export class NodeCore {
     readonly service: ChatService,
     private readonly rewaker: Rewaker,
     readonly cluster: Cluster | null,
+    readonly push: NodePush,
   ) {}
 
   /** Builds a node over `parts.kv` (standalone without `config.nats`, a cluster member with it). */
@@ -102,15 +111,16 @@ export class NodeCore {
     }
     const rewaker = new Rewaker(router, log, clock, random)
     const actors = new Actors(router)
+    const push = parts.push({ actors, secret, random })
     const env: ActorEnv = {
-      actors, pusher, notifier: parts.notifier, wake: (key) => rewaker.wake(key),
-      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize },
-      log, now: () => clock.now(), clock,
+      actors, pusher, notifier: push.notifier, wake: (key) => rewaker.wake(key),
+      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, push: push.policy },
+      log, now: () => clock.now(), clock, random,
     }
     const factory = actorFactory(storage, env)
     const tokens = new Tokens(secret, config.tokenTtlMs, () => clock.now())
     const service = new ChatService(actors, tokens, config.maxGroupSize, random)
-    return new NodeCore(config, log, kv, clock, random, sessions, tokens, runtime, router, actors, service, rewaker, cluster)
+    return new NodeCore(config, log, kv, clock, random, sessions, tokens, runtime, router, actors, service, rewaker, cluster, push)
   }
 
   /** Starts serving: a cluster node binds its transport and joins the ring, advertising `http`. */
@@ -144,6 +154,7 @@ export class NodeCore {
     await this.runtime.stop()
     // Actors stopped with fan-out unfinished: their keys' new owners take it up.
     await this.rewaker.flush(2000)
+    this.push.stop()
     await this.cluster?.close(handoffMs)
     this.clock.halt()
     await this.kv.close()
@@ -157,6 +168,7 @@ export class NodeCore {
   async crash(): Promise<void> {
     this.serving = false
     this.clock.halt()
+    this.push.stop()
     await this.cluster?.transport.close().catch(() => undefined)
     await this.kv.close().catch(() => undefined)
   }

@@ -16,8 +16,8 @@ import type { SessionRegistry } from './gateway/sessions.js'
 import { createLogger, type Logger } from './log.js'
 import { Metrics } from './metrics.js'
 import { NodeCore, type NodeParts } from './node-core.js'
-import { LogNotifier, WebhookNotifier } from './notifier.js'
 import { CLOSE_CODES } from './protocol/frames.js'
+import { startPush } from './push/node-push.js'
 import { systemRandom } from './random.js'
 import { LevelKv } from './storage/leveldb.js'
 
@@ -54,7 +54,7 @@ export class ChatNode {
           servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log, self, ...own,
         })),
         transport: parts.transport ?? new GrpcTransport(),
-        notifier: parts.notifier ?? (config.pushWebhook ? new WebhookNotifier(config.pushWebhook, log, metrics) : new LogNotifier(log, metrics)),
+        push: parts.push ?? ((node) => startPush({ config, secret: node.secret, actors: node.actors, metrics, log, clock, random: node.random })),
       })
     } catch (err) {
       await kv.close().catch(() => undefined)
@@ -66,6 +66,7 @@ export class ChatNode {
       http = await buildHttp({
         config, service: core.service, actors: core.actors, tokens: core.tokens, registry: core.sessions, metrics,
         topology: core.topology(() => url), log, healthy: () => core.serving, now: () => core.clock.now(), clock: core.clock, random: core.random,
+        push: { vapidPublicKey: () => core.push.vapid?.current()?.publicKey ?? null, httpsOnly: config.pushHttpsOnly },
       })
       await http.listen({ host: config.host, port: config.port })
       const address = http.server.address()

@@ -7,7 +7,7 @@
  * `m/<seq>` messages, `e/<ev>` events, `v/<ev>` member lists, `d/<clientMsgId>` dedupe.
  */
 import { asChatError, errors } from '../errors.js'
-import type { ChannelView, Message } from '../protocol/frames.js'
+import { type ChannelView, LIMITS, type Message } from '../protocol/frames.js'
 import { HIGH, SEP, WAKE_SUB, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import type { KvOp } from '../storage/kv.js'
@@ -39,6 +39,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
   private info: Info | null = null
   private counters: Counters = { lastSeq: 0, lastEv: 0 }
   private fanout!: Fanout
+  /** When each member's last `typing` was forwarded (memory only: a lost entry costs one extra push). */
+  private readonly typingAt = new Map<string, number>()
   /** Whether the wake flag is stored: set with the first change, cleared once fan-out caught up. */
   private wakeSet = false
 
@@ -56,8 +58,12 @@ export class ChannelActor implements Actor<ChannelRequest> {
     if (fanoutDone < this.counters.lastEv) await this.replayFanout(fanoutDone)
   }
 
+  /**
+   * `typing` stores nothing, so it runs beside the mailbox too and never waits behind commits; its
+   * throttle map is read and written with no await in between.
+   */
   isReadOnly(req: ChannelRequest): boolean {
-    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages' || req.kind === 'wake'
+    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages' || req.kind === 'wake' || req.kind === 'typing'
   }
 
   canPassivate(): boolean {
@@ -87,6 +93,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
       case 'history': return this.handleHistory(req)
       case 'info': return this.handleInfo(req)
       case 'messages': return this.handleMessages(req)
+      case 'typing': return this.handleTyping(req)
       case 'wake': return null
       default: {
         const never: never = req
@@ -262,6 +269,28 @@ export class ChannelActor implements Actor<ChannelRequest> {
     const info = await this.requireExisting()
     if (req.user !== undefined && !info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
     return { view: this.viewOf(info), lastSeq: this.counters.lastSeq }
+  }
+
+  /**
+   * Forwards "typing" to the other members' user actors, at most once per member every
+   * `LIMITS.typingIntervalMs`; a throttled one is still answered ok (the client cannot tell, and
+   * need not care). Fire and forget: a lost typing notice is harmless.
+   */
+  private async handleTyping(req: Extract<ChannelRequest, { kind: 'typing' }>): Promise<null> {
+    const info = await this.requireExisting()
+    if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
+    const now = this.env.now()
+    const last = this.typingAt.get(req.user)
+    if (last !== undefined && now - last < LIMITS.typingIntervalMs) return null
+    this.typingAt.set(req.user, now)
+    if (this.typingAt.size > 2 * info.members.length) this.forgetOldTyping(now)
+    const others = info.members.filter((m) => m !== req.user)
+    if (others.length > 0) void this.env.actors.users(others, { kind: 'typing', channel: this.channelId, from: req.user })
+    return null
+  }
+
+  private forgetOldTyping(now: number): void {
+    for (const [user, at] of this.typingAt) if (now - at >= LIMITS.typingIntervalMs) this.typingAt.delete(user)
   }
 
   private async handleMessages(req: Extract<ChannelRequest, { kind: 'messages' }>): Promise<Message[]> {

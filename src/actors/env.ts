@@ -5,10 +5,12 @@
  */
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
+import type { Random } from '../random.js'
 import { asChatError } from '../errors.js'
 import type { ChannelReplies, ChannelRequest, DeviceRef, UserReplies, UserRequest } from './messages.js'
 import { channelKey, userKey } from './messages.js'
 import type { ActorRequest, Settled } from './runtime.js'
+import type { Notifier, PushPolicy } from '../push/types.js'
 
 export type { Settled } from './runtime.js'
 
@@ -31,10 +33,8 @@ export interface Pusher {
   push(devices: readonly DeviceRef[], frame: string): void
 }
 
-/** Hands notifications for users with no live device to a push service. Never blocks. */
-export interface Notifier {
-  notify(user: string, notification: { channel: string; from: string; text: string; seq: number }): void
-}
+/** Sends push notifications for users with no live device (src/push/types.ts). Never blocks. */
+export type { Notifier } from '../push/types.js'
 
 type UserKind = UserRequest['kind']
 type ChannelKind = ChannelRequest['kind']
@@ -64,6 +64,8 @@ export class Actors {
 export interface ActorConfig {
   nodeId: string
   maxGroupSize: number
+  /** Push limits and coalescing window; DEFAULT_PUSH_POLICY when absent. */
+  push?: PushPolicy
 }
 
 export interface ActorEnv {
@@ -81,4 +83,6 @@ export interface ActorEnv {
   now(): number
   /** Timers of background work (fan-out retries). */
   clock: Clock
+  /** Ids made by actors (notification ids). */
+  random: Random
 }

@@ -4,6 +4,7 @@
  * the reply type of the request it sends, and a remote hop can carry both as JSON.
  */
 import type { ChannelView, Message, PresenceView, UserView, ChannelKind } from '../protocol/frames.js'
+import type { PushOp } from '../push/types.js'
 
 /** A connected device: where its socket lives, so pushes can reach it. */
 export interface DeviceRef { sessionId: string; deviceId: string; node: string }
@@ -37,6 +38,10 @@ export type UserRequest =
   | { kind: 'presenceFor'; requester: string; requesterChannels: string[] }
   | { kind: 'presenceQuery'; users: string[] }
   | { kind: 'presenceChanged'; presence: PresenceView }
+  /** Push subscriptions and pending notifications (src/push/types.ts; replies in PushReplies). */
+  | { kind: 'push'; op: PushOp }
+  /** Someone else is typing in a channel of this user: pushed to live devices, not stored. */
+  | { kind: 'typing'; channel: string; from: string }
   /** Only activates the actor (finishing background work, taking ownership under a new ring). */
   | { kind: 'wake' }
 
@@ -62,6 +67,8 @@ export interface UserReplies {
   presenceFor: PresenceView | null
   presenceQuery: PresenceView[]
   presenceChanged: null
+  push: unknown
+  typing: null
   wake: null
 }
 
@@ -81,6 +88,8 @@ export type ChannelRequest =
   | { kind: 'history'; user: string; before?: number; after?: number; limit: number }
   | { kind: 'info'; user?: string }
   | { kind: 'messages'; seqs: number[] }
+  /** `user` is typing: checked for membership, throttled, forwarded to the others; not stored. */
+  | { kind: 'typing'; user: string }
   | { kind: 'wake' }
 
 export interface ChannelReplies {
@@ -92,6 +101,7 @@ export interface ChannelReplies {
   history: Message[]
   info: ChannelInfo
   messages: Message[]
+  typing: null
   wake: null
 }
 

@@ -5,10 +5,13 @@
  * The inbox holds pointers `(channel, seq)` for messages; bodies stay in the channel's log.
  *
  * Storage layout (sub-keys; docs/STORAGE.md): `p` profile, `m` meta, `f/<user>` friend state,
- * `c/<channel>` membership and read position, `k/<channel>` delivery cursor, `i/<inboxSeq>` inbox.
+ * `c/<channel>` membership and read position, `k/<channel>` delivery cursor, `i/<inboxSeq>` inbox;
+ * push subscriptions and pending notifications are kept by `UserPush` (src/push/user-push.ts).
  */
 import { asChatError, errors } from '../errors.js'
 import type { InboxEvent, Message, PresenceView, UserView } from '../protocol/frames.js'
+import { DEFAULT_PUSH_POLICY } from '../push/types.js'
+import { UserPush } from '../push/user-push.js'
 import { HIGH, SEP, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import type { KvOp } from '../storage/kv.js'
@@ -47,8 +50,11 @@ export class UserActor implements Actor<UserRequest> {
   private readonly devices = new Map<string, { ref: DeviceRef; live: boolean }>()
   /** The status friends were last told, so they hear only of changes. */
   private announcedOnline = false
+  private readonly push: UserPush
 
-  constructor(private readonly username: string, private readonly store: ActorStore, private readonly env: ActorEnv) {}
+  constructor(private readonly username: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
+    this.push = new UserPush(username, store, { actors: env.actors, notifier: env.notifier, policy: env.config.push ?? DEFAULT_PUSH_POLICY, now: env.now, clock: env.clock, random: env.random })
+  }
 
   async activate(): Promise<void> {
     const [profile, meta] = await this.store.getMany<unknown>([K.profile, K.meta])
@@ -63,24 +69,28 @@ export class UserActor implements Actor<UserRequest> {
     for (const [k, v] of friends) this.friends.set(k.slice(2), v)
     for (const [k, v] of channels) this.channels.set(k.slice(2), v)
     for (const [k, v] of cursors) this.cursors.set(k.slice(2), v)
+    await this.push.load()
   }
 
   isReadOnly(req: UserRequest): boolean {
     switch (req.kind) {
       case 'credentials': case 'profile': case 'friends': case 'sync': case 'channels': case 'wake':
-      case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged':
+      case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged': case 'typing':
         return true
+      case 'push':
+        return req.op.kind === 'list'
       default:
         return false
     }
   }
 
   canPassivate(): boolean {
-    return this.devices.size === 0
+    return this.devices.size === 0 && this.push.idle
   }
 
   /** Devices are kept in memory only: their sessions register again with the next activation. */
   async deactivate(): Promise<void> {
+    this.push.stop()
     this.pushAll(REREGISTER_FRAME)
   }
 
@@ -105,7 +115,9 @@ export class UserActor implements Actor<UserRequest> {
       case 'presenceFor': return this.handlePresenceFor(req)
       case 'presenceQuery': return this.handlePresenceQuery(req)
       case 'wake': return null
+      case 'push': this.requireProfile(); return this.push.handle(req.op)
       case 'presenceChanged': this.pushAll(JSON.stringify({ op: 'presence', ...req.presence })); return null
+      case 'typing': this.pushLive(JSON.stringify({ op: 'typing', channel: req.channel, user: req.from })); return null
       default: {
         const never: never = req
         throw errors.badFrame(`unknown user request ${(never as { kind: string }).kind}`)
@@ -196,12 +208,14 @@ export class UserActor implements Actor<UserRequest> {
     const meta = { ...this.meta, inboxSeq }
     for (const [channel, last] of cursors) ops.push({ type: 'put', key: K.cursor(channel), value: last })
     ops.push({ type: 'put', key: K.meta, value: meta })
+    const notifications = this.push.plan(frames, this.isOnline(), ops)
     try {
       await this.store.commit(ops)
     } catch (err) {
       const error = asChatError(err)
       return reqs.map(() => ({ ok: false, error }))
     }
+    this.push.apply(notifications)
     this.meta = meta
     for (const [channel, last] of cursors) this.cursors.set(channel, last)
     this.channels.clear()
@@ -235,16 +249,15 @@ export class UserActor implements Actor<UserRequest> {
     if (targets.length > 0) this.env.pusher.push(targets, frame)
   }
 
+  /** Ephemeral frames (typing) go to devices in use only: a silent device will not show them. */
+  private pushLive(frame: string): void {
+    const targets: DeviceRef[] = []
+    for (const d of this.devices.values()) if (d.live) targets.push(d.ref)
+    if (targets.length > 0) this.env.pusher.push(targets, frame)
+  }
+
   private pushEvents(frames: InboxEvent[]): void {
-    if (this.devices.size > 0) {
-      for (const f of frames) this.pushAll(JSON.stringify(f))
-      return
-    }
-    for (const f of frames) {
-      if (f.op === 'message' && f.from !== this.username) {
-        this.env.notifier.notify(this.username, { channel: f.channel, from: f.from, text: f.text, seq: f.seq })
-      }
-    }
+    if (this.devices.size > 0) for (const f of frames) this.pushAll(JSON.stringify(f))
   }
 
   private async handleConnect(req: Extract<UserRequest, { kind: 'connect' }>): Promise<UserReplies['connect']> {
@@ -286,7 +299,10 @@ export class UserActor implements Actor<UserRequest> {
     const online = this.isOnline()
     const lastActiveAt = Math.max(this.meta.lastActiveAt ?? 0, activeAt)
     const meta = { ...this.meta, lastActiveAt }
-    await this.store.commit([{ type: 'put', key: K.meta, value: meta }])
+    const ops: KvOp[] = [{ type: 'put', key: K.meta, value: meta }]
+    const withdrawn = online ? this.push.withdraw(ops) : []
+    await this.store.commit(ops)
+    this.push.withdrawn(withdrawn)
     this.meta = meta
     const changed = online !== this.announcedOnline
     this.announcedOnline = online

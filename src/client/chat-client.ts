@@ -46,6 +46,8 @@ export class ChatClient {
   private readonly outbox: Outbox
   private readonly cache: MessageCache
   private readonly inbox: InboxSync
+  /** Per channel, when `typing` last sent a frame. */
+  private readonly typingSentAt = new Map<string, number>()
   /** Per channel, the oldest seq `olderMessages` has reached (1 = the beginning). */
   private readonly olderCursor = new Map<string, number>()
   private readonly requestTimeoutMs: number
@@ -211,6 +213,20 @@ export class ChatClient {
     return (await this.request({ op: 'presence', users })).presence
   }
 
+  /**
+   * Tells the channel's other members that this user is typing. Call it on every keystroke: it
+   * sends at most one `typing` frame per channel every `LIMITS.typingIntervalMs` (the server
+   * forwards no more than that) and never while disconnected (a stale notice is worthless).
+   */
+  async typing(channel: string): Promise<void> {
+    const id = canonicalChannelId(channel)
+    const now = Date.now()
+    const last = this.typingSentAt.get(id)
+    if ((last !== undefined && now - last < LIMITS.typingIntervalMs) || this.session?.isOpen !== true) return
+    this.typingSentAt.set(id, now)
+    await this.request({ op: 'typing', channel: id })
+  }
+
   /** Round trip time in ms. */
   async ping(): Promise<number> {
     const start = Date.now()
@@ -287,6 +303,9 @@ export class ChatClient {
         return
       case 'read':
         this.emitter.emit('read', frame)
+        return
+      case 'typing':
+        this.emitter.emit('typing', frame)
         return
       case 'error':
         this.emitter.emit('error', new ChatError(frame.code, frame.message))

@@ -60,7 +60,8 @@ export class HttpApi {
     this.token = options.token
     const fetchFn = options.fetch ?? globalThis.fetch
     if (typeof fetchFn !== 'function') throw new TypeError('no fetch available: pass options.fetch')
-    this.fetchFn = fetchFn
+    // Browsers refuse `fetch` called as a method of another object ("Illegal invocation").
+    this.fetchFn = options.fetch ?? fetchFn.bind(globalThis)
     this.timeoutMs = options.timeoutMs ?? 10_000
   }
 
@@ -138,7 +139,8 @@ export class HttpApi {
     return await this.call('GET', '/healthz', undefined, false)
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+  /** One request of the API (used by the other clients of this SDK, e.g. `PushApi`); a 204 resolves with undefined. */
+  async call<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (auth && this.token !== undefined) headers.authorization = `Bearer ${this.token}`
@@ -161,6 +163,7 @@ export class HttpApi {
       parsed = undefined
     }
     if (!response.ok) throw errorFromBody(response.status, parsed, `${method} ${path}`)
+    if (response.status === 204) return undefined as T
     if (parsed === undefined) throw new ApiError(response.status, 'BAD_RESPONSE', `${method} ${path}: body is not JSON`)
     return parsed as T
   }

@@ -20,6 +20,10 @@ export type {
   ChannelSummary, ClusterMember, ClusterView, DiscoverResult, FriendState, FriendView, HistoryWindow,
   HttpApiOptions, SessionInfo,
 } from './http.js'
+export { PushApi, base64UrlToBytes } from './push.js'
+export type {
+  CreatedPushSubscription, PushNotification, PushRegistrationLike, PushSubscriptionInfo, PushSubscriptionKind, WebPushSubscriptionJSON,
+} from './push.js'
 export { ApiError, ChatError, CLIENT_ERROR_CODES, isRetryableCode } from './errors.js'
 export type { ClientErrorCode, SdkErrorCode } from './errors.js'
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from './backoff.js'
@@ -34,7 +38,7 @@ export type { ReplyMap, RequestFrame, WebSocketConstructor, WebSocketLike } from
 export { CLOSE_CODES, LIMITS } from '../protocol/frames.js'
 export type {
   AckFrame, ChannelView, InboxEvent, MemberEvent, Message, MessageEvent, PresencePushFrame, PresenceView,
-  ReadPushFrame, UserView,
+  ReadPushFrame, TypingPushFrame, UserView,
 } from '../protocol/frames.js'
 export { ERROR_CODES } from '../protocol/codes.js'
 export type { ErrorCode } from '../protocol/codes.js'

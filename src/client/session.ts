@@ -34,10 +34,11 @@ export interface ReplyMap {
   read: OkFrame
   presence: PresenceReplyFrame
   ping: PongFrame
+  typing: OkFrame
 }
 
 const REPLY_OP: { [K in ClientOp]: ReplyMap[K]['op'] } = {
-  send: 'ack', sync: 'sync', history: 'history', read: 'ok', presence: 'presence', ping: 'pong',
+  send: 'ack', sync: 'sync', history: 'history', read: 'ok', presence: 'presence', ping: 'pong', typing: 'ok',
 }
 
 /** Any client frame without its `ref` (the session assigns one), as a union keyed on `op`. */

@@ -2,7 +2,7 @@
  * Public types of `ChatClient`: its options, its events and what they carry.
  */
 import type {
-  InboxEvent, MemberEvent, MessageEvent, PresencePushFrame, ReadPushFrame,
+  InboxEvent, MemberEvent, MessageEvent, PresencePushFrame, ReadPushFrame, TypingPushFrame,
 } from '../protocol/frames.js'
 import type { BackoffOptions } from './backoff.js'
 import type { DiscoverOption } from './discovery.js'
@@ -78,6 +78,8 @@ export interface ChatClientEvents {
   presence: PresencePushFrame
   /** Another device of this user read `channel` up to `seq`. */
   read: ReadPushFrame
+  /** Another member is typing in `channel` (not an inbox event; the server sends at most one per 2 s). */
+  typing: TypingPushFrame
   state: StateChange
   /** A catch-up sync finished; the app has seen every event up to `inboxSeq`. */
   synced: { inboxSeq: number }

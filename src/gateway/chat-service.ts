@@ -159,6 +159,12 @@ export class ChatService {
     })
   }
 
+  /** Tells the channel's other members that `user` is typing; nothing is stored. */
+  async typing(user: string, channel: string): Promise<void> {
+    const { id } = parseChannelId(channel)
+    await this.actors.channel(id, { kind: 'typing', user })
+  }
+
   sync(user: string, since: number, limit: number): Promise<SyncResult> {
     return this.actors.user(user, { kind: 'sync', since, limit })
   }

@@ -21,6 +21,8 @@ export interface GatewayDeps {
   metrics: Metrics
   topology: Topology
   log: Logger
+  /** Push settings the routes need (absent in tests that build a gateway without push). */
+  push?: { vapidPublicKey(): string | null; httpsOnly: boolean }
   /** False once the node is leaving; /healthz then answers 503. */
   healthy(): boolean
   now(): number

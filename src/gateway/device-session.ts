@@ -248,6 +248,8 @@ export class DeviceSession {
     try {
       const reply = await this.dispatch(frame)
       this.deps.metrics.wsFrames.inc({ op: frame.op, outcome: 'ok' })
+      // Typing is answered only when asked to (a ref): it is sent every few seconds while typing.
+      if (frame.op === 'typing' && frame.ref === undefined) return
       this.send(frame.ref === undefined ? reply : { ...reply, ref: frame.ref })
     } catch (err) {
       const e = asChatError(err)
@@ -281,6 +283,9 @@ export class DeviceSession {
         return { op: 'presence', presence: await service.presence(this.user, frame.users) }
       case 'ping':
         return { op: 'pong' }
+      case 'typing':
+        await service.typing(this.user, frame.channel)
+        return { op: 'ok' }
     }
   }
 

@@ -13,7 +13,7 @@ export class FrameError extends ChatError {
 
 type Obj = Record<string, unknown>
 
-const OPS = new Set(['send', 'sync', 'history', 'read', 'presence', 'ping'])
+const OPS = new Set(['send', 'sync', 'history', 'read', 'presence', 'ping', 'typing'])
 
 function int(frame: Obj, field: string, required: boolean): number | undefined {
   const v = frame[field]
@@ -86,5 +86,7 @@ function validate(op: ClientFrame['op'], f: Obj, ref: Ref | undefined): ClientFr
     }
     case 'ping':
       return { op, ref }
+    case 'typing':
+      return { op, ref, channel: str(f, 'channel') }
   }
 }

@@ -11,8 +11,10 @@ import type { GatewayDeps } from './deps.js'
 import { accountRoutes } from './routes-accounts.js'
 import { channelRoutes } from './routes-channels.js'
 import { opsRoutes } from './routes-ops.js'
+import { pushRoutes } from './routes-push.js'
 import { socialRoutes } from './routes-social.js'
 import type { TokenClaims } from './tokens.js'
+import { webAppRoutes } from './web-app.js'
 import { wsRoutes } from './ws.js'
 
 declare module 'fastify' {
@@ -82,7 +84,9 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     socialRoutes(scope, deps)
     channelRoutes(scope, deps)
     opsRoutes(scope, deps)
+    pushRoutes(scope, deps)
     wsRoutes(scope, deps)
   })
+  await webAppRoutes(app, deps.log)
   return app
 }

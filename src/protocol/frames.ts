@@ -51,8 +51,10 @@ export interface HistoryFrame { op: 'history'; ref?: Ref; channel: string; befor
 export interface ReadFrame { op: 'read'; ref?: Ref; channel: string; seq: number }
 export interface PresenceQueryFrame { op: 'presence'; ref?: Ref; users: string[] }
 export interface PingFrame { op: 'ping'; ref?: Ref }
+/** "I am typing in `channel`" (PROTOCOL.md 4.3): forwarded to the other members, never stored. */
+export interface TypingFrame { op: 'typing'; ref?: Ref; channel: string }
 
-export type ClientFrame = SendFrame | SyncFrame | HistoryFrame | ReadFrame | PresenceQueryFrame | PingFrame
+export type ClientFrame = SendFrame | SyncFrame | HistoryFrame | ReadFrame | PresenceQueryFrame | PingFrame | TypingFrame
 export type ClientOp = ClientFrame['op']
 
 // ---- server to client ----
@@ -66,11 +68,13 @@ export interface ReadPushFrame { op: 'read'; channel: string; seq: number }
 export interface PresenceReplyFrame { op: 'presence'; ref?: Ref; presence: PresenceView[] }
 export interface PresencePushFrame { op: 'presence'; user: string; status: PresenceStatus; lastActiveAt: number | null }
 export interface PongFrame { op: 'pong'; ref?: Ref }
+/** `user` is typing in `channel`: pushed to the other members' live devices, at most every 2 s. */
+export interface TypingPushFrame { op: 'typing'; channel: string; user: string }
 export interface ErrorFrame { op: 'error'; ref?: Ref; code: ErrorCode; message: string }
 
 export type ServerFrame =
   | ReadyFrame | AckFrame | SyncReplyFrame | HistoryReplyFrame | OkFrame | ReadPushFrame
-  | PresenceReplyFrame | PresencePushFrame | PongFrame | ErrorFrame | InboxEvent
+  | PresenceReplyFrame | PresencePushFrame | PongFrame | ErrorFrame | TypingPushFrame | InboxEvent
 
 /** WebSocket close codes the server uses, and what a client should do after each. */
 export const CLOSE_CODES = {
@@ -94,4 +98,6 @@ export const LIMITS = {
   historyDefaultLimit: 50,
   historyMaxLimit: 200,
   maxFrameBytes: 2 * 1024 * 1024,
+  /** At most one `typing` push per user and channel in this window. */
+  typingIntervalMs: 2000,
 } as const

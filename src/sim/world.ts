@@ -15,6 +15,7 @@ import { MemoryNetwork, MemoryTransport } from '../cluster/transport-memory.js'
 import { parseConfig } from '../config.js'
 import { asChatError } from '../errors.js'
 import { NodeCore } from '../node-core.js'
+import { DEFAULT_PUSH_POLICY } from '../push/types.js'
 import { SeededRandom } from '../random.js'
 import { MemoryDisk, MemoryKv } from '../storage/memory-kv.js'
 import { SimLinks } from './links.js'
@@ -61,6 +62,8 @@ export class SimNode {
 }
 
 const GRPC_PORT = 7000
+/** Simulated users subscribe to no push service: notifications go nowhere. */
+const NO_PUSH = { notifier: { operatorWebhook: false, submit() {}, cancel() {} }, policy: DEFAULT_PUSH_POLICY, stop() {} }
 /** Token secret of the simulated cluster (never a real one). */
 const SECRET = 'simulated-cluster-secret-0000000000'
 
@@ -112,7 +115,7 @@ export class World {
     this.time.at(owner, 0, () => {
       void (async () => {
         const core = await NodeCore.create(config, {
-          log, kv, clock, random, transport, notifier: { notify() {} },
+          log, kv, clock, random, transport, push: () => NO_PUSH,
           membership: (self, own) => new MemoryMembership({
             bus: this.bus, cluster: config.cluster, self, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log, ...own,
           }),

@@ -6,6 +6,7 @@
  * took the same seq.
  */
 import { systemClock } from '../../src/clock.js'
+import { systemRandom } from '../../src/random.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -52,12 +53,13 @@ async function setup(tt: { teardown(fn: () => unknown): void }, opts: { router?:
   const env: ActorEnv = {
     actors: new Actors(opts.router ?? router),
     pusher: { push: () => {} },
-    notifier: { notify: () => {} },
+    notifier: { operatorWebhook: false, submit: () => {}, cancel: () => {} },
     wake: (key) => opts.woken?.push(key),
     config: { nodeId: 'n1', maxGroupSize: 100 },
     log: pino({ level: 'silent' }),
     now: () => Date.now(),
     clock: systemClock,
+    random: systemRandom,
   }
   const actor = new ChannelActor('g:test', store, env)
   await actor.activate()

@@ -9,7 +9,7 @@ import { runChaos } from './run.js'
 const seconds = Number(process.env.CHAOS_SECONDS ?? 75)
 const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000)
 
-t.setTimeout((seconds + 240) * 1000)
+t.setTimeout((seconds + 360) * 1000)
 
 const can = Network.available()
 // In CI the namespaces are part of the contract of this suite: missing them is a failure, not a skip.

@@ -141,10 +141,12 @@ async function judge(
   }
   const inboxes = new Map<string, { events: InboxEvent[]; channels: string[] }>()
   const unreadable: string[] = []
-  for (const u of users) {
-    // Fan-out finishes after the heal, in the background, so an inbox is read again (for a
-    // bounded time) until it holds every message of the user's channels. One that still cannot
-    // be read (it points at a message its channel lost) or stays incomplete is a violation.
+  // Fan-out finishes after the heal, in the background, so inboxes are read again (for a bounded
+  // time, all users together) until each holds every message of the user's channels. One that
+  // still cannot be read (it points at a message its channel lost) or stays incomplete is a
+  // violation.
+  const started = Date.now()
+  await Promise.all(users.map(async (u) => {
     const wanted = channelsOf.get(u)!.reduce((n, c) => n + (histories.get(c)?.values().next().value?.length ?? 0), 0)
     let events: InboxEvent[] | null = null
     let failure = ''
@@ -157,10 +159,13 @@ async function judge(
         return false
       }
       return events.filter((e) => e.op === 'message').length >= wanted
-    }, { timeout: 60_000, every: 1000, what: `${u}'s inbox complete` }).catch(() => undefined)
+    }, { timeout: Math.max(1000, started + 90_000 - Date.now()), every: 1000, what: `${u}'s inbox complete` }).catch(() => {
+      log(`chaos: ${u}'s inbox ${events === null ? `unreadable (${failure})` : 'incomplete'} after ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    })
     if (events === null) unreadable.push(`${u}: inbox unreadable: ${failure}`)
     inboxes.set(u, { events: events ?? [], channels: events === null ? [] : channelsOf.get(u)! })
-  }
+  }))
+  log(`chaos: inboxes read ${((Date.now() - started) / 1000).toFixed(1)} s after the histories`)
   const result = check({ sends, histories, inboxes, faults })
   if (unreadable.length > 0) {
     result.ok = false

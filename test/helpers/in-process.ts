@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
+import webpush from 'web-push'
 import { MemoryBus, MemoryMembership } from '../../src/cluster/membership-memory.js'
 import { MemoryNetwork, MemoryTransport } from '../../src/cluster/transport-memory.js'
 import { parseConfig } from '../../src/config.js'
@@ -22,6 +23,9 @@ import { waitFor } from './wait.js'
 interface Teardown { teardown(fn: () => unknown): void }
 
 export const SECRET = 'test-cluster-secret-0123456789'
+
+/** The VAPID pair of in-process clusters: real ones share it through NATS, these have none. */
+const VAPID = webpush.generateVAPIDKeys()
 
 export interface InProcessOptions {
   id?: string
@@ -69,7 +73,7 @@ export class InProcessNode {
     const o = this.options
     const cluster = o.cluster
     const argv = ['--id', o.id, '--host', '127.0.0.1', '--port', String(this.port), '--grpc-port', '0', '--data-dir', o.dataDir, ...(o.args ?? [])]
-    if (cluster) argv.push('--nats', 'memory://in-process')
+    if (cluster) argv.push('--nats', 'memory://in-process', '--vapid-public-key', VAPID.publicKey, '--vapid-private-key', VAPID.privateKey)
     if (o.secret ?? (cluster ? SECRET : undefined)) argv.push('--secret', o.secret ?? SECRET)
     const config = parseConfig(argv, {})
     const log = pino({ level: config.logLevel, base: { node: config.id }, timestamp: pino.stdTimeFunctions.epochTime }, {
@@ -92,8 +96,8 @@ export class InProcessNode {
     this.port = Number(new URL(ready.http).port)
   }
 
-  /** Graceful leave (what SIGTERM does); resolves like a process exiting 0. */
-  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  /** Graceful leave (what SIGTERM does); resolves like a process exiting 0. `_timeoutMs` as NodeProcess takes it. */
+  async stop(_timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     const node = this.node
     this.node = null
     await node?.stop()

@@ -40,7 +40,8 @@ t.test('GET /v1/cluster and /v1/discover of a standalone node', async (t) => {
 })
 
 t.test('unknown routes are JSON 404s', async (t) => {
-  for (const [method, path] of [['GET', '/'], ['GET', '/v1/nope'], ['POST', '/v1/me'], ['DELETE', '/v1/users'], ['PUT', '/v1/groups'], ['GET', '/v1/groups/g:x/members'], ['GET', '/v2/users?x=1']]) {
+  // `/` is the web app (test/web/static.test.ts); any path that is neither API nor one of its files is a 404.
+  for (const [method, path] of [['GET', '/nope'], ['POST', '/'], ['GET', '/v1/nope'], ['POST', '/v1/me'], ['DELETE', '/v1/users'], ['PUT', '/v1/groups'], ['GET', '/v1/groups/g:x/members'], ['GET', '/v2/users?x=1']]) {
     const res = await fetch(base + path, { method })
     t.equal(res.status, 404, `${method} ${path}: 404`)
     t.match(res.headers.get('content-type'), /application\/json/, `${method} ${path}: JSON`)

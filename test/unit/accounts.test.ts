@@ -4,6 +4,7 @@
  * updates, and a stored hash that is not the password, also after a restart of the stack.
  */
 import { systemClock } from '../../src/clock.js'
+import { systemRandom } from '../../src/random.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,12 +31,13 @@ async function stack(t: Teardown, dir: string) {
   const env: ActorEnv = {
     actors: undefined as unknown as Actors,
     pusher: { push() {} },
-    notifier: { notify() {} },
+    notifier: { operatorWebhook: false, submit() {}, cancel() {} },
     wake() {},
     config: { nodeId: 'unit', maxGroupSize: 100 },
     log: pino({ level: 'silent' }),
     now: Date.now,
     clock: systemClock,
+    random: systemRandom,
   }
   const runtime = new ActorRuntime({ factory: actorFactory(new LocalActorStorage(kv), env), passivateAfterMs: 60_000 })
   env.actors = new Actors(new LocalRouter(runtime))

@@ -47,6 +47,26 @@ const SAMPLES: Record<string, [string, unknown]> = {
   '--log-level': ['warn', 'warn'],
   '--repair-interval-ms': ['750', 750],
   '--push-webhook': ['http://127.0.0.1:9/push', 'http://127.0.0.1:9/push'],
+  '--push-webhook-secret': ['hook-secret', 'hook-secret'],
+  '--push-https-only': ['true', true],
+  '--push-concurrency': ['8', 8],
+  '--push-queue-max': ['500', 500],
+  '--push-retry-base-ms': ['50', 50],
+  '--push-retry-max-ms': ['60000', 60000],
+  '--push-give-up-ms': ['5000', 5000],
+  '--push-timeout-ms': ['2000', 2000],
+  '--push-coalesce-ms': ['0', 0],
+  '--push-ttl-s': ['3600', 3600],
+  '--vapid-public-key': ['BPub', 'BPub'],
+  '--vapid-private-key': ['priv', 'priv'],
+  '--vapid-keys-file': ['/etc/chat/vapid.json', '/etc/chat/vapid.json'],
+  '--vapid-subject': ['https://chat.example/contact', 'https://chat.example/contact'],
+}
+
+/** Flags that only parse with a partner. */
+const COMPANIONS: Record<string, string[]> = {
+  '--vapid-public-key': ['--vapid-private-key', 'x'],
+  '--vapid-private-key': ['--vapid-public-key', 'x'],
 }
 
 t.test('every flag and env variable of the contract exists', async (t) => {
@@ -74,15 +94,17 @@ t.test('every flag parses, as `--flag value` and `--flag=value`', async (t) => {
   const base = ['--secret', '0123456789abcdef-secret']
   for (const [flag, [raw, want]] of Object.entries(SAMPLES)) {
     const key = OPTIONS[flag]!.key
-    t.same(parseConfig([...base, flag, raw])[key], want, `${flag} ${raw}`)
-    t.same(parseConfig([...base, `${flag}=${raw}`])[key], want, `${flag}=${raw}`)
+    const args = [...base, ...(COMPANIONS[flag] ?? [])]
+    t.same(parseConfig([...args, flag, raw])[key], want, `${flag} ${raw}`)
+    t.same(parseConfig([...args, `${flag}=${raw}`])[key], want, `${flag}=${raw}`)
   }
 })
 
 t.test('every env variable parses', async (t) => {
   for (const [flag, [raw, want]] of Object.entries(SAMPLES)) {
     const spec = OPTIONS[flag]!
-    const env = { CHAT_SECRET: '0123456789abcdef-secret', [spec.env]: raw }
+    const companion = COMPANIONS[flag] ? { [OPTIONS[COMPANIONS[flag]![0]!]!.env]: 'x' } : {}
+    const env = { CHAT_SECRET: '0123456789abcdef-secret', ...companion, [spec.env]: raw }
     t.same(parseConfig([], env)[spec.key], want, `${spec.env}=${raw}`)
   }
   t.equal(parseConfig([], { CHAT_PORT: '' }).port, 8080, 'an empty variable counts as unset')
@@ -115,6 +137,13 @@ t.test('bad values are one-line ConfigErrors naming the flag', async (t) => {
     [['--cluster', 'a.b'], {}, /--cluster must be/],
     [['--log-level', 'loud'], {}, /--log-level must be one of/],
     [['--push-webhook', 'not a url'], {}, /--push-webhook must be a URL/],
+    [['--push-https-only', 'yes'], {}, /--push-https-only must be true or false/],
+    [['--push-coalesce-ms', '5000'], {}, /--push-coalesce-ms must be between 0 and 2000/],
+    [['--push-retry-max-ms', '61000'], {}, /--push-retry-max-ms must be between 1 and 60000/],
+    [['--push-give-up-ms', '3600001'], {}, /--push-give-up-ms must be between/],
+    [['--push-retry-base-ms', '5000', '--push-retry-max-ms', '1000'], {}, /--push-retry-base-ms may not exceed/],
+    [['--vapid-public-key', 'BPub'], {}, /--vapid-public-key and --vapid-private-key go together/],
+    [['--vapid-subject', 'admin@example.com'], {}, /--vapid-subject must be a mailto: or https: URL/],
     [['--nats', 'nats://127.0.0.1:4222'], {}, /--secret .* is required with --nats/],
     [['--nats', ' , '], {}, /--nats needs at least one value/],
     [['--secret', 'short'], {}, /--secret must be at least 16/],

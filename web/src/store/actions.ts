@@ -1,0 +1,288 @@
+/**
+ * Everything the person can do, as methods the components call: the account, the connection,
+ * navigation and messages here, friends and groups in `social`. Actions talk to the server only
+ * through the SDK (HttpApi for accounts, friends and groups; ChatClient for the live connection)
+ * and write the outcome to the store through the reducers.
+ */
+import { ChatClient, ChatError, HttpApi, newClientMsgId } from '@sdk'
+import { askPermission } from '../lib/notify'
+import { forget, loadOutbox, loadSnapshot, saveOutbox, saveSession } from '../lib/local'
+import { onVisibilityChange, pageVisible } from '../lib/visibility'
+import { checkCredentials, describe } from './errors'
+import * as r from './reducers'
+import { SocialActions } from './social'
+import { initialState, type AppState, type SessionInfo, type Tab } from './state'
+import type { Store } from './store'
+import { wire } from './wiring'
+
+/** Messages per history page. */
+export const PAGE = 50
+/** How often the friends list (requests, presence) is reloaded while the page is visible. */
+const FRIENDS_POLL_MS = 4000
+
+export class ChatActions {
+  readonly api: HttpApi
+  /** Friends and groups. */
+  readonly social: SocialActions
+  private client: ChatClient | null = null
+  private stops: Array<() => void> = []
+
+  constructor(private readonly store: Store, private readonly origin: string) {
+    this.api = new HttpApi({ baseUrl: origin })
+    this.social = new SocialActions(store, this.api, {
+      me: () => this.me,
+      refreshFriends: () => this.refreshFriends(),
+      openConversation: (id) => this.openConversation(id),
+    })
+  }
+
+  private get state(): AppState {
+    return this.store.get()
+  }
+
+  private set(change: (s: AppState) => Partial<AppState>): void {
+    this.store.update(change)
+  }
+
+  private get me(): string {
+    return this.state.session?.username ?? ''
+  }
+
+  // ---- account ----
+
+  async login(username: string, password: string): Promise<void> {
+    await this.authenticate(username.trim().toLowerCase(), password, false)
+  }
+
+  async signup(username: string, password: string): Promise<void> {
+    await this.authenticate(username.trim().toLowerCase(), password, true)
+  }
+
+  private async authenticate(username: string, password: string, signingUp: boolean): Promise<void> {
+    const invalid = checkCredentials(username, password, signingUp)
+    if (invalid !== null) return this.set(() => ({ authError: invalid }))
+    this.set(() => ({ busy: true, authError: null }))
+    try {
+      if (signingUp) await this.api.signup({ username, password })
+      const s = await this.api.login({ username, password })
+      this.start({ token: s.token, username: s.user.username, displayName: s.user.displayName, deviceId: s.deviceId })
+    } catch (err) {
+      this.set(() => ({ busy: false, authError: describe(err) }))
+    }
+  }
+
+  logout(): void {
+    const me = this.me
+    this.stop()
+    forget(me)
+    this.set((s) => initialState(null, s.notifications))
+  }
+
+  /** Starts a logged-in session: the saved snapshot first (works offline), then the live connection. */
+  start(session: SessionInfo): void {
+    this.stop()
+    saveSession(session)
+    this.api.token = session.token
+    const snapshot = loadSnapshot(session.username)
+    const outbox = loadOutbox(session.username).map((m) => ({ ...m, delivery: 'pending' as const }))
+    this.set((s) => {
+      const base = { ...initialState(session, s.notifications), outbox, friends: snapshot?.friends ?? [] }
+      const timelines: AppState['timelines'] = {}
+      for (const [id, messages] of Object.entries(snapshot?.messages ?? {})) {
+        timelines[id] = { messages, atStart: messages[0]?.seq === 1, loadingOlder: false, loaded: false }
+      }
+      return { ...base, ...r.withFriends(base, base.friends), conversations: snapshot?.conversations ?? {}, timelines }
+    })
+    const wsUrl = `${this.origin.replace(/^http/, 'ws')}/ws`
+    const client = new ChatClient({ token: session.token, url: wsUrl, deviceId: session.deviceId })
+    this.client = client
+    this.stops.push(wire(client, this.store, {
+      onCaughtUp: () => void this.caughtUp(),
+      onMembership: (channel, removedMe) => {
+        if (removedMe) this.set((s) => r.withoutConversation(s, channel))
+        void this.refreshChannels()
+      },
+      onAuthFailed: () => this.expired(),
+      onIncoming: (channel) => this.markRead(channel),
+      openConversation: (channel) => this.openConversation(channel),
+    }))
+    const poll = setInterval(() => {
+      if (pageVisible() && this.state.connection === 'connected') void this.refreshFriends()
+    }, FRIENDS_POLL_MS)
+    this.stops.push(() => clearInterval(poll))
+    this.stops.push(onVisibilityChange((visible) => {
+      if (!visible) return
+      const active = this.state.active
+      if (active !== null) this.markRead(active)
+      void this.refreshFriends()
+    }))
+    for (const m of outbox) this.deliver(m.channel, m.text, m.clientMsgId)
+    client.connect().catch(() => undefined)
+  }
+
+  private stop(): void {
+    for (const s of this.stops.splice(0)) s()
+    this.client?.close()
+    this.client = null
+  }
+
+  private expired(): void {
+    this.logout()
+    this.set(() => ({ authError: 'Your session has ended. Please log in again.' }))
+  }
+
+  /** After every (re)connect: the lists may have changed while we were away. */
+  private async caughtUp(): Promise<void> {
+    await Promise.all([this.refreshChannels(), this.refreshFriends()])
+    const active = this.state.active
+    if (active !== null) {
+      await this.loadNewest(active)
+      this.markRead(active)
+    }
+  }
+
+  async refreshChannels(): Promise<void> {
+    try {
+      const askedAt = Date.now()
+      const list = await this.api.channels()
+      this.set((s) => r.withChannelList(s, list, askedAt))
+      await this.loadPreviews()
+    } catch {
+      // Offline: the snapshot stays on screen; the next connection reloads.
+    }
+  }
+
+  async refreshFriends(): Promise<void> {
+    try {
+      const friends = await this.api.friends()
+      this.set((s) => r.withFriends(s, friends))
+    } catch {
+      // As above.
+    }
+  }
+
+  /** The newest message of every conversation whose preview is missing or stale. */
+  private async loadPreviews(): Promise<void> {
+    const stale = Object.values(this.state.conversations).filter((c) => c.lastSeq > 0 && (c.last === null || c.last.seq < c.lastSeq))
+    for (let i = 0; i < stale.length; i += 8) {
+      await Promise.all(stale.slice(i, i + 8).map(async (c) => {
+        const [m] = await (this.client?.history(c.id, { limit: 1 }) ?? Promise.resolve([])).catch(() => [])
+        if (m !== undefined) this.set((s) => r.withPreview(s, c.id, m))
+      }))
+    }
+  }
+
+  // ---- navigation ----
+
+  setTab(tab: Tab): void {
+    this.set(() => ({ tab, notice: null }))
+  }
+
+  openConversation(id: string): void {
+    this.set(() => ({ active: id, dialog: null, notice: null, tab: 'chats' }))
+    if (location.hash !== `#${id}`) history.replaceState(null, '', `#${id}`)
+    void this.loadNewest(id).then(() => this.markRead(id))
+  }
+
+  /** Back to the list (phones show one pane at a time). */
+  closeConversation(): void {
+    this.set(() => ({ active: null, dialog: null }))
+    history.replaceState(null, '', location.pathname)
+  }
+
+  openDialog(dialog: AppState['dialog']): void {
+    this.set(() => ({ dialog, notice: null }))
+  }
+
+  dismissNotice(): void {
+    this.set(() => ({ notice: null }))
+  }
+
+  async enableNotifications(): Promise<void> {
+    const notifications = await askPermission()
+    this.set(() => ({ notifications }))
+  }
+
+  // ---- messages ----
+
+  private async loadNewest(id: string): Promise<void> {
+    if (this.client === null || this.state.conversations[id]?.lastSeq === 0) {
+      this.set((s) => (s.timelines[id]?.loaded ? {} : r.withHistory(s, id, [], 'newest', PAGE)))
+      return
+    }
+    try {
+      const messages = await this.client.history(id, { limit: PAGE })
+      this.set((s) => r.withHistory(s, id, messages, 'newest', PAGE))
+    } catch {
+      // Not connected: the cached messages stay; the next connection loads again.
+    }
+  }
+
+  /** The page before the oldest loaded message (scrolling up). */
+  async loadOlder(id: string): Promise<void> {
+    const t = this.state.timelines[id]
+    if (this.client === null || t === undefined || !t.loaded || t.atStart || t.loadingOlder) return
+    const before = t.messages[0]?.seq
+    if (before === undefined || before === null) return
+    this.set((s) => r.withLoadingOlder(s, id, true))
+    try {
+      const messages = await this.client.history(id, { before, limit: PAGE })
+      this.set((s) => r.withHistory(s, id, messages, 'older', PAGE))
+    } catch {
+      this.set((s) => r.withLoadingOlder(s, id, false))
+    }
+  }
+
+  /** Shows the message at once as pending; the SDK keeps it until the server acknowledges it. */
+  send(channel: string, text: string): void {
+    if (text.trim() === '') return
+    const clientMsgId = newClientMsgId()
+    this.set((s) => r.withOutgoing(s, { channel, seq: null, from: this.me, text, ts: Date.now(), clientMsgId, delivery: 'pending' }))
+    this.saveOutbox()
+    this.deliver(channel, text, clientMsgId)
+  }
+
+  /** Sends a failed message again, with the same id (the server stores it at most once). */
+  retry(clientMsgId: string): void {
+    const m = this.state.outbox.find((o) => o.clientMsgId === clientMsgId)
+    if (m === undefined) return
+    this.set((s) => r.withOutgoing(s, { ...m, delivery: 'pending', error: undefined }))
+    this.deliver(m.channel, m.text, clientMsgId)
+  }
+
+  discard(clientMsgId: string): void {
+    this.set((s) => r.withoutOutgoing(s, clientMsgId))
+    this.saveOutbox()
+  }
+
+  private deliver(channel: string, text: string, clientMsgId: string): void {
+    const client = this.client
+    if (client === null) return
+    client.send(channel, text, { clientMsgId }).then((ack) => {
+      this.set((s) => r.withMessage(s, { channel: ack.channel, seq: ack.seq, from: this.me, text, ts: ack.ts, clientMsgId }))
+      this.saveOutbox()
+      client.read(ack.channel, ack.seq).catch(() => undefined)
+    }, (err: unknown) => {
+      if (err instanceof ChatError && err.code === 'CLOSED') return
+      const m = this.state.outbox.find((o) => o.clientMsgId === clientMsgId)
+      if (m !== undefined) this.set((s) => r.withOutgoing(s, { ...m, delivery: 'failed', error: describe(err) }))
+      this.saveOutbox()
+    })
+  }
+
+  private saveOutbox(): void {
+    queueMicrotask(() => saveOutbox(this.me, this.state.outbox))
+  }
+
+  typing(channel: string): void {
+    this.client?.typing(channel).catch(() => undefined)
+  }
+
+  /** Marks everything read in a conversation the person is looking at. */
+  markRead(channel: string): void {
+    const c = this.state.conversations[channel]
+    if (c === undefined || this.state.active !== channel || !pageVisible() || c.readSeq >= c.lastSeq) return
+    this.set((s) => r.withRead(s, channel, c.lastSeq))
+    this.client?.read(channel, c.lastSeq).catch(() => undefined)
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Builds the browser app into web/dist: hashed, immutable files under /assets, plus a service
+ * worker (sw.js) that precaches exactly the files of this build, so every deploy gets a fresh
+ * shell cache and the old one is dropped.
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { defineConfig, type Plugin } from 'vite'
+
+const here = import.meta.dirname
+
+/**
+ * Emits sw.js from web/sw/*.js with the list of files to precache. A plugin of twenty lines does
+ * what a service-worker toolkit would, without its build-time dependencies.
+ */
+function serviceWorker(): Plugin {
+  return {
+    name: 'chat-service-worker',
+    apply: 'build',
+    generateBundle(_options, bundle) {
+      const files = Object.keys(bundle).filter((f) => !f.endsWith('.map')).map((f) => `/${f}`)
+      const shell = ['/', '/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png', ...files]
+      const version = createHash('sha256').update(shell.join('\n')).digest('hex').slice(0, 12)
+      const source = ['push.js', 'shell.js'].map((f) => readFileSync(resolve(here, 'sw', f), 'utf8')).join('\n')
+      this.emitFile({
+        type: 'asset',
+        fileName: 'sw.js',
+        source: `// Generated at build time; see web/sw/.\nconst SHELL_VERSION = ${JSON.stringify(version)}\nconst SHELL_FILES = ${JSON.stringify(shell)}\n${source}`,
+      })
+    },
+  }
+}
+
+export default defineConfig({
+  root: here,
+  base: '/',
+  publicDir: resolve(here, 'public'),
+  plugins: [serviceWorker()],
+  // The app talks to the server only through the SDK, imported from its sources.
+  resolve: { alias: { '@sdk': resolve(here, '../src/client/index.ts') } },
+  // `npm run dev:web`: the app with hot reload, the API and WebSocket of a running node behind it.
+  server: {
+    proxy: {
+      '/v1': process.env.CHAT_DEV_SERVER ?? 'http://127.0.0.1:8080',
+      '/ws': { target: process.env.CHAT_DEV_SERVER ?? 'http://127.0.0.1:8080', ws: true },
+    },
+  },
+  build: {
+    outDir: resolve(here, 'dist'),
+    emptyOutDir: true,
+    target: 'es2022',
+    assetsDir: 'assets',
+    sourcemap: false,
+    // The budget is 150 KB gzipped of first-load JS; warn well before it.
+    chunkSizeWarningLimit: 200,
+  },
+})
