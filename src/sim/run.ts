@@ -13,6 +13,7 @@ import { SeededRandom } from '../random.js'
 import { type CheckResult, check } from './checker.js'
 import { type ClientLog, Writer } from './client.js'
 import { livenessFigures, type LivenessFigures } from './figures.js'
+import { LeakGuard } from './guard.js'
 import type { Fault, FaultKind, InboxEvent, StoredMessage } from './history.js'
 import { Nemesis, PARTITIONS } from './nemesis.js'
 import { World, type Outcome, type SimNode } from './world.js'
@@ -25,6 +26,8 @@ export interface SimOptions {
   faults?: boolean
   kinds?: FaultKind[]
   logLevel?: string
+  /** Off: do not watch for calls to the real clock, timers or randomness (see guard.ts). */
+  guard?: boolean
 }
 
 export interface SimResult extends CheckResult {
@@ -45,6 +48,21 @@ const DMS = [['usr1', 'usr5'], ['usr4', 'usr7'], ['usr8', 'usr3']]
 const BUDGET_MS = 15 * 60_000
 
 export async function simulate(options: SimOptions): Promise<SimResult> {
+  const guard = options.guard === false ? null : new LeakGuard().install()
+  try {
+    const result = await run(options)
+    const leaks = guard?.report() ?? []
+    if (leaks.length > 0) {
+      result.problems.unshift(...leaks)
+      result.ok = false
+    }
+    return result
+  } finally {
+    guard?.uninstall()
+  }
+}
+
+async function run(options: SimOptions): Promise<SimResult> {
   const setup = new SeededRandom((options.seed ^ 0x9e3779b9) >>> 0)
   const [heartbeatMs, deadAfterMs] = setup.pick([[250, 1000], [500, 1500], [1000, 3000]] as const)
   const settings = {

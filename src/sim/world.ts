@@ -190,7 +190,7 @@ export class World {
 
   private logger(owner: string): Logger {
     const level = this.options.logLevel ?? 'silent'
-    if (level === 'silent') return pino({ level })
+    if (level === 'silent') return pino({ level, timestamp: false })
     const time = this.time
     return pino({ level, base: { node: owner }, timestamp: () => `,"vt":${time.now() - this.startedAt}` }, pino.destination(2))
   }
