@@ -274,20 +274,34 @@ async function judge(world: World, members: Map<string, string[]>, channelsOf: M
   const histories = new Map<string, Map<string, StoredMessage[]>>()
   for (const [channel, list] of members) {
     const byNode = new Map<string, StoredMessage[]>()
-    for (const node of world.up()) byNode.set(node.id, await history(world, node, list[0]!, channel))
+    for (const node of world.up()) {
+      try {
+        byNode.set(node.id, await history(world, node, list[0]!, channel))
+      } catch (err) {
+        problems.push(`${channel}: history unreadable on ${node.id}: ${(err as Error).message}`)
+      }
+    }
     histories.set(channel, byNode)
   }
   const inboxes = new Map<string, { events: InboxEvent[]; channels: string[] }>()
   for (const [user, channels] of channelsOf) {
     const wanted = channels.reduce((n, c) => n + ([...histories.get(c)!.values()][0]?.length ?? 0), 0)
-    let events: InboxEvent[] = []
+    let events: InboxEvent[] | null = null
+    let failure = ''
     const until = clock.now() + 60_000
     for (;;) {
-      events = await inbox(world, user)
-      if (events.filter((e) => e.op === 'message').length >= wanted || clock.now() > until) break
+      try {
+        events = await inbox(world, user)
+        if (events.filter((e) => e.op === 'message').length >= wanted) break
+      } catch (err) {
+        failure = (err as Error).message
+      }
+      if (clock.now() > until) break
       await sleep(clock, 500)
     }
-    inboxes.set(user, { events, channels })
+    // An inbox that cannot be read (it points at a message its channel no longer has) is a violation.
+    if (events === null) problems.push(`${user}: inbox unreadable: ${failure}`)
+    inboxes.set(user, { events: events ?? [], channels: events === null ? [] : channels })
   }
   return { histories, inboxes, problems }
 }
@@ -318,6 +332,7 @@ async function history(world: World, node: SimNode, user: string, channel: strin
   for (let page = 0; page < 1000; page++) {
     const outcome = await world.request('judge', node, (core) => core.service.history(user, channel, { after, limit: 200 }), 10_000)
     if (!outcome.ok) {
+      if (page > 100) throw new Error(outcome.code)
       await sleep(world.time.clock('judge'), 200)
       continue
     }
