@@ -13,6 +13,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     return
   }
   const command = argv[0]
+  if (command === 'dev-certs') {
+    const { DevCertsError, runDevCerts } = await import('./cluster/dev-certs.js')
+    process.umask(0o077)
+    try {
+      process.stdout.write((await runDevCerts(argv.slice(1))) + '\n')
+      process.exit(0)
+    } catch (err) {
+      process.stderr.write(`chat-node dev-certs: ${(err as Error).message}\n`)
+      process.exit(err instanceof DevCertsError ? 2 : 1)
+    }
+  }
   if (command === 'members' || command === 'remove') {
     const { AdminError, runAdmin } = await import('./cluster/admin.js')
     try {
@@ -23,6 +34,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       process.exit(err instanceof AdminError ? 2 : 1)
     }
   }
+  // Everything the node writes (LevelDB files, certificates it makes) is for its own user only.
+  process.umask(0o077)
   let config
   try {
     config = parseConfig(argv, env)

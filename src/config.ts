@@ -3,7 +3,9 @@
  * arguments and environment it is given and throws ConfigError on anything it cannot accept, so
  * the binary can print one line and exit 2 before anything starts.
  */
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { isIP } from 'node:net'
 import { join } from 'node:path'
 
 export interface Config {
@@ -46,13 +48,39 @@ export interface Config {
   vapidPrivateKey: string | null
   vapidKeysFile: string | null
   vapidSubject: string
+  /** Bearer token for `/v1/internal/*`; null: those routes answer 404. */
+  adminToken: string | null
+  /** Open sockets per user; one more is closed with 4429. */
+  maxDevices: number
+  /** Sign-ups and logins per client address per minute, and their burst (addresses on the allow list are exempt). */
+  authRatePerMin: number
+  authBurst: number
+  /** Addresses and CIDR ranges exempt from the per-address limits. */
+  authAllow: string[]
+  /** Password hashes computed at once, and how many more may wait before logins are refused. */
+  hashConcurrency: number
+  hashQueue: number
+  httpRequestTimeoutMs: number
+  httpHeadersTimeoutMs: number
+  httpKeepAliveTimeoutMs: number
+  /** Mutual TLS between nodes: all three or none (PEM file paths). */
+  tlsCa: string | null
+  tlsCert: string | null
+  tlsKey: string | null
+  /** TLS for the client listener (PEM file paths): both or none. */
+  httpTlsCert: string | null
+  httpTlsKey: string | null
+  natsUser: string | null
+  natsPass: string | null
+  natsToken: string | null
+  natsCreds: string | null
 }
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
 }
 
-type Kind = 'string' | 'port' | 'int' | 'list' | 'url' | 'bool'
+type Kind = 'string' | 'port' | 'int' | 'list' | 'url' | 'bool' | 'file' | 'file-path'
 
 interface OptionSpec {
   key: keyof Config
@@ -73,7 +101,8 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--nats': { key: 'nats', env: 'CHAT_NATS_URL', kind: 'list', help: 'NATS URL(s), comma separated; absent = standalone' },
   '--cluster': { key: 'cluster', env: 'CHAT_CLUSTER', kind: 'string', help: 'cluster name (default chat)' },
   '--replicas': { key: 'replicas', env: 'CHAT_REPLICAS', kind: 'int', min: 1, max: 9, help: 'copies of every actor\'s data (default 3)' },
-  '--secret': { key: 'secret', env: 'CHAT_SECRET', kind: 'string', help: 'token-signing secret; required with --nats' },
+  '--secret': { key: 'secret', env: 'CHAT_SECRET', kind: 'string', help: 'cluster secret (tokens, node-to-node signatures); required with --nats' },
+  '--secret-file': { key: 'secret', env: 'CHAT_SECRET_FILE', kind: 'file', help: 'read the cluster secret from this file instead' },
   '--presence-timeout-ms': { key: 'presenceTimeoutMs', env: 'CHAT_PRESENCE_TIMEOUT_MS', kind: 'int', min: 100, max: 86_400_000, help: 'silence after which a device is offline (default 15000)' },
   '--max-group-size': { key: 'maxGroupSize', env: 'CHAT_MAX_GROUP_SIZE', kind: 'int', min: 2, max: 100_000, help: 'members per group, creator included (default 100)' },
   '--region': { key: 'region', env: 'CHAT_REGION', kind: 'string', help: 'region advertised for discovery' },
@@ -101,6 +130,25 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--vapid-private-key': { key: 'vapidPrivateKey', env: 'CHAT_VAPID_PRIVATE_KEY', kind: 'string', help: 'VAPID private key, base64url (default: generated, see docs/PUSH.md)' },
   '--vapid-keys-file': { key: 'vapidKeysFile', env: 'CHAT_VAPID_KEYS_FILE', kind: 'string', help: 'JSON file {publicKey, privateKey} (npx web-push generate-vapid-keys --json)' },
   '--vapid-subject': { key: 'vapidSubject', env: 'CHAT_VAPID_SUBJECT', kind: 'string', help: 'VAPID contact, mailto: or https: URL (default mailto:postmaster@chat.invalid)' },
+  '--admin-token': { key: 'adminToken', env: 'CHAT_ADMIN_TOKEN', kind: 'string', help: 'bearer token for /v1/internal/* (unset: they answer 404)' },
+  '--max-devices': { key: 'maxDevices', env: 'CHAT_MAX_DEVICES', kind: 'int', min: 1, max: 10_000, help: 'open sockets per user; one more is closed with 4429 (default 20)' },
+  '--auth-rate-limit': { key: 'authRatePerMin', env: 'CHAT_AUTH_RATE_LIMIT', kind: 'int', min: 1, max: 1_000_000, help: 'sign-ups + logins per client address per minute (default 60)' },
+  '--auth-rate-burst': { key: 'authBurst', env: 'CHAT_AUTH_RATE_BURST', kind: 'int', min: 1, max: 1_000_000, help: 'burst of sign-ups + logins per client address (default 30)' },
+  '--auth-allow': { key: 'authAllow', env: 'CHAT_AUTH_ALLOW', kind: 'list', help: 'addresses/CIDRs exempt from per-address limits (default 127.0.0.0/8,::1)' },
+  '--hash-concurrency': { key: 'hashConcurrency', env: 'CHAT_HASH_CONCURRENCY', kind: 'int', min: 1, max: 64, help: 'password hashes computed at once, each on its own low-priority thread (default 2)' },
+  '--hash-queue': { key: 'hashQueue', env: 'CHAT_HASH_QUEUE', kind: 'int', min: 0, max: 10_000, help: 'logins waiting for a hash before more are refused with 503 (default 32)' },
+  '--http-request-timeout-ms': { key: 'httpRequestTimeoutMs', env: 'CHAT_HTTP_REQUEST_TIMEOUT_MS', kind: 'int', min: 100, max: 3_600_000, help: 'time to receive a whole HTTP request (default 30000)' },
+  '--http-headers-timeout-ms': { key: 'httpHeadersTimeoutMs', env: 'CHAT_HTTP_HEADERS_TIMEOUT_MS', kind: 'int', min: 100, max: 3_600_000, help: 'time to receive HTTP request headers (default 10000)' },
+  '--http-keepalive-timeout-ms': { key: 'httpKeepAliveTimeoutMs', env: 'CHAT_HTTP_KEEPALIVE_TIMEOUT_MS', kind: 'int', min: 100, max: 3_600_000, help: 'idle time before a keep-alive connection is closed (default 5000)' },
+  '--tls-ca': { key: 'tlsCa', env: 'CHAT_TLS_CA', kind: 'file-path', help: 'CA certificate (PEM) of the cluster: mutual TLS between nodes' },
+  '--tls-cert': { key: 'tlsCert', env: 'CHAT_TLS_CERT', kind: 'file-path', help: 'this node\'s certificate (PEM), signed by --tls-ca' },
+  '--tls-key': { key: 'tlsKey', env: 'CHAT_TLS_KEY', kind: 'file-path', help: 'this node\'s private key (PEM)' },
+  '--http-tls-cert': { key: 'httpTlsCert', env: 'CHAT_HTTP_TLS_CERT', kind: 'file-path', help: 'certificate (PEM) for HTTPS/WSS on --port' },
+  '--http-tls-key': { key: 'httpTlsKey', env: 'CHAT_HTTP_TLS_KEY', kind: 'file-path', help: 'private key (PEM) for HTTPS/WSS on --port' },
+  '--nats-user': { key: 'natsUser', env: 'CHAT_NATS_USER', kind: 'string', help: 'NATS user name (with --nats-pass)' },
+  '--nats-pass': { key: 'natsPass', env: 'CHAT_NATS_PASS', kind: 'string', help: 'NATS password' },
+  '--nats-token': { key: 'natsToken', env: 'CHAT_NATS_TOKEN', kind: 'string', help: 'NATS authentication token' },
+  '--nats-creds': { key: 'natsCreds', env: 'CHAT_NATS_CREDS', kind: 'file-path', help: 'NATS credentials file (JWT + NKey seed)' },
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -127,6 +175,26 @@ function parseValue(flag: string, spec: OptionSpec, raw: string): unknown {
       if (raw === 'true' || raw === '1') return true
       if (raw === 'false' || raw === '0') return false
       throw new ConfigError(`${flag} must be true or false, got "${raw}"`)
+    case 'file': {
+      // The value is the file's content (a secret that must not appear on a command line).
+      let text: string
+      try {
+        text = readFileSync(raw, 'utf8')
+      } catch (err) {
+        throw new ConfigError(`${flag}: cannot read ${raw}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+      }
+      const value = text.replace(/\r?\n$/, '')
+      if (value === '') throw new ConfigError(`${flag}: ${raw} is empty`)
+      return value
+    }
+    case 'file-path':
+      if (raw === '') throw new ConfigError(`${flag} needs a value`)
+      try {
+        readFileSync(raw)
+      } catch (err) {
+        throw new ConfigError(`${flag}: cannot read ${raw}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+      }
+      return raw
     case 'url':
       try {
         return new URL(raw).toString()
@@ -139,10 +207,11 @@ function parseValue(flag: string, spec: OptionSpec, raw: string): unknown {
 /** Parses argv (without node and script) and env into a Config. Flags win over env. */
 export function parseConfig(argv: readonly string[], env: Record<string, string | undefined> = {}): Config {
   const given: Partial<Record<keyof Config, unknown>> = {}
-  for (const [flag, spec] of Object.entries(OPTIONS)) {
+  for (const [, spec] of Object.entries(OPTIONS)) {
     const raw = env[spec.env]
     if (raw !== undefined && raw !== '') given[spec.key] = parseValue(`${spec.env}`, spec, raw)
   }
+  const flagsSeen = new Set<string>()
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const eq = arg.indexOf('=')
@@ -157,7 +226,9 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
       i++
     }
     given[spec.key] = parseValue(flag, spec, raw)
+    flagsSeen.add(flag)
   }
+  if (flagsSeen.has('--secret') && flagsSeen.has('--secret-file')) throw new ConfigError('give --secret or --secret-file, not both')
 
   const port = (given.port as number | undefined) ?? 8080
   const id = (given.id as string | undefined) ?? `${hostname()}-${port}`
@@ -176,6 +247,18 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
   const pushRetryBaseMs = (given.pushRetryBaseMs as number | undefined) ?? 1000
   const pushRetryMaxMs = (given.pushRetryMaxMs as number | undefined) ?? 60_000
   if (pushRetryBaseMs > pushRetryMaxMs) throw new ConfigError('--push-retry-base-ms may not exceed --push-retry-max-ms')
+  const str = (k: keyof Config) => (given[k] as string | undefined) ?? null
+  const tls = [str('tlsCa'), str('tlsCert'), str('tlsKey')]
+  if (tls.some((v) => v !== null) && tls.some((v) => v === null)) throw new ConfigError('--tls-ca, --tls-cert and --tls-key go together')
+  if ((str('httpTlsCert') === null) !== (str('httpTlsKey') === null)) throw new ConfigError('--http-tls-cert and --http-tls-key go together')
+  if ((str('natsUser') === null) !== (str('natsPass') === null)) throw new ConfigError('--nats-user and --nats-pass go together')
+  if ([str('natsUser'), str('natsToken'), str('natsCreds')].filter((v) => v !== null).length > 1) {
+    throw new ConfigError('give one of --nats-user/--nats-pass, --nats-token, --nats-creds')
+  }
+  const adminToken = str('adminToken')
+  if (adminToken !== null && adminToken.length < 16) throw new ConfigError('--admin-token must be at least 16 characters')
+  const authAllow = (given.authAllow as string[] | undefined) ?? ['127.0.0.0/8', '::1']
+  for (const a of authAllow) if (!isAddressOrCidr(a)) throw new ConfigError(`--auth-allow: "${a}" is not an address or CIDR range`)
 
   return {
     id,
@@ -214,13 +297,41 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     vapidPrivateKey: (given.vapidPrivateKey as string | undefined) ?? null,
     vapidKeysFile: (given.vapidKeysFile as string | undefined) ?? null,
     vapidSubject,
+    adminToken,
+    maxDevices: (given.maxDevices as number | undefined) ?? 20,
+    authRatePerMin: (given.authRatePerMin as number | undefined) ?? 60,
+    authBurst: (given.authBurst as number | undefined) ?? 30,
+    authAllow,
+    hashConcurrency: (given.hashConcurrency as number | undefined) ?? 2,
+    hashQueue: (given.hashQueue as number | undefined) ?? 32,
+    httpRequestTimeoutMs: (given.httpRequestTimeoutMs as number | undefined) ?? 30_000,
+    httpHeadersTimeoutMs: (given.httpHeadersTimeoutMs as number | undefined) ?? 10_000,
+    httpKeepAliveTimeoutMs: (given.httpKeepAliveTimeoutMs as number | undefined) ?? 5000,
+    tlsCa: tls[0]!, tlsCert: tls[1]!, tlsKey: tls[2]!,
+    httpTlsCert: str('httpTlsCert'),
+    httpTlsKey: str('httpTlsKey'),
+    natsUser: str('natsUser'),
+    natsPass: str('natsPass'),
+    natsToken: str('natsToken'),
+    natsCreds: str('natsCreds'),
   }
+}
+
+/** `10.0.0.1`, `::1`, `10.0.0.0/8`, `fd00::/8`. */
+function isAddressOrCidr(value: string): boolean {
+  const [address, bits, extra] = value.split('/')
+  if (extra !== undefined || !address) return false
+  const family = isIP(address)
+  if (family === 0) return false
+  if (bits === undefined) return true
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
 }
 
 export function usage(): string {
   const lines = Object.entries(OPTIONS).map(([flag, s]) => `  ${flag.padEnd(22)} ${s.env.padEnd(26)} ${s.help}`)
   return [
     'usage: chat-node [options]              run a node (standalone without --nats)',
+    '       chat-node dev-certs --out DIR --nodes ID[,ID...] [--hosts ADDR[,ADDR...]]   a development CA and node certificates',
     '       chat-node members --nats URL [--cluster NAME]          list ring members and liveness',
     '       chat-node remove NODE_ID --nats URL [--cluster NAME]   remove a dead member from the ring',
     '',

@@ -4,7 +4,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface MetricSources {
   actors(): number
   connections(): number
+  /** Logins and sign-ups waiting for a password hash. */
+  hashWaiting?(): number
 }
+
+/**
+ * The resource and abuse bounds (docs/SECURITY.md), as values of the `bound` label of
+ * `chat_bound_hits_total`: each counts the requests, frames or bytes a bound refused or cut.
+ */
+export type Bound =
+  | 'login_throttle' | 'address_limit' | 'hash_queue' | 'max_devices' | 'history_bytes' | 'sync_bytes'
+  | 'send_queue' | 'push_queue' | 'fanout_queue' | 'oversize_frame' | 'grpc_unauthenticated'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -24,12 +34,21 @@ export class Metrics {
   readonly pushes = new Counter({ name: 'chat_pushes_total', help: 'frames pushed to sockets', registers: [this.registry] })
   readonly slowConsumers = new Counter({ name: 'chat_slow_consumer_closes_total', help: 'sockets closed with 1013 for not keeping up', registers: [this.registry] })
   readonly notifications = new Counter({ name: 'chat_push_notifications_total', help: 'push notifications handed to this node\'s notifier (one per subscription)', registers: [this.registry] })
+  readonly bounds = new Counter<'bound'>({
+    name: 'chat_bound_hits_total', help: 'requests, frames or pushes refused or cut short by a resource or abuse bound, by bound',
+    labelNames: ['bound'] as const, registers: [this.registry],
+  })
+  readonly revocations = new Counter({ name: 'chat_sessions_revoked_total', help: 'sockets closed because their token was revoked or expired', registers: [this.registry] })
 
   constructor(sources: MetricSources) {
     collectDefaultMetrics({ register: this.registry })
     new Gauge({
       name: 'chat_active_actors', help: 'actors activated on this node', registers: [this.registry],
       collect() { this.set(sources.actors()) },
+    })
+    new Gauge({
+      name: 'chat_password_hash_waiting', help: 'logins and sign-ups waiting for a password hash', registers: [this.registry],
+      collect() { this.set(sources.hashWaiting?.() ?? 0) },
     })
     new Gauge({
       name: 'chat_ws_connections', help: 'open WebSocket connections on this node', registers: [this.registry],

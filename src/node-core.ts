@@ -22,7 +22,9 @@ import type { Transport } from './cluster/transport.js'
 import type { Config } from './config.js'
 import { ChatService } from './gateway/chat-service.js'
 import { SessionRegistry } from './gateway/sessions.js'
+import type { Derive } from './gateway/passwords.js'
 import { Tokens } from './gateway/tokens.js'
+import type { Metrics } from './metrics.js'
 import type { Push } from './push/node-push.js'
 import type { Random } from './random.js'
 import { LocalActorStorage } from './storage/actor-store.js'
@@ -41,14 +43,18 @@ export interface NodeParts {
    * clock (a crash stops its heartbeats) and randomness.
    */
   membership: (self: MemberIdentity, own: { clock: Clock; random: Random }) => Membership
-  /** Node-to-node calls (cluster nodes only). */
-  transport: Transport
+  /** Node-to-node calls: a cluster node needs one; a standalone node has none. */
+  transport?: Transport
   /**
    * Push notifications (src/push/): the notifier user actors hand notifications to and the policy
    * they follow, built for this node's actors and token secret; `vapid` only where the gateway
    * serves Web Push.
    */
   push: (node: { actors: Actors; secret: string; random: Random }) => NodePush
+  /** Where password hashes are computed, with its admission check (the node's bounded hasher threads). */
+  hasher?: { derive: Derive; admit(): void }
+  /** The node's Prometheus metrics, for the bounds parts below the gateway count. */
+  metrics?: Metrics
 }
 
 export type NodePush = Pick<Push, 'notifier' | 'policy' | 'stop'> & Partial<Pick<Push, 'vapid'>>
@@ -100,9 +106,13 @@ export class NodeCore {
       router = new LocalRouter(runtime)
       pusher = localPusher(config.id, sessions)
     } else {
+      if (!parts.transport) throw new Error('a cluster node needs a transport between nodes')
       const incarnation = await stored(kv, 'incarnation', () => random.bytes(8).toString('hex'))
       const membership = parts.membership({ id: config.id, incarnation, ...(config.region ? { region: config.region } : {}) }, { clock, random })
-      cluster = new Cluster({ config, log, kv, clock, random, incarnation, membership, transport: parts.transport, sessions },
+      cluster = new Cluster({
+        config, log, kv, clock, random, incarnation, membership, transport: parts.transport, sessions,
+        onPushesDropped: (n) => parts.metrics?.bounds.inc({ bound: 'push_queue' }, n),
+      },
         (replicated) => new ActorRuntime({ ...runtimeOptions, factory: lazy, onDeactivated: (key) => replicated.release(key) }))
       storage = cluster.storage
       runtime = cluster.runtime
@@ -114,12 +124,13 @@ export class NodeCore {
     const push = parts.push({ actors, secret, random })
     const env: ActorEnv = {
       actors, pusher, notifier: push.notifier, wake: (key) => rewaker.wake(key),
-      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, push: push.policy },
+      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, maxDevices: config.maxDevices, push: push.policy },
       log, now: () => clock.now(), clock, random,
+      onFanoutSpill: () => parts.metrics?.bounds.inc({ bound: 'fanout_queue' }),
     }
     const factory = actorFactory(storage, env)
     const tokens = new Tokens(secret, config.tokenTtlMs, () => clock.now())
-    const service = new ChatService(actors, tokens, config.maxGroupSize, random)
+    const service = new ChatService(actors, tokens, config.maxGroupSize, parts.hasher, () => clock.now(), random)
     return new NodeCore(config, log, kv, clock, random, sessions, tokens, runtime, router, actors, service, rewaker, cluster, push)
   }
 

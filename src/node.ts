@@ -6,11 +6,15 @@
  * cluster: actors live on the node the ring picks and their data is replicated to a majority of
  * their replica set. Tests pass in-memory parts to run several nodes in one process.
  */
+import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import { systemClock } from './clock.js'
 import { NatsMembership } from './cluster/membership-nats.js'
+import { natsAuthOptions } from './cluster/nats-auth.js'
 import { GrpcTransport } from './cluster/transport-grpc.js'
 import type { Config } from './config.js'
+import { AddressLimits } from './gateway/address-limits.js'
+import { PasswordHasher } from './gateway/hasher.js'
 import { buildHttp } from './gateway/http.js'
 import type { SessionRegistry } from './gateway/sessions.js'
 import { createLogger, type Logger } from './log.js'
@@ -31,6 +35,7 @@ export class ChatNode {
   private constructor(
     readonly core: NodeCore,
     readonly metrics: Metrics,
+    private readonly hasher: PasswordHasher,
     private readonly http: FastifyInstance,
     readonly httpUrl: string,
   ) {}
@@ -43,20 +48,25 @@ export class ChatNode {
     const log = parts.log ?? createLogger(config.logLevel, config.id)
     const clock = parts.clock ?? systemClock
     const kv = parts.kv ?? (await LevelKv.open(config.dataDir))
+    const hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => metrics.bounds.inc({ bound: 'hash_queue' }))
     // Gauges are read at scrape time, once `core` below exists.
-    const metrics: Metrics = new Metrics({ actors: () => core.runtime.size, connections: () => core.sessions.size })
+    const metrics: Metrics = new Metrics({ actors: () => core.runtime.size, connections: () => core.sessions.size, hashWaiting: () => hasher.stats.waiting })
     let core: NodeCore
     try {
       core = await NodeCore.create(config, {
-        log, kv, clock,
+        log, kv, clock, metrics,
         random: parts.random ?? systemRandom,
+        hasher: parts.hasher ?? hasher,
         membership: parts.membership ?? ((self, own) => new NatsMembership({
           servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log, self, ...own,
+          auth: natsAuthOptions(config),
         })),
-        transport: parts.transport ?? new GrpcTransport(),
+        // Standalone nodes have no peers (and, without --secret, nothing to sign calls with).
+        transport: parts.transport ?? (config.nats.length > 0 ? grpcTransport(config, log, metrics, clock) : undefined),
         push: parts.push ?? ((node) => startPush({ config, secret: node.secret, actors: node.actors, metrics, log, clock, random: node.random })),
       })
     } catch (err) {
+      await hasher.close().catch(() => undefined)
       await kv.close().catch(() => undefined)
       throw err
     }
@@ -65,15 +75,17 @@ export class ChatNode {
       let url = ''
       http = await buildHttp({
         config, service: core.service, actors: core.actors, tokens: core.tokens, registry: core.sessions, metrics,
+        addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow, () => core.clock.now()),
         topology: core.topology(() => url), log, healthy: () => core.serving, now: () => core.clock.now(), clock: core.clock, random: core.random,
         push: { vapidPublicKey: () => core.push.vapid?.current()?.publicKey ?? null, httpsOnly: config.pushHttpsOnly },
       })
       await http.listen({ host: config.host, port: config.port })
       const address = http.server.address()
       const port = typeof address === 'object' && address ? address.port : config.port
-      url = `http://${config.host}:${port}`
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host
+      url = `${config.httpTlsCert ? 'https' : 'http'}://${host}:${port}`
       await core.start(url)
-      const node = new ChatNode(core, metrics, http, url)
+      const node = new ChatNode(core, metrics, hasher, http, url)
       // The ready line is part of the contract: printed whatever the log level.
       log.child({}, { level: 'info' }).info({
         http: url, grpc: core.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
@@ -83,6 +95,7 @@ export class ChatNode {
     } catch (err) {
       await http?.close().catch(() => undefined)
       await core.crash()
+      await hasher.close().catch(() => undefined)
       throw err
     }
   }
@@ -114,6 +127,7 @@ export class ChatNode {
     this.core.sessions.closeAll(CLOSE_CODES.SERVICE_RESTART, 'node restarting; reconnect')
     await this.closeHttp()
     await this.core.stop(HANDOFF_MS)
+    await this.hasher.close()
     this.log.info({ nodeId: this.config.id }, 'stopped')
   }
 
@@ -128,6 +142,7 @@ export class ChatNode {
     this.http.server.closeAllConnections()
     await this.core.crash()
     await this.closeHttp()
+    await this.hasher.close()
   }
 
   private async closeHttp(): Promise<void> {
@@ -135,4 +150,24 @@ export class ChatNode {
     this.closed = true
     await this.http.close()
   }
+}
+
+/**
+ * gRPC between nodes: every call signed with the cluster secret; with certificates, the channel is
+ * mutual TLS too. Refused calls are counted, and logged at most once every 10 s.
+ */
+function grpcTransport(config: Config, log: Logger, metrics: Metrics, clock: { now(): number }): GrpcTransport {
+  let warnedAt = 0
+  return new GrpcTransport({
+    auth: { secret: config.secret!, self: config.id },
+    ...(config.tlsCa && config.tlsCert && config.tlsKey
+      ? { tls: { ca: readFileSync(config.tlsCa), cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
+      : {}),
+    onRefused: (reason) => {
+      metrics.bounds.inc({ bound: 'grpc_unauthenticated' })
+      if (clock.now() - warnedAt < 10_000) return
+      warnedAt = clock.now()
+      log.warn({ reason }, 'refused a node-to-node call without valid cluster credentials')
+    },
+  })
 }

@@ -14,10 +14,23 @@ import type { KvOp } from '../storage/kv.js'
 import type { ActorEnv } from './env.js'
 import { Fanout } from './fanout.js'
 import { type ChannelId, checkClientMsgId, checkText, parseChannelId } from './ids.js'
-import { type ChannelEvent, type ChannelReplies, type ChannelRequest, channelKey } from './messages.js'
+import { type ChannelEvent, type ChannelReplies, type ChannelRequest, type HistoryPage, channelKey } from './messages.js'
 import type { Actor, Settled } from './runtime.js'
 
-interface Info { kind: 'dm' | 'group'; name: string; createdBy: string; members: string[]; createdAt: number }
+interface Info {
+  kind: 'dm' | 'group'
+  name: string
+  createdBy: string
+  members: string[]
+  createdAt: number
+  /** 1:1 only: members who block the other one, who may then not send here. */
+  blockedBy?: string[]
+}
+
+/** Bytes (UTF-8) of message text a history page holds at most (PROTOCOL.md 4.2). */
+export const HISTORY_PAGE_BYTES = 1024 * 1024
+/** Messages read from storage at once while a history page is built. */
+const HISTORY_READ_CHUNK = 20
 interface Counters { lastSeq: number; lastEv: number }
 interface StoredMessage { from: string; text: string; ts: number; clientMsgId: string; ev: number }
 type StoredEvent =
@@ -54,8 +67,17 @@ export class ChannelActor implements Actor<ChannelRequest> {
     this.info = (info as Info | undefined) ?? null
     this.counters = (counters as Counters | undefined) ?? { lastSeq: 0, lastEv: 0 }
     const fanoutDone = (done as number | undefined) ?? 0
-    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, this.env.clock, fanoutDone)
-    if (fanoutDone < this.counters.lastEv) await this.replayFanout(fanoutDone)
+    // Events committed but not known delivered (after a restart or a move) are read back from the log.
+    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, this.env.clock, fanoutDone, (after, max) => this.eventsAfter(after, max), this.counters.lastEv, this.env.onFanoutSpill)
+  }
+
+  /**
+   * A channel that does not exist: the runtime lets go of such an activation at once. A 1:1
+   * channel with no message yet holds no stored info but may hold typing notices, whose 2 s
+   * throttle must outlive the request.
+   */
+  isEmpty(): boolean {
+    return this.info === null && this.fanout.pending === 0 && this.typingAt.size === 0
   }
 
   /**
@@ -94,6 +116,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
       case 'info': return this.handleInfo(req)
       case 'messages': return this.handleMessages(req)
       case 'typing': return this.handleTyping(req)
+      case 'setBlock': return this.handleSetBlock(req)
       case 'wake': return null
       default: {
         const never: never = req
@@ -210,6 +233,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
         const text = checkText(req.text)
         info ??= await this.requireExisting(ops)
         if (!info.members.includes(req.from)) throw errors.forbidden('not a member of this channel')
+        if (info.blockedBy?.some((u) => u !== req.from)) throw errors.forbidden('this user does not accept your messages')
         const repeat = seen.get(clientMsgId)
         const prior = repeat ?? (await this.store.get<{ seq: number; ts: number }>(K.dedupe(clientMsgId)))
         if (prior) {
@@ -253,16 +277,57 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
 
-  private async handleHistory(req: Extract<ChannelRequest, { kind: 'history' }>): Promise<Message[]> {
+  /**
+   * A window of history, ascending. Besides `limit`, a page holds at most HISTORY_PAGE_BYTES of
+   * text: it is read from storage a few messages at a time, from the end the window starts at
+   * (the newest for `before`/neither, the oldest for `after`), and stops with `more` before the
+   * next message would pass the bound, so the client pages on from where it stopped.
+   */
+  private async handleHistory(req: Extract<ChannelRequest, { kind: 'history' }>): Promise<HistoryPage> {
     const info = await this.requireExisting()
     if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
-    const lo = req.after !== undefined ? { gt: K.message(Math.max(0, req.after)) } : { gt: K.message(0) }
-    const hi = req.before !== undefined ? { lt: K.message(Math.max(0, req.before)) } : { lt: `m${SEP}${HIGH}` }
     // `after` asks for the oldest messages past it; otherwise the newest ones are wanted.
     const reverse = req.after === undefined
-    const rows = await this.store.range<StoredMessage>({ ...lo, ...hi, limit: req.limit, reverse })
-    if (reverse) rows.reverse()
-    return rows.map(([key, m]) => this.toMessage(parseNum(key.slice(2)), m))
+    let lo = req.after !== undefined ? K.message(Math.max(0, req.after)) : K.message(0)
+    let hi = req.before !== undefined ? K.message(Math.max(0, req.before)) : `m${SEP}${HIGH}`
+    const out: Message[] = []
+    let bytes = 0
+    while (out.length < req.limit) {
+      const rows = await this.store.range<StoredMessage>({ gt: lo, lt: hi, limit: Math.min(HISTORY_READ_CHUNK, req.limit - out.length), reverse })
+      for (const [key, m] of rows) {
+        const size = Buffer.byteLength(m.text)
+        // One message always fits: a page is never empty while messages remain.
+        if (out.length > 0 && bytes + size > HISTORY_PAGE_BYTES) {
+          if (reverse) out.reverse()
+          return { messages: out, more: true }
+        }
+        out.push(this.toMessage(parseNum(key.slice(2)), m))
+        bytes += size
+      }
+      if (rows.length < HISTORY_READ_CHUNK) break
+      const last = rows[rows.length - 1]![0]
+      if (reverse) hi = last
+      else lo = last
+    }
+    if (reverse) out.reverse()
+    return { messages: out, more: false }
+  }
+
+  /** Records that `by` blocks (or no longer blocks) the other member of this 1:1 channel. */
+  private async handleSetBlock(req: Extract<ChannelRequest, { kind: 'setBlock' }>): Promise<null> {
+    if (this.id.kind !== 'dm') throw errors.badRequest('only 1:1 channels take blocks')
+    const ops: KvOp[] = []
+    const info = await this.requireExisting(ops)
+    if (!info.members.includes(req.by)) throw errors.forbidden('not a member of this channel')
+    const blockedBy = new Set(info.blockedBy ?? [])
+    if (blockedBy.has(req.by) === req.on) return null
+    if (req.on) blockedBy.add(req.by)
+    else blockedBy.delete(req.by)
+    const next: Info = { ...info, blockedBy: [...blockedBy] }
+    ops.push({ type: 'put', key: K.info, value: next })
+    await this.store.commit(ops)
+    this.info = next
+    return null
   }
 
   private async handleInfo(req: Extract<ChannelRequest, { kind: 'info' }>): Promise<ChannelReplies['info']> {
@@ -302,21 +367,23 @@ export class ChannelActor implements Actor<ChannelRequest> {
     return out
   }
 
-  /** Re-queues events committed but not known delivered (after a restart or a move). */
-  private async replayFanout(done: number): Promise<void> {
-    const rows = await this.store.range<StoredEvent>({ gt: K.event(done), lte: K.event(this.counters.lastEv) })
+  /** Committed events after `after` (at most `max`) with their recipients, for the fan-out. */
+  private async eventsAfter(after: number, max: number): Promise<{ events: Array<{ event: ChannelEvent; recipients: string[] }>; through: number }> {
+    const rows = await this.store.range<StoredEvent>({ gt: K.event(after), lte: K.event(this.counters.lastEv), limit: max })
     const seqs = rows.flatMap(([, e]) => (e.t === 'm' ? [e.seq] : []))
     const bodies = new Map((await this.handleMessages({ kind: 'messages', seqs })).map((m) => [m.seq, m]))
+    const out: Array<{ event: ChannelEvent; recipients: string[] }> = []
     for (const [key, stored] of rows) {
       const ev = parseNum(key.slice(2))
       if (stored.t !== 'm') {
-        this.fanout.enqueue(toEvent(this.channelId, ev, stored), stored.to)
+        out.push({ event: toEvent(this.channelId, ev, stored), recipients: stored.to })
         continue
       }
       const message = bodies.get(stored.seq)
       if (!message) continue
-      this.fanout.enqueue({ ev, type: 'message', message }, await this.membersAt(ev))
+      out.push({ event: { ev, type: 'message', message }, recipients: await this.membersAt(ev) })
     }
+    return { events: out, through: rows.length > 0 ? parseNum(rows[rows.length - 1]![0].slice(2)) : after }
   }
 
   /** Events will need fan-out: if the node dies first, it must wake this channel to finish it. */

@@ -28,6 +28,12 @@ export interface Router {
  */
 export const REREGISTER_FRAME = '{"op":"_reregister"}'
 
+/**
+ * Not for the client either: tells a session that its token was revoked; the session closes its
+ * socket with 4401. Sent to the sessions of the revoked token (or all of the user's).
+ */
+export const REVOKED_FRAME = '{"op":"_revoked"}'
+
 /** Sends pre-serialized frames to devices' sockets on whichever node holds them. Never blocks. */
 export interface Pusher {
   push(devices: readonly DeviceRef[], frame: string): void
@@ -66,6 +72,8 @@ export interface ActorConfig {
   maxGroupSize: number
   /** Push limits and coalescing window; DEFAULT_PUSH_POLICY when absent. */
   push?: PushPolicy
+  /** Open sockets per user (PROTOCOL.md 4.2). */
+  maxDevices: number
 }
 
 export interface ActorEnv {
@@ -85,4 +93,6 @@ export interface ActorEnv {
   clock: Clock
   /** Ids made by actors (notification ids). */
   random: Random
+  /** A channel's fan-out queue reached its bound (its events wait in the log): for the metric. */
+  onFanoutSpill?: () => void
 }

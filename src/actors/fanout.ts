@@ -6,6 +6,12 @@
  * exactly once. A member's next batch is sent only after its previous one was acknowledged, so
  * one slow or unreachable member delays nobody else. Runs beside the channel's mailbox, never in
  * it: the channel acks the sender first, then fans out.
+ *
+ * Bounded: at most MAX_QUEUED_EVENTS events (and MAX_QUEUED_CHARS of text) wait in memory. A
+ * member whose node is unreachable for long would otherwise make the queue grow with every new
+ * message; past the bound, new events are not queued but left in the channel's log (they are
+ * committed already), and once the queue has drained they are read back from there, a page at a
+ * time (`refill`), in order. A new activation starts the same way, from the durable mark.
  */
 import type { Logger } from 'pino'
 import type { Clock, TimerHandle } from '../clock.js'
@@ -13,6 +19,16 @@ import type { Actors } from './env.js'
 import type { ChannelEvent } from './messages.js'
 
 interface Pending { event: ChannelEvent; recipients: readonly string[] }
+
+/**
+ * Reads committed events after `after` from the channel's log, at most `max`, in order, and says
+ * through which event it read (events it cannot deliver, such as a message whose body is gone,
+ * are read past, not returned).
+ */
+export type Refill = (after: number, max: number) => Promise<{ events: Pending[]; through: number }>
+
+export const MAX_QUEUED_EVENTS = 2000
+const MAX_QUEUED_CHARS = 32_000_000
 
 const MAX_BATCH_EVENTS = 200
 const MAX_BATCH_CHARS = 2_000_000
@@ -30,6 +46,14 @@ export class Fanout {
   private scheduled = false
   private stopped = false
   private idleWaiters: Array<() => void> = []
+  private chars = 0
+  /** The newest event queued in memory. */
+  private lastQueued: number
+  /** Set while committed events after this one are in the log but not in memory. */
+  private spilled: number | null = null
+  /** The newest event known committed (queued, or left in the log). */
+  private known: number
+  private refilling = false
 
   constructor(
     private readonly channel: string,
@@ -39,13 +63,23 @@ export class Fanout {
     private readonly clock: Clock,
     /** Everything up to here is known delivered (the channel's durable fan-out mark). */
     done: number,
+    private readonly refill: Refill,
+    /** The newest committed event: those after `done` are read back from the log. */
+    lastEv: number = done,
+    private readonly onSpill: () => void = () => {},
   ) {
     this.base = done
+    this.lastQueued = done
+    this.known = Math.max(done, lastEv)
+    if (lastEv > done) {
+      this.spilled = done
+      void this.refillNow()
+    }
   }
 
-  /** Events not yet acknowledged by all their recipients. */
+  /** Events not yet acknowledged by all their recipients (one more while some wait in the log). */
   get pending(): number {
-    return this.queue.length
+    return this.queue.length + (this.spilled !== null ? 1 : 0)
   }
 
   /** Highest ev such that it and every earlier event reached all recipients. */
@@ -55,13 +89,56 @@ export class Fanout {
 
   enqueue(event: ChannelEvent, recipients: readonly string[]): void {
     if (this.stopped) return
-    this.queue.push({ event, recipients })
+    this.known = Math.max(this.known, event.ev)
+    if (this.spilled !== null || this.queue.length >= MAX_QUEUED_EVENTS || this.chars >= MAX_QUEUED_CHARS) {
+      if (this.spilled === null) this.spill()
+      return
+    }
+    this.push({ event, recipients })
     this.schedule()
+  }
+
+  private push(p: Pending): void {
+    this.queue.push(p)
+    this.chars += sizeOf(p.event)
+    this.lastQueued = p.event.ev
+  }
+
+  /** From here on, committed events wait in the log until the queue has room again. */
+  private spill(): void {
+    this.spilled = this.lastQueued
+    this.onSpill()
+    if (this.queue.length === 0) void this.refillNow()
+  }
+
+  /** Reads the next page of spilled events back from the log. */
+  private async refillNow(): Promise<void> {
+    if (this.refilling || this.spilled === null || this.stopped) return
+    this.refilling = true
+    const after = this.spilled
+    try {
+      const page = await this.refill(after, MAX_QUEUED_EVENTS / 2)
+      if (this.stopped) return
+      this.spilled = null
+      for (const p of page.events) if (p.event.ev > this.lastQueued) this.push(p)
+      const through = Math.max(after, page.through, this.lastQueued)
+      // More wait in the log (a full page, or events committed while this page was being read,
+      // which enqueue() left there): read them once this page has drained.
+      if (through < this.known) this.spilled = through
+      this.schedule()
+    } catch (err) {
+      this.log.debug({ err, channel: this.channel }, 'reading fan-out back from the log failed; retrying')
+      this.refilling = false
+      this.schedule(RETRY_MAX_MS)
+      return
+    }
+    this.refilling = false
+    if (this.queue.length === 0) this.trim()
   }
 
   /** Resolves once everything queued so far is delivered (or the fan-out is stopped). */
   idle(): Promise<void> {
-    if (this.queue.length === 0 || this.stopped) return Promise.resolve()
+    if (this.pending === 0 || this.stopped) return Promise.resolve()
     return new Promise((resolve) => this.idleWaiters.push(resolve))
   }
 
@@ -92,6 +169,7 @@ export class Fanout {
 
   private pump(): void {
     if (this.stopped) return
+    if (this.queue.length === 0 && this.spilled !== null) return void this.refillNow()
     const now = this.clock.now()
     // Members with events to receive, grouped by the exact batch they need, so that members in
     // the same state share one request per destination node.
@@ -127,7 +205,7 @@ export class Fanout {
     let chars = 0
     for (const p of this.queue) {
       if (p.event.ev <= from || !p.recipients.includes(member)) continue
-      const size = p.event.type === 'message' ? p.event.message.text.length : 100
+      const size = sizeOf(p.event)
       if (out.length > 0 && (out.length >= MAX_BATCH_EVENTS || chars + size > MAX_BATCH_CHARS)) break
       out.push(p.event)
       chars += size
@@ -166,10 +244,12 @@ export class Fanout {
       const ev = head.event.ev
       if (!head.recipients.every((r) => (this.acked.get(r) ?? this.base) >= ev)) break
       this.queue.shift()
+      this.chars -= sizeOf(head.event)
       this.base = ev
     }
     if (this.queue.length === 0) {
       this.acked.clear()
+      if (this.spilled !== null) return void this.refillNow()
       this.wakeIdle()
     }
   }
@@ -179,4 +259,8 @@ export class Fanout {
     this.idleWaiters = []
     for (const w of waiters) w()
   }
+}
+
+function sizeOf(e: ChannelEvent): number {
+  return e.type === 'message' ? e.message.text.length : 100
 }

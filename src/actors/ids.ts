@@ -1,5 +1,5 @@
 /** Channel ids and the validation rules the actors enforce (PROTOCOL.md sections 2 and 3). */
-import { errors } from '../errors.js'
+import { errors, quote } from '../errors.js'
 import { LIMITS } from '../protocol/frames.js'
 
 export type ChannelId =
@@ -21,13 +21,13 @@ export function parseChannelId(raw: unknown): ChannelId {
   if (raw.startsWith('dm:')) {
     const parts = raw.split(':')
     const [, x, y] = parts
-    if (parts.length !== 3 || !isUsername(x) || !isUsername(y)) throw errors.badFrame(`malformed channel id ${JSON.stringify(raw)}`)
+    if (parts.length !== 3 || !isUsername(x) || !isUsername(y)) throw errors.badFrame(`malformed channel id ${quote(raw)}`)
     if (x === y) throw errors.badFrame('a 1:1 channel needs two distinct users')
     const [a, b] = x < y ? [x, y] : [y, x]
     return { kind: 'dm', id: `dm:${a}:${b}`, a, b }
   }
   if (GROUP_ID.test(raw)) return { kind: 'group', id: raw }
-  throw errors.badFrame(`malformed channel id ${JSON.stringify(raw)}`)
+  throw errors.badFrame(`malformed channel id ${quote(raw)}`)
 }
 
 export function dmId(a: string, b: string): string {
@@ -65,4 +65,16 @@ export function checkClientMsgId(value: unknown): string {
     throw errors.badFrame('clientMsgId must be 1..64 characters of [A-Za-z0-9_-]')
   }
   return value
+}
+
+/**
+ * Characters a display name may not hold: control characters (C0, C1, DEL), line and paragraph
+ * separators, and the bidirectional controls (embeddings, overrides, isolates, marks), which can
+ * make a name display as something else ("alice\u202Egnp.exe"). Joiners stay allowed: emoji need them.
+ */
+const UNSAFE_NAME = /[\p{Cc}\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/u
+
+export function checkDisplayName(name: string): string {
+  if (UNSAFE_NAME.test(name)) throw errors.badRequest('displayName must not contain control or text-direction characters')
+  return name
 }

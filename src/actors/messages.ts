@@ -7,7 +7,14 @@ import type { ChannelView, Message, PresenceView, UserView, ChannelKind } from '
 import type { PushOp } from '../push/types.js'
 
 /** A connected device: where its socket lives, so pushes can reach it. */
-export interface DeviceRef { sessionId: string; deviceId: string; node: string }
+export interface DeviceRef {
+  sessionId: string
+  deviceId: string
+  node: string
+  /** The id and generation of the token the socket was opened with (revocation closes it). */
+  tid?: string
+  gen?: number
+}
 
 export type FriendState = 'requested' | 'pending' | 'friends'
 
@@ -20,7 +27,18 @@ export type ChannelEvent =
 
 export type UserRequest =
   | { kind: 'signup'; passwordHash: string; displayName: string }
+  /** Starts a login: the password hash to check, or how long this username is throttled. */
   | { kind: 'credentials' }
+  | { kind: 'loginResult'; attempt: string; outcome: 'ok' | 'failed' | 'cancelled' }
+  /** Whether a token (by its id and generation) is still good; UNAUTHORIZED if revoked. */
+  | { kind: 'checkToken'; tid: string; gen: number }
+  | { kind: 'revokeToken'; tid: string; exp: number; deviceId?: string }
+  | { kind: 'revokeAll' }
+  | { kind: 'block'; user: string }
+  | { kind: 'unblock'; user: string }
+  | { kind: 'blocks' }
+  /** May `by` add this user to a group? NOT_FOUND if no such user, FORBIDDEN if blocked. */
+  | { kind: 'admit'; by: string }
   | { kind: 'profile' }
   | { kind: 'updateProfile'; displayName: string }
   | { kind: 'friendReceived'; from: string }
@@ -49,7 +67,17 @@ export interface SyncResult { events: import('../protocol/frames.js').InboxEvent
 
 export interface UserReplies {
   signup: UserView
-  credentials: { passwordHash: string; user: UserView }
+  credentials:
+    | { kind: 'go'; attempt: string; passwordHash: string; user: UserView; gen: number }
+    | { kind: 'throttled'; retryAfterSec: number }
+  loginResult: null
+  checkToken: null
+  revokeToken: null
+  revokeAll: null
+  block: string[]
+  unblock: string[]
+  blocks: string[]
+  admit: UserView
   profile: UserView
   updateProfile: UserView
   friendReceived: FriendState
@@ -90,7 +118,12 @@ export type ChannelRequest =
   | { kind: 'messages'; seqs: number[] }
   /** `user` is typing: checked for membership, throttled, forwarded to the others; not stored. */
   | { kind: 'typing'; user: string }
+  /** A 1:1 channel: `by` blocks (on) or unblocks the other member from sending here. */
+  | { kind: 'setBlock'; by: string; on: boolean }
   | { kind: 'wake' }
+
+/** A history page: `more` when the size bound cut it short of `limit`. */
+export interface HistoryPage { messages: Message[]; more: boolean }
 
 export interface ChannelReplies {
   create: ChannelView
@@ -98,10 +131,11 @@ export interface ChannelReplies {
   removeMember: ChannelView
   send: SendAck
   sendMany: Array<{ ok: true; value: SendAck } | { ok: false; error: { code: string; message: string } }>
-  history: Message[]
+  history: HistoryPage
   info: ChannelInfo
   messages: Message[]
   typing: null
+  setBlock: null
   wake: null
 }
 

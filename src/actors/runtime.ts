@@ -30,6 +30,12 @@ export interface Actor<Req extends ActorRequest = ActorRequest> {
    */
   batchable?(req: Req): boolean
   receiveMany?(reqs: Req[]): Promise<Array<Settled<unknown>>>
+  /**
+   * Optional: true while the actor stands for nothing stored (a user or channel that does not
+   * exist). Such an activation is let go as soon as it is idle, so that requests naming made-up
+   * keys cannot fill memory with activations.
+   */
+  isEmpty?(): boolean
 }
 
 /** One answer of several: a value, or the contract's error. */
@@ -186,7 +192,14 @@ export class ActorRuntime {
       activation.inFlightReadOnly--
       activation.lastUsed = this.clock.now()
       activation.drained?.()
+      this.dropIfEmpty(activation)
     }
+  }
+
+  /** Lets go of an idle activation of a key that holds nothing (see Actor.isEmpty). */
+  private dropIfEmpty(activation: Activation): void {
+    if (activation.state !== 'valid' || !activation.idle || this.stopping) return
+    if (activation.actor?.isEmpty?.()) void this.deactivateActivation(activation)
   }
 
   private pump(activation: Activation): void {
@@ -215,6 +228,7 @@ export class ActorRuntime {
         activation.running = false
         activation.lastUsed = this.clock.now()
         activation.drained?.()
+        this.dropIfEmpty(activation)
       }
     })()
   }

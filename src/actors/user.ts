@@ -5,7 +5,8 @@
  * The inbox holds pointers `(channel, seq)` for messages; bodies stay in the channel's log.
  *
  * Storage layout (sub-keys; docs/STORAGE.md): `p` profile, `m` meta, `f/<user>` friend state,
- * `c/<channel>` membership and read position, `k/<channel>` delivery cursor, `i/<inboxSeq>` inbox;
+ * `c/<channel>` membership and read position, `k/<channel>` delivery cursor, `i/<inboxSeq>` inbox,
+ * `a` token revocations and failed logins (user-auth.ts), `b/<user>` users this user blocks;
  * push subscriptions and pending notifications are kept by `UserPush` (src/push/user-push.ts).
  */
 import { asChatError, errors } from '../errors.js'
@@ -15,7 +16,9 @@ import { UserPush } from '../push/user-push.js'
 import { HIGH, SEP, num, parseNum } from '../storage/keys.js'
 import type { ActorStore } from '../storage/actor-store.js'
 import type { KvOp } from '../storage/kv.js'
-import { type ActorEnv, REREGISTER_FRAME } from './env.js'
+import { type ActorEnv, REREGISTER_FRAME, REVOKED_FRAME } from './env.js'
+import { dmId } from './ids.js'
+import { AUTH_KEY, type AuthRecord, UserAuth } from './user-auth.js'
 import type { ChannelEvent, DeviceRef, FriendState, SyncResult, UserReplies, UserRequest } from './messages.js'
 import type { Actor, Settled } from './runtime.js'
 
@@ -26,10 +29,12 @@ type InboxEntry =
   | { c: string; s: number }
   | { op: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
 
-/** Text (UTF-16 units) of message bodies after which a sync page ends early. */
-const SYNC_PAGE_CHARS = 1_000_000
+/** Bytes (UTF-8) of message text a sync page holds at most (PROTOCOL.md 4.2); more ends it early. */
+export const SYNC_PAGE_BYTES = 1024 * 1024
+/** Group member lists read at once while a presence query looks for visible users. */
+const PRESENCE_GROUPS_AT_ONCE = 32
 /** Inbox rows whose bodies are fetched together while a sync page is built. */
-const SYNC_FETCH_CHUNK = 100
+const SYNC_FETCH_CHUNK = 32
 
 const K = {
   profile: 'p',
@@ -38,6 +43,7 @@ const K = {
   channel: (c: string) => `c${SEP}${c}`,
   cursor: (c: string) => `k${SEP}${c}`,
   inbox: (n: number) => `i${SEP}${num(n)}`,
+  block: (u: string) => `b${SEP}${u}`,
 }
 
 export class UserActor implements Actor<UserRequest> {
@@ -51,31 +57,44 @@ export class UserActor implements Actor<UserRequest> {
   /** The status friends were last told, so they hear only of changes. */
   private announcedOnline = false
   private readonly push: UserPush
+  private readonly auth: UserAuth
+  /** Users this user blocks. */
+  private readonly blocked = new Set<string>()
 
   constructor(private readonly username: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
     this.push = new UserPush(username, store, { actors: env.actors, notifier: env.notifier, policy: env.config.push ?? DEFAULT_PUSH_POLICY, now: env.now, clock: env.clock, random: env.random })
+    this.auth = new UserAuth(env.now)
   }
 
   async activate(): Promise<void> {
-    const [profile, meta] = await this.store.getMany<unknown>([K.profile, K.meta])
+    const [profile, meta, auth] = await this.store.getMany<unknown>([K.profile, K.meta, AUTH_KEY])
     this.profile = (profile as Profile | undefined) ?? null
     if (!this.profile) return
     this.meta = (meta as Meta | undefined) ?? this.meta
-    const [friends, channels, cursors] = await Promise.all([
+    this.auth.load(auth as AuthRecord | undefined)
+    const [friends, channels, cursors, blocked] = await Promise.all([
       this.store.range<FriendState>({ gt: `f${SEP}`, lt: `f${SEP}${HIGH}` }),
       this.store.range<Membership>({ gt: `c${SEP}`, lt: `c${SEP}${HIGH}` }),
       this.store.range<number>({ gt: `k${SEP}`, lt: `k${SEP}${HIGH}` }),
+      this.store.range<boolean>({ gt: `b${SEP}`, lt: `b${SEP}${HIGH}` }),
     ])
     for (const [k, v] of friends) this.friends.set(k.slice(2), v)
     for (const [k, v] of channels) this.channels.set(k.slice(2), v)
     for (const [k, v] of cursors) this.cursors.set(k.slice(2), v)
+    for (const [k] of blocked) this.blocked.add(k.slice(2))
     await this.push.load()
+  }
+
+  /** A user that does not exist: the runtime lets go of such an activation at once. */
+  isEmpty(): boolean {
+    return this.profile === null
   }
 
   isReadOnly(req: UserRequest): boolean {
     switch (req.kind) {
       case 'credentials': case 'profile': case 'friends': case 'sync': case 'channels': case 'wake':
       case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged': case 'typing':
+      case 'checkToken': case 'blocks': case 'admit':
         return true
       case 'push':
         return req.op.kind === 'list'
@@ -97,7 +116,18 @@ export class UserActor implements Actor<UserRequest> {
   async receive(req: UserRequest): Promise<unknown> {
     switch (req.kind) {
       case 'signup': return this.handleSignup(req)
-      case 'credentials': return { passwordHash: this.requireProfile().passwordHash, user: this.view() }
+      case 'credentials': return this.handleCredentials()
+      case 'loginResult': return this.handleLoginResult(req)
+      case 'checkToken': return this.handleCheckToken(req)
+      case 'revokeToken': return this.handleRevoke(req)
+      case 'revokeAll': return this.handleRevoke(req)
+      case 'block': return this.handleBlock(req.user, true)
+      case 'unblock': return this.handleBlock(req.user, false)
+      case 'blocks': this.requireProfile(); return [...this.blocked].sort()
+      case 'admit':
+        this.requireProfile()
+        if (this.blocked.has(req.by)) throw errors.forbidden(`${this.username} does not accept you`)
+        return this.view()
       case 'profile': this.requireProfile(); return this.view()
       case 'updateProfile': return this.handleUpdateProfile(req)
       case 'friendReceived': return this.handleFriendReceived(req)
@@ -140,9 +170,67 @@ export class UserActor implements Actor<UserRequest> {
     return this.view()
   }
 
+  /** A login begins: the hash to check, unless this username had too many failures lately. */
+  private handleCredentials(): UserReplies['credentials'] {
+    const profile = this.requireProfile()
+    const verdict = this.auth.begin()
+    if (verdict.kind === 'throttled') return verdict
+    return { kind: 'go', attempt: verdict.attempt, passwordHash: profile.passwordHash, user: this.view(), gen: this.auth.gen }
+  }
+
+  private async handleLoginResult(req: Extract<UserRequest, { kind: 'loginResult' }>): Promise<null> {
+    if (!this.profile) return null
+    const change = this.auth.finish(req.attempt, req.outcome)
+    if (change) {
+      await this.store.commit(change.ops)
+      change.apply()
+    }
+    return null
+  }
+
+  private handleCheckToken(req: Extract<UserRequest, { kind: 'checkToken' }>): null {
+    this.requireProfile()
+    if (!this.auth.valid(req.tid, req.gen)) throw errors.unauthorized('this session was logged out')
+    return null
+  }
+
+  /** Revokes one token or all of them, and closes the sockets opened with them. */
+  private async handleRevoke(req: Extract<UserRequest, { kind: 'revokeToken' | 'revokeAll' }>): Promise<null> {
+    this.requireProfile()
+    const change = req.kind === 'revokeAll' ? this.auth.revokeAll() : this.auth.revoke(req.tid, req.exp)
+    await this.store.commit(change.ops)
+    change.apply()
+    // The push subscriptions made with what was revoked stop too.
+    await this.push.forgetDevice(req.kind === 'revokeAll' ? null : (req.deviceId ?? '\0none'))
+    const targets: DeviceRef[] = []
+    for (const [id, d] of this.devices) {
+      if (d.ref.tid !== undefined && this.auth.valid(d.ref.tid, d.ref.gen ?? -1)) continue
+      targets.push(d.ref)
+      this.devices.delete(id)
+    }
+    if (targets.length > 0) {
+      this.env.pusher.push(targets, REVOKED_FRAME)
+      await this.setPresence(this.env.now())
+    }
+    return null
+  }
+
+  /** Blocks or unblocks `user`; the 1:1 channel between them learns of it first (it refuses sends). */
+  private async handleBlock(user: string, on: boolean): Promise<string[]> {
+    this.requireProfile()
+    if (user === this.username) throw errors.badRequest('you cannot block yourself')
+    if (this.blocked.has(user) === on) return [...this.blocked].sort()
+    await this.env.actors.channel(dmId(this.username, user), { kind: 'setBlock', by: this.username, on })
+    await this.store.commit([on ? { type: 'put', key: K.block(user), value: true } : { type: 'del', key: K.block(user) }])
+    if (on) this.blocked.add(user)
+    else this.blocked.delete(user)
+    return [...this.blocked].sort()
+  }
+
   /** Someone asked to befriend this user: pending, or friends if this user had asked first. */
   private async handleFriendReceived(req: Extract<UserRequest, { kind: 'friendReceived' }>): Promise<FriendState> {
     this.requireProfile()
+    if (this.blocked.has(req.from)) throw errors.forbidden(`${this.username} does not accept friend requests from you`)
     const current = this.friends.get(req.from)
     const next: FriendState = current === 'requested' || current === 'friends' ? 'friends' : 'pending'
     return this.setFriend(req.from, next)
@@ -262,6 +350,12 @@ export class UserActor implements Actor<UserRequest> {
 
   private async handleConnect(req: Extract<UserRequest, { kind: 'connect' }>): Promise<UserReplies['connect']> {
     this.requireProfile()
+    const { tid, gen } = req.device
+    if (tid !== undefined && !this.auth.valid(tid, gen ?? -1)) throw errors.unauthorized('this session was logged out')
+    // A session registering again (after the user's key moved) is not a new device.
+    if (!this.devices.has(req.device.sessionId) && this.devices.size >= this.env.config.maxDevices) {
+      throw errors.limitReached(`at most ${this.env.config.maxDevices} devices may be connected at once`)
+    }
     this.devices.set(req.device.sessionId, { ref: req.device, live: true })
     await this.setPresence(req.at)
     return { inboxSeq: this.meta.inboxSeq }
@@ -307,7 +401,7 @@ export class UserActor implements Actor<UserRequest> {
     const changed = online !== this.announcedOnline
     this.announcedOnline = online
     if (!changed) return
-    const friends = [...this.friends].filter(([, s]) => s === 'friends').map(([u]) => u)
+    const friends = [...this.friends].filter(([u, s]) => s === 'friends' && !this.blocked.has(u)).map(([u]) => u)
     if (friends.length > 0) void this.env.actors.users(friends, { kind: 'presenceChanged', presence: this.presenceView() })
   }
 
@@ -321,24 +415,46 @@ export class UserActor implements Actor<UserRequest> {
   }
 
   private handlePresenceFor(req: Extract<UserRequest, { kind: 'presenceFor' }>): PresenceView | null {
-    if (!this.profile) return null
+    if (!this.profile || this.blocked.has(req.requester)) return null
     const visible = this.friends.get(req.requester) === 'friends' || req.requesterChannels.some((c) => this.channels.has(c))
     return visible ? this.presenceView() : null
   }
 
+  /**
+   * Presence of the named users that this user may see. Only users this actor already knows to
+   * be visible (friends, the other side of its 1:1 channels, members of its groups) are asked, so
+   * a query naming strangers or made-up names activates nobody; each one asked checks again
+   * (blocks, and whether the friendship still holds).
+   */
   private async handlePresenceQuery(req: Extract<UserRequest, { kind: 'presenceQuery' }>): Promise<PresenceView[]> {
     this.requireProfile()
-    const others = [...new Set(req.users)].filter((u) => u !== this.username)
+    const wanted = new Set(req.users.filter((u) => u !== this.username))
     const out: PresenceView[] = req.users.includes(this.username) ? [this.presenceView()] : []
-    if (others.length === 0) return out
-    const results = await this.env.actors.users(others, { kind: 'presenceFor', requester: this.username, requesterChannels: [...this.channels.keys()] })
+    const candidates: string[] = []
+    const take = (u: string) => {
+      if (wanted.delete(u)) candidates.push(u)
+    }
+    for (const [u, state] of this.friends) if (state === 'friends') take(u)
+    const groups: string[] = []
+    for (const c of this.channels.keys()) {
+      if (c.startsWith('dm:')) {
+        const [, a, b] = c.split(':') as [string, string, string]
+        take(a === this.username ? b : a)
+      } else groups.push(c)
+    }
+    for (let i = 0; i < groups.length && wanted.size > 0; i += PRESENCE_GROUPS_AT_ONCE) {
+      const infos = await Promise.all(groups.slice(i, i + PRESENCE_GROUPS_AT_ONCE).map((g) => this.env.actors.channel(g, { kind: 'info' }).catch(() => null)))
+      for (const info of infos) for (const m of info?.view.members ?? []) take(m)
+    }
+    if (candidates.length === 0) return out
+    const results = await this.env.actors.users(candidates, { kind: 'presenceFor', requester: this.username, requesterChannels: [...this.channels.keys()] })
     for (const r of results) if (r.ok && r.value) out.push(r.value)
     return out
   }
 
   /**
    * Events after `since`, oldest first, with message bodies read from their channels. A page
-   * stops early, with `more` set, once its bodies pass SYNC_PAGE_CHARS: a page of large messages
+   * stops early, with `more` set, before its bodies pass SYNC_PAGE_BYTES: a page of large messages
    * must fit a socket's queue, and the bodies are fetched chunk by chunk so a big backlog is never
    * held in memory at once.
    */
@@ -347,12 +463,12 @@ export class UserActor implements Actor<UserRequest> {
     const since = Math.max(0, req.since)
     const rows = await this.store.range<InboxEntry>({ gt: K.inbox(since), lt: `i${SEP}${HIGH}`, limit: req.limit })
     const events: InboxEvent[] = []
-    let chars = 0
-    for (let at = 0; at < rows.length && (events.length === 0 || chars < SYNC_PAGE_CHARS); at += SYNC_FETCH_CHUNK) {
+    let bytes = 0
+    let full = false
+    for (let at = 0; at < rows.length && !full; at += SYNC_FETCH_CHUNK) {
       const chunk = rows.slice(at, at + SYNC_FETCH_CHUNK)
       const bodies = await this.bodiesOf(chunk)
       for (const [key, e] of chunk) {
-        if (events.length > 0 && chars >= SYNC_PAGE_CHARS) break
         const inboxSeq = parseNum(key.slice(2))
         if (!('c' in e)) {
           events.push({ ...e, inboxSeq })
@@ -361,8 +477,14 @@ export class UserActor implements Actor<UserRequest> {
         const m = bodies.get(`${e.c}/${e.s}`)
         // A gap in inboxSeq would break every client's cursor: refuse rather than skip.
         if (!m) throw errors.unavailable(`message ${e.c}/${e.s} is not readable right now`)
+        // One message always fits (100,000 code points are at most 400 KB): a page is never empty.
+        const size = Buffer.byteLength(m.text)
+        if (events.length > 0 && bytes + size > SYNC_PAGE_BYTES) {
+          full = true
+          break
+        }
         events.push({ op: 'message', inboxSeq, ...m })
-        chars += m.text.length
+        bytes += size
       }
     }
     const next = events.length > 0 ? events[events.length - 1]!.inboxSeq : since

@@ -6,17 +6,19 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { Kvm, type KV } from '@nats-io/kv'
 import { RECORD_KEY, parseHeartbeat } from './membership-nats.js'
+import { type NatsCredentials, natsAuthOptions } from './nats-auth.js'
 import { type Heartbeat, encodeRecordValue, parseRecordValue, withoutMember } from './membership.js'
 
 export class AdminError extends Error {
   override readonly name = 'AdminError'
 }
 
-interface AdminOptions { nats: string[]; cluster: string; json: boolean; waitMs: number; force: boolean; rest: string[] }
+interface AdminOptions extends NatsCredentials { nats: string[]; cluster: string; json: boolean; waitMs: number; force: boolean; rest: string[] }
 
 export function parseAdminArgs(argv: string[], env: Record<string, string | undefined>): AdminOptions {
   const o: AdminOptions = {
     nats: (env.CHAT_NATS_URL ?? '').split(',').filter(Boolean), cluster: env.CHAT_CLUSTER || 'chat', json: false, waitMs: 2500, force: false, rest: [],
+    natsUser: env.CHAT_NATS_USER || null, natsPass: env.CHAT_NATS_PASS || null, natsToken: env.CHAT_NATS_TOKEN || null, natsCreds: env.CHAT_NATS_CREDS || null,
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -28,6 +30,10 @@ export function parseAdminArgs(argv: string[], env: Record<string, string | unde
     if (arg === '--nats') o.nats = value().split(',').filter(Boolean)
     else if (arg === '--cluster') o.cluster = value()
     else if (arg === '--wait-ms') o.waitMs = Number(value())
+    else if (arg === '--nats-user') o.natsUser = value()
+    else if (arg === '--nats-pass') o.natsPass = value()
+    else if (arg === '--nats-token') o.natsToken = value()
+    else if (arg === '--nats-creds') o.natsCreds = value()
     else if (arg === '--json') o.json = true
     else if (arg === '--force') o.force = true
     else if (arg.startsWith('--')) throw new AdminError(`unknown option ${arg}`)
@@ -43,7 +49,7 @@ interface Listed { id: string; http: string; grpc: string; region: string | null
 /** Runs `members` or `remove`; returns the text to print. */
 export async function runAdmin(command: 'members' | 'remove', argv: string[], env: Record<string, string | undefined>): Promise<string> {
   const o = parseAdminArgs(argv, env)
-  const nc = await connect({ servers: o.nats, timeout: 5000, maxReconnectAttempts: 2 })
+  const nc = await connect({ ...natsAuthOptions(o), servers: o.nats, timeout: 5000, maxReconnectAttempts: 2 })
   try {
     const kv = await new Kvm(nc).open(`${o.cluster}-members`)
     const heard = await listen(nc, `${o.cluster}.members.heartbeat`, o.waitMs)

@@ -39,6 +39,8 @@ export interface ClusterParts {
   membership: Membership
   transport: Transport
   sessions: LocalSessions
+  /** Pushes to other nodes dropped by the pusher's bound (for the metric). */
+  onPushesDropped?: (pushes: number) => void
 }
 
 export class Cluster {
@@ -84,7 +86,7 @@ export class Cluster {
     this.replica.onPromise((key, epoch) => this.storage.superseded(key, epoch))
     this.runtime = runtime(this.storage)
     this.router = new ClusterRouter(this.view, this.runtime, transport, log, clock, random)
-    this.pusher = new ClusterPusher(this.view, sessions, transport, log, clock)
+    this.pusher = new ClusterPusher(this.view, sessions, transport, log, clock, parts.onPushesDropped)
     this.service = new PeerService(this.view, this.runtime, sessions, this.replica, log)
     this.repairer = new Repairer(this.ctx, {
       intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20,

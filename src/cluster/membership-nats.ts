@@ -1,4 +1,4 @@
-import { connect, type NatsConnection, type QueuedIterator } from '@nats-io/transport-node'
+import { type ConnectionOptions, connect, type NatsConnection, type QueuedIterator } from '@nats-io/transport-node'
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
 import { Kvm, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv'
 import { sleep } from '../clock.js'
@@ -14,6 +14,8 @@ export interface NatsMembershipOptions extends MembershipOptions {
   reconnectWaitMs?: number
   /** How long leave(), remove() and refresh() keep retrying while the store is unreachable (ms). */
   opTimeoutMs?: number
+  /** Credentials for the NATS server (nats-auth.ts). */
+  auth?: Partial<ConnectionOptions>
 }
 
 /** The one key of the `<cluster>-members` bucket that holds the ring record. */
@@ -34,9 +36,11 @@ export class NatsMembership extends MembershipBase {
   private kv: KV | undefined
   private watcher: QueuedIterator<KvWatchEntry> | undefined
   private connected = false
+  private readonly auth: Partial<ConnectionOptions>
 
   constructor(opts: NatsMembershipOptions) {
     super(opts)
+    this.auth = opts.auth ?? {}
     this.servers = opts.servers
     this.reconnectWaitMs = opts.reconnectWaitMs ?? 500
     this.subject = `${opts.cluster}.members.heartbeat`
@@ -48,6 +52,7 @@ export class NatsMembership extends MembershipBase {
     this.bind(addresses)
     this.started = true
     const nc = await connect({
+      ...this.auth,
       servers: this.servers,
       name: `${this.options.cluster}/${this.self.id}`,
       maxReconnectAttempts: -1,

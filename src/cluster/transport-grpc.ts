@@ -1,11 +1,14 @@
 /**
  * The real node-to-node transport: gRPC over HTTP/2 with proto/node.proto, one long-lived
- * channel per peer address. Insecure credentials: node-to-node TLS is future work, so nodes
- * must talk over a private network.
+ * channel per peer address. Every request is signed with the cluster secret (rpc-auth.ts) and
+ * checked before it is even decoded: one without valid credentials is answered UNAUTHENTICATED
+ * and changes nothing. With certificates, the channel is mutual TLS as well: a peer must present
+ * a certificate signed by the cluster's CA (any such certificate: the CA is the cluster's own).
  */
 import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
+import { AUTH_HEADERS, RequestSigner, RequestVerifier, rpcKey, type SignedHeaders } from './rpc-auth.js'
 import {
   decodeBody, encodeBody, errorMessage, settleReplies, settleReply, TransportError,
   type ActorCall, type ActorMultiCall, type PeerClient, type PeerRequest, type PushBatch,
@@ -19,6 +22,12 @@ export interface GrpcTransportOptions {
   closeGraceMs?: number
   /** Where proto/node.proto lives; by default found relative to this file in src/ or dist/. */
   protoPath?: string
+  /** Sign outgoing and require signed incoming requests with this cluster secret, as node `self`. */
+  auth?: { secret: string; self: string }
+  /** Mutual TLS: the cluster CA, and this node's certificate and key (PEM). */
+  tls?: { ca: Buffer; cert: Buffer; key: Buffer }
+  /** Called for each refused incoming request (a metric), with the reason. */
+  onRefused?: (reason: string) => void
 }
 
 const SERVICE = 'chat.cluster.v1.Node'
@@ -43,14 +52,35 @@ export class GrpcTransport implements Transport {
   private readonly clients = new Map<string, GrpcPeerClient>()
   private server: grpc.Server | undefined
   private closing: Promise<void> | undefined
+  private readonly signer: RequestSigner | undefined
+  private readonly verifier: RequestVerifier | undefined
 
-  constructor(options: GrpcTransportOptions = {}) {
+  constructor(private readonly options: GrpcTransportOptions = {}) {
     this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024
     this.closeGraceMs = options.closeGraceMs ?? 1000
     // Resolved from this file so the same code works from src/cluster (tests) and dist/cluster.
     const protoPath = options.protoPath ?? fileURLToPath(new URL('../../proto/node.proto', import.meta.url))
     const definition = protoLoader.loadSync(protoPath, { keepCase: false, longs: Number, defaults: false, oneofs: false })
     this.methods = definition[SERVICE] as unknown as Methods
+    if (options.auth) {
+      const key = rpcKey(options.auth.secret)
+      this.signer = new RequestSigner(key, options.auth.self)
+      this.verifier = new RequestVerifier(key)
+    }
+  }
+
+  private serverCredentials(): grpc.ServerCredentials {
+    const tls = this.options.tls
+    if (!tls) return grpc.ServerCredentials.createInsecure()
+    // `true`: a client must present a certificate the cluster CA signed.
+    return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true)
+  }
+
+  private clientCredentials(): grpc.ChannelCredentials {
+    const tls = this.options.tls
+    if (!tls) return grpc.credentials.createInsecure()
+    // Peers are dialled by address; what proves membership is the CA's signature, not a name.
+    return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert, { checkServerIdentity: () => undefined })
   }
 
   async listen(host: string, port: number, handlers: TransportHandlers): Promise<number> {
@@ -62,11 +92,11 @@ export class GrpcTransport implements Transport {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     })
-    server.addService(this.methods as unknown as grpc.ServiceDefinition, serviceImpl(handlers))
+    server.addService(rawRequests(this.methods) as unknown as grpc.ServiceDefinition, serviceImpl(handlers, this.methods, this.verifier, this.options.onRefused))
     this.server = server
     const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
     return await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${bindHost}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      server.bindAsync(`${bindHost}:${port}`, this.serverCredentials(), (err, bound) => {
         if (err) {
           this.server = undefined
           reject(new TransportError('UNAVAILABLE', `cannot listen on ${bindHost}:${port}: ${err.message}`, err))
@@ -80,8 +110,8 @@ export class GrpcTransport implements Transport {
   peer(address: string): PeerClient {
     let client = this.clients.get(address)
     if (!client) {
-      if (this.closing) return new GrpcPeerClient(address, this.methods, undefined)
-      client = new GrpcPeerClient(address, this.methods, new grpc.Client(address, grpc.credentials.createInsecure(), {
+      if (this.closing) return new GrpcPeerClient(address, this.methods, undefined, this.signer)
+      client = new GrpcPeerClient(address, this.methods, new grpc.Client(address, this.clientCredentials(), {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.keepalive_permit_without_calls': 1,
@@ -92,7 +122,7 @@ export class GrpcTransport implements Transport {
         // Own subchannels per transport: several nodes in one test process must not share
         // connections, or closing one node would disturb the others.
         'grpc.use_local_subchannel_pool': 1,
-      }))
+      }), this.signer)
       this.clients.set(address, client)
     }
     return client
@@ -126,6 +156,7 @@ class GrpcPeerClient implements PeerClient {
     private readonly address: string,
     private readonly methods: Methods,
     private client: grpc.Client | undefined,
+    private readonly signer: RequestSigner | undefined,
   ) {}
 
   async call(req: ActorCall, deadlineMs: number): Promise<Reply> {
@@ -168,8 +199,15 @@ class GrpcPeerClient implements PeerClient {
         else resolve(value as T)
       }
       try {
-        client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request,
-          { deadline: Date.now() + deadlineMs }, callback)
+        // Serialized here, once: the signature covers exactly the bytes sent.
+        const bytes = method.requestSerialize(request)
+        const metadata = new grpc.Metadata()
+        if (this.signer) {
+          const h = this.signer.sign(method.path, bytes)
+          for (const k of Object.keys(AUTH_HEADERS) as Array<keyof SignedHeaders>) metadata.set(AUTH_HEADERS[k], h[k])
+        }
+        client.makeUnaryRequest(method.path, (b: Buffer) => b, method.responseDeserialize, bytes,
+          metadata, { deadline: Date.now() + deadlineMs }, callback)
       } catch (err) {
         reject(new TransportError('UNAVAILABLE', `cannot call ${this.address}: ${errorMessage(err)}`, err))
       }
@@ -182,6 +220,7 @@ function fromStatus(err: grpc.ServiceError, address: string): TransportError {
   switch (err.code) {
     case grpc.status.DEADLINE_EXCEEDED: return new TransportError('DEADLINE', message, err)
     case grpc.status.UNAVAILABLE:
+    case grpc.status.UNAUTHENTICATED:
     case grpc.status.CANCELLED: return new TransportError('UNAVAILABLE', message, err)
     default: return new TransportError('INTERNAL', message, err)
   }
@@ -220,29 +259,67 @@ function answer<T>(callback: grpc.sendUnaryData<T>, work: Promise<T>): void {
   work.then((value) => callback(null, value), (err: unknown) => callback({ code: grpc.status.INTERNAL, details: errorMessage(err) }))
 }
 
-function serviceImpl(handlers: TransportHandlers): grpc.UntypedServiceImplementation {
-  const call: grpc.handleUnaryCall<WireCall, WireReply> = (rpc, callback) => {
-    const r = rpc.request
+/** The service with requests left as bytes: they are checked before anything decodes them. */
+function rawRequests(methods: Methods): Methods {
+  const raw = (m: Method): Method => ({ ...m, requestDeserialize: (b: Buffer) => b })
+  return { Call: raw(methods.Call), CallMany: raw(methods.CallMany), Push: raw(methods.Push), Peer: raw(methods.Peer) }
+}
+
+function headers(metadata: grpc.Metadata): Partial<SignedHeaders> {
+  const one = (k: string) => {
+    const v = metadata.get(k)[0]
+    return typeof v === 'string' ? v : undefined
+  }
+  return { from: one(AUTH_HEADERS.from), ts: one(AUTH_HEADERS.ts), nonce: one(AUTH_HEADERS.nonce), sig: one(AUTH_HEADERS.sig) }
+}
+
+function serviceImpl(
+  handlers: TransportHandlers, methods: Methods, verifier: RequestVerifier | undefined, onRefused?: (reason: string) => void,
+): grpc.UntypedServiceImplementation {
+  /** Verifies the call's credentials, then decodes it; null (answered already) when refused. */
+  const admit = <T>(method: Method, rpc: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<never>): T | null => {
+    if (verifier) {
+      const verdict = verifier.verify(method.path, headers(rpc.metadata), rpc.request)
+      if (!verdict.ok) {
+        onRefused?.(verdict.reason)
+        callback({ code: grpc.status.UNAUTHENTICATED, details: `cluster credentials required: ${verdict.reason}` })
+        return null
+      }
+    }
+    try {
+      return method.requestDeserialize(rpc.request) as T
+    } catch {
+      callback({ code: grpc.status.INVALID_ARGUMENT, details: 'malformed request' })
+      return null
+    }
+  }
+  const call: grpc.handleUnaryCall<Buffer, WireReply> = (rpc, callback) => {
+    const r = admit<WireCall>(methods.Call, rpc, callback as grpc.sendUnaryData<never>)
+    if (!r) return
     answer(callback, settleReply(() => handlers.call({
       key: r.key ?? '', kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
     })).then(toWireReply))
   }
-  const callMany: grpc.handleUnaryCall<WireMultiCall, WireMultiReply> = (rpc, callback) => {
-    const r = rpc.request
+  const callMany: grpc.handleUnaryCall<Buffer, WireMultiReply> = (rpc, callback) => {
+    const r = admit<WireMultiCall>(methods.CallMany, rpc, callback as grpc.sendUnaryData<never>)
+    if (!r) return
     const keys = r.keys ?? []
     answer(callback, settleReplies(keys.length, () => handlers.callMany({
       keys, kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
     })).then((replies) => ({ replies: replies.map(toWireReply) })))
   }
-  const push: grpc.handleUnaryCall<WirePushBatch, WirePushAck> = (rpc, callback) => {
-    const pushes = (rpc.request.pushes ?? []).map((p) => ({ sessions: p.sessions ?? [], frame: p.frame ?? '' }))
+  const push: grpc.handleUnaryCall<Buffer, WirePushAck> = (rpc, callback) => {
+    const r = admit<WirePushBatch>(methods.Push, rpc, callback as grpc.sendUnaryData<never>)
+    if (!r) return
+    const pushes = (r.pushes ?? []).map((p) => ({ sessions: p.sessions ?? [], frame: p.frame ?? '' }))
     answer(callback, Promise.resolve().then(() => handlers.push({ pushes })).then(
       (): WirePushAck => ({}),
       (err: unknown): WirePushAck => ({ error: { code: 'INTERNAL', message: errorMessage(err) } }),
     ))
   }
-  const peer: grpc.handleUnaryCall<WirePeer, WireReply> = (rpc, callback) => {
-    const r = rpc.request
+  const peer: grpc.handleUnaryCall<Buffer, WireReply> = (rpc, callback) => {
+    const r = admit<WirePeer>(methods.Peer, rpc, callback as grpc.sendUnaryData<never>)
+    if (!r) return
     answer(callback, settleReply(() => handlers.peer({
       kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
     })).then(toWireReply))

@@ -4,12 +4,13 @@
  */
 import type { Actors } from '../actors/env.js'
 import { checkClientMsgId, checkText, isUsername, parseChannelId } from '../actors/ids.js'
-import type { FriendState, SendAck, SyncResult } from '../actors/messages.js'
-import { type ChatError, asChatError, errors, fromWire } from '../errors.js'
-import type { ChannelView, Message, PresenceView, UserView } from '../protocol/frames.js'
+import type { FriendState, HistoryPage, SendAck, SyncResult } from '../actors/messages.js'
+import { UserAuth } from '../actors/user-auth.js'
+import { type ChatError, asChatError, errors, fromWire, quote } from '../errors.js'
+import type { ChannelView, PresenceView, UserView } from '../protocol/frames.js'
 import { type Random, systemRandom } from '../random.js'
-import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords.js'
-import type { Tokens } from './tokens.js'
+import { type Derive, burnPasswordCheck, hashPassword, verifyPassword } from './passwords.js'
+import type { TokenClaims, Tokens } from './tokens.js'
 
 export interface HistoryWindow { before?: number; after?: number; limit: number }
 
@@ -21,34 +22,115 @@ export interface FriendView extends UserView {
 
 export interface ChannelSummary extends ChannelView { lastSeq: number; readSeq: number }
 
+/** Usernames without an account whose failed logins this node counts (see loginUnknown). */
+const UNKNOWN_TRACKED = 10_000
+
 export class ChatService {
+  private readonly unknownLogins = new Map<string, UserAuth>()
+
   constructor(
     private readonly actors: Actors,
     private readonly tokens: Tokens,
     private readonly maxGroupSize: number,
+    /** Where password hashes are computed (the node's bounded hasher threads), and its admission check. */
+    private readonly hasher?: { derive: Derive; admit(): void },
+    private readonly now: () => number = Date.now,
     /** Group and device ids. */
     private readonly random: Random = systemRandom,
   ) {}
 
+  private get derive(): Derive | undefined {
+    return this.hasher?.derive
+  }
+
   async signup(username: string, password: string, displayName?: string): Promise<UserView> {
-    const passwordHash = await hashPassword(password)
+    this.hasher?.admit()
+    const passwordHash = await hashPassword(password, this.derive)
     return this.actors.user(username, { kind: 'signup', passwordHash, displayName: displayName ?? username })
   }
 
+  /**
+   * A login. The user actor counts failures per username (the count holds on every node and
+   * survives failover) and refuses, before any hashing, a username with too many lately; the
+   * failure is stored before the 401 is answered, so a guesser cannot outrun the count.
+   */
   async login(username: string, password: string, deviceId?: string): Promise<{ token: string; user: UserView; deviceId: string }> {
+    // A full hasher refuses at once, before the user actor is even asked.
+    this.hasher?.admit()
     const creds = isUsername(username)
       ? await this.actors.user(username, { kind: 'credentials' }).catch((err) => {
         if (err?.code === 'NOT_FOUND') return null
         throw err
       })
       : null
-    if (!creds) {
-      await burnPasswordCheck(password)
-      throw errors.unauthorized('wrong username or password')
+    if (!creds) return this.loginUnknown(username, password)
+    if (creds.kind === 'throttled') throw errors.rateLimited('too many failed logins for this username; retry later', creds.retryAfterSec)
+    let ok: boolean
+    try {
+      ok = await verifyPassword(password, creds.passwordHash, this.derive)
+    } catch (err) {
+      // The hasher refused (busy): nothing was checked, so nothing is counted.
+      await this.actors.user(username, { kind: 'loginResult', attempt: creds.attempt, outcome: 'cancelled' }).catch(() => null)
+      throw err
     }
-    if (!(await verifyPassword(password, creds.passwordHash))) throw errors.unauthorized('wrong username or password')
+    await this.actors.user(username, { kind: 'loginResult', attempt: creds.attempt, outcome: ok ? 'ok' : 'failed' })
+    if (!ok) throw errors.unauthorized('wrong username or password')
     const device = deviceId ?? `d-${this.random.bytes(8).toString('hex')}`
-    return { token: this.tokens.issue(username, device), user: creds.user, deviceId: device }
+    return { token: this.tokens.issue(username, device, creds.gen).token, user: creds.user, deviceId: device }
+  }
+
+  /**
+   * A login for a username without an account answers like a wrong password, after as long, and
+   * is throttled alike (so the 429 does not tell which names exist). Its count is kept on this
+   * node only, for at most UNKNOWN_TRACKED names: there is no account to protect.
+   */
+  private async loginUnknown(username: string, password: string): Promise<never> {
+    const key = username.slice(0, 64)
+    let guard = this.unknownLogins.get(key)
+    if (guard) this.unknownLogins.delete(key)
+    else guard = new UserAuth(this.now)
+    this.unknownLogins.set(key, guard)
+    if (this.unknownLogins.size > UNKNOWN_TRACKED) this.unknownLogins.delete(this.unknownLogins.keys().next().value!)
+    const verdict = guard.begin()
+    if (verdict.kind === 'throttled') throw errors.rateLimited('too many failed logins for this username; retry later', verdict.retryAfterSec)
+    try {
+      await burnPasswordCheck(password, this.derive)
+    } catch (err) {
+      guard.finish(verdict.attempt, 'cancelled')
+      throw err
+    }
+    guard.finish(verdict.attempt, 'failed')?.apply()
+    throw errors.unauthorized('wrong username or password')
+  }
+
+  /** Whether a genuine token is still good (not revoked); UNAUTHORIZED otherwise. */
+  async checkToken(claims: TokenClaims): Promise<void> {
+    await this.actors.user(claims.user, { kind: 'checkToken', tid: claims.tid, gen: claims.gen }).catch((err) => {
+      throw err?.code === 'NOT_FOUND' ? errors.unauthorized() : err
+    })
+  }
+
+  logout(claims: TokenClaims): Promise<null> {
+    return this.actors.user(claims.user, { kind: 'revokeToken', tid: claims.tid, exp: claims.exp, deviceId: claims.device })
+  }
+
+  logoutEverywhere(user: string): Promise<null> {
+    return this.actors.user(user, { kind: 'revokeAll' })
+  }
+
+  block(user: string, target: string): Promise<string[]> {
+    if (target === user) throw errors.badRequest('you cannot block yourself')
+    if (!isUsername(target)) throw errors.notFound(`no user ${quote(target)}`)
+    return this.actors.user(user, { kind: 'block', user: target })
+  }
+
+  unblock(user: string, target: string): Promise<string[]> {
+    if (!isUsername(target)) return this.blocks(user)
+    return this.actors.user(user, { kind: 'unblock', user: target })
+  }
+
+  blocks(user: string): Promise<string[]> {
+    return this.actors.user(user, { kind: 'blocks' })
   }
 
   me(user: string): Promise<UserView> {
@@ -62,7 +144,7 @@ export class ChatService {
   /** Asks to befriend `target`; both become friends once both have asked. */
   async addFriend(user: string, target: string): Promise<{ username: string; state: FriendState }> {
     if (target === user) throw errors.badRequest('you cannot befriend yourself')
-    if (!isUsername(target)) throw errors.notFound(`no user ${target}`)
+    if (!isUsername(target)) throw errors.notFound(`no user ${quote(target)}`)
     // The target's side decides first: it knows whether it had already asked.
     const theirState = await this.actors.user(target, { kind: 'friendReceived', from: user })
     const state = await this.actors.user(user, { kind: 'friendSent', to: target, theirState })
@@ -74,13 +156,14 @@ export class ChatService {
     const names = friends.map((f) => f.username)
     const [profiles, presence] = await Promise.all([
       this.actors.users(names, { kind: 'profile' }),
-      this.actors.users(names, { kind: 'presence' }),
+      // Asked as this user: a friend who blocks them shows no status.
+      this.actors.users(names, { kind: 'presenceFor', requester: user, requesterChannels: [] }),
     ])
     return friends.map((f, i) => {
       const p = profiles[i]!
       const view: FriendView = { username: f.username, displayName: p.ok ? p.value.displayName : f.username, state: f.state }
       const pr = presence[i]!
-      if (f.state === 'friends' && pr.ok) {
+      if (f.state === 'friends' && pr.ok && pr.value) {
         view.status = pr.value.status
         view.lastActiveAt = pr.value.lastActiveAt
       }
@@ -91,14 +174,14 @@ export class ChatService {
   async createGroup(user: string, name: string, members: string[]): Promise<ChannelView> {
     const distinct = [...new Set([user, ...members])]
     if (distinct.length > this.maxGroupSize) throw errors.groupFull(this.maxGroupSize)
-    await this.requireUsers(distinct.filter((m) => m !== user))
+    await this.requireUsers(user, distinct.filter((m) => m !== user))
     const id = `g:${this.random.bytes(9).toString('base64url')}`
     return this.actors.channel(id, { kind: 'create', name, by: user, members: distinct })
   }
 
   async addMember(user: string, group: string, target: string): Promise<ChannelView> {
     const id = this.groupId(group)
-    await this.requireUsers([target])
+    await this.requireUsers(user, [target])
     return this.actors.channel(id, { kind: 'addMember', by: user, user: target })
   }
 
@@ -117,7 +200,7 @@ export class ChatService {
     return out
   }
 
-  history(user: string, channel: string, window: HistoryWindow): Promise<Message[]> {
+  history(user: string, channel: string, window: HistoryWindow): Promise<HistoryPage> {
     const { id } = parseChannelId(channel)
     return this.actors.channel(id, { kind: 'history', user, ...window })
   }
@@ -182,13 +265,14 @@ export class ChatService {
         return null
       }
     })()
-    if (!parsed || parsed.kind !== 'group') throw errors.notFound(`no group ${raw}`)
+    if (!parsed || parsed.kind !== 'group') throw errors.notFound(`no group ${quote(raw)}`)
     return parsed.id
   }
 
-  private async requireUsers(usernames: string[]): Promise<void> {
-    for (const u of usernames) if (!isUsername(u)) throw errors.notFound(`no user ${u}`)
-    const found = await this.actors.users(usernames, { kind: 'profile' })
+  /** Every one of `usernames` exists and does not block `by` (who wants to add them to a group). */
+  private async requireUsers(by: string, usernames: string[]): Promise<void> {
+    for (const u of usernames) if (!isUsername(u)) throw errors.notFound(`no user ${quote(u)}`)
+    const found = await this.actors.users(usernames, { kind: 'admit', by })
     found.forEach((r, i) => {
       if (!r.ok) throw r.error.code === 'NOT_FOUND' ? errors.notFound(`no user ${usernames[i]}`) : r.error
     })

@@ -6,6 +6,7 @@ import type { Topology } from '../cluster/topology.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import type { Random } from '../random.js'
+import type { AddressLimits } from './address-limits.js'
 import type { ChatService } from './chat-service.js'
 import type { SessionRegistry } from './sessions.js'
 import type { Tokens } from './tokens.js'
@@ -17,6 +18,8 @@ export interface GatewayDeps {
   service: ChatService
   actors: Actors
   tokens: Tokens
+  /** Sign-ups and logins per client address. */
+  addressLimits: AddressLimits
   registry: SessionRegistry
   metrics: Metrics
   topology: Topology

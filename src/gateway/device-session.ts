@@ -6,9 +6,9 @@
  */
 import type { Logger } from 'pino'
 import type { WebSocket, RawData } from 'ws'
-import { type Actors, REREGISTER_FRAME } from '../actors/env.js'
+import { type Actors, REREGISTER_FRAME, REVOKED_FRAME } from '../actors/env.js'
 import { parseChannelId } from '../actors/ids.js'
-import { type ChatError, asChatError, errors } from '../errors.js'
+import { type ChatError, asChatError, errors, publicError } from '../errors.js'
 import { CLOSE_CODES, type ClientFrame, type Ref, type SendFrame } from '../protocol/frames.js'
 import type { Clock, TimerHandle } from '../clock.js'
 import type { Metrics } from '../metrics.js'
@@ -17,6 +17,7 @@ import type { ChatService } from './chat-service.js'
 import { FrameError, parseFrame } from './frames.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionRegistry } from './sessions.js'
+import type { TokenClaims } from './tokens.js'
 
 export interface SessionDeps {
   nodeId: string
@@ -67,16 +68,41 @@ export class DeviceSession {
   private readonly sends: TokenBucket
   private readonly frames: TokenBucket
   private throttle: TimerHandle | null = null
+  private warnedOversize = false
+  /** When the token this socket was opened with expires (ms); the registry closes it then. */
+  readonly expiresAt: number
 
-  constructor(private readonly socket: WebSocket, readonly user: string, readonly deviceId: string, private readonly deps: SessionDeps) {
+  constructor(
+    private readonly socket: WebSocket,
+    readonly user: string,
+    readonly deviceId: string,
+    private readonly token: Pick<TokenClaims, 'tid' | 'gen' | 'exp'>,
+    private readonly deps: SessionDeps,
+  ) {
     this.id = deps.random.uuid()
+    this.expiresAt = token.exp
     this.lastFrameAt = deps.now()
     this.sends = new TokenBucket(deps.rateLimitPerSec, deps.rateBurst, deps.now)
     this.frames = new TokenBucket(Math.max(FRAME_RATE_PER_SEC, 2 * deps.rateLimitPerSec), Math.max(FRAME_BURST, 2 * deps.rateBurst), deps.now)
     socket.on('message', (data, isBinary) => this.onFrame(data, isBinary))
     socket.on('ping', () => this.touch())
     socket.on('close', () => this.onClose())
-    socket.on('error', (err) => deps.log.debug({ err, session: this.id }, 'socket error'))
+    socket.on('error', (err) => this.onSocketError(err))
+  }
+
+  private get ref() {
+    return { sessionId: this.id, deviceId: this.deviceId, node: this.deps.nodeId, tid: this.token.tid, gen: this.token.gen }
+  }
+
+  /** A frame over the limit is the client's mistake, not the node's: one warning line, no stack. */
+  private onSocketError(err: Error & { code?: string }): void {
+    if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      this.deps.metrics.bounds.inc({ bound: 'oversize_frame' })
+      if (!this.warnedOversize) this.deps.log.warn({ user: this.user, device: this.deviceId }, 'frame over the size limit; socket closed with 1009')
+      this.warnedOversize = true
+      return
+    }
+    this.deps.log.debug({ code: err.code, message: err.message, session: this.id }, 'socket error')
   }
 
   /** Registers the device with its user actor, sends `ready`, then handles queued frames. */
@@ -84,8 +110,7 @@ export class DeviceSession {
     const { registry, actors, nodeId } = this.deps
     registry.add(this)
     try {
-      const { inboxSeq } = await this.presence(() =>
-        actors.user(this.user, { kind: 'connect', device: { sessionId: this.id, deviceId: this.deviceId, node: nodeId }, at: this.lastFrameAt }))
+      const { inboxSeq } = await this.presence(() => actors.user(this.user, { kind: 'connect', device: this.ref, at: this.lastFrameAt }))
       if (this.closed) return
       this.send({ op: 'ready', user: this.user, deviceId: this.deviceId, node: nodeId, inboxSeq })
       this.started = true
@@ -93,8 +118,13 @@ export class DeviceSession {
       void this.drain()
     } catch (err) {
       const e = asChatError(err)
-      this.deps.log.warn({ err, user: this.user }, 'session start failed')
-      this.close(e.code === 'NOT_FOUND' || e.code === 'UNAUTHORIZED' ? CLOSE_CODES.UNAUTHORIZED : CLOSE_CODES.TRY_AGAIN_LATER, e.message.slice(0, 120))
+      if (e.code === 'LIMIT_REACHED') {
+        this.deps.metrics.bounds.inc({ bound: 'max_devices' })
+        return this.close(CLOSE_CODES.TOO_MANY_DEVICES, 'too many devices connected')
+      }
+      if (e.code === 'NOT_FOUND' || e.code === 'UNAUTHORIZED') return this.close(CLOSE_CODES.UNAUTHORIZED, 'logged out')
+      this.deps.log.warn({ code: e.code, user: this.user }, 'session start failed')
+      this.close(CLOSE_CODES.TRY_AGAIN_LATER, 'try again later')
     }
   }
 
@@ -102,12 +132,20 @@ export class DeviceSession {
   push(frame: string): void {
     if (this.closed) return
     if (frame === REREGISTER_FRAME) return this.reregister()
+    if (frame === REVOKED_FRAME) return this.expire('logged out')
     if (!this.started) {
       this.early.push(frame)
       return
     }
     this.deps.metrics.pushes.inc()
     this.sendRaw(frame)
+  }
+
+  /** The token was revoked or expired: the socket closes with 4401 (log in again). */
+  expire(reason: string): void {
+    if (this.closed) return
+    this.deps.metrics.revocations.inc()
+    this.close(CLOSE_CODES.UNAUTHORIZED, reason)
   }
 
   close(code: number, reason: string): void {
@@ -126,13 +164,17 @@ export class DeviceSession {
    */
   reregister(): void {
     if (this.closed || !this.started) return
-    const { actors, nodeId } = this.deps
-    const device = { sessionId: this.id, deviceId: this.deviceId, node: nodeId }
+    const { actors } = this.deps
+    const device = this.ref
     const at = this.lastFrameAt
     void this.presence(async () => {
       await actors.user(this.user, { kind: 'connect', device, at })
       if (!this.live) await actors.user(this.user, { kind: 'activity', sessionId: this.id, live: false, at })
-    }).catch((err) => this.deps.log.debug({ err, user: this.user }, 're-registering a device failed'))
+    }).catch((err) => {
+      // The token was revoked while the user's key moved: the new owner says so.
+      if (asChatError(err).code === 'UNAUTHORIZED') return this.expire('logged out')
+      this.deps.log.debug({ err, user: this.user }, 're-registering a device failed')
+    })
   }
 
   /** Called by the registry when the device has been silent past the presence timeout. */
@@ -269,12 +311,16 @@ export class DeviceSession {
       }
       case 'sync': {
         const r = await service.sync(this.user, frame.since, frame.limit!)
+        if (r.more && r.events.length < frame.limit!) this.deps.metrics.bounds.inc({ bound: 'sync_bytes' })
         return { op: 'sync', events: r.events, next: r.next, more: r.more }
       }
       case 'history': {
-        const messages = await service.history(this.user, frame.channel, { before: frame.before, after: frame.after, limit: frame.limit! })
+        const page = await service.history(this.user, frame.channel, { before: frame.before, after: frame.after, limit: frame.limit! })
         // The canonical id even when the window is empty (`dm:bob:alice` is `dm:alice:bob`).
-        return { op: 'history', channel: parseChannelId(frame.channel).id, messages }
+        const reply = { op: 'history', channel: parseChannelId(frame.channel).id, messages: page.messages }
+        if (!page.more) return reply
+        this.deps.metrics.bounds.inc({ bound: 'history_bytes' })
+        return { ...reply, more: true }
       }
       case 'read':
         await service.read(this.user, frame.channel, frame.seq, this.id)
@@ -290,7 +336,7 @@ export class DeviceSession {
   }
 
   private replyError(ref: Ref | undefined, err: ChatError): void {
-    const frame: Record<string, unknown> = { op: 'error', code: err.code, message: err.message }
+    const frame: Record<string, unknown> = { op: 'error', ...publicError(err) }
     if (ref !== undefined) frame.ref = ref
     this.send(frame)
   }
@@ -299,14 +345,19 @@ export class DeviceSession {
     this.sendRaw(JSON.stringify(frame))
   }
 
+  /**
+   * Queues a frame, counting the socket's unsent bytes with the frame itself: a frame that would
+   * take them past `maxQueuedBytes` closes the socket with 1013 instead (the device reconnects and
+   * syncs). A frame into an empty queue always goes, however large (a page of big messages is at
+   * most 1 MiB of text), or such a device could never catch up.
+   */
   private sendRaw(text: string): void {
     if (this.closed) return
-    // A queue already past the bound means the device is not reading. One frame may take it past
-    // the bound: a reply larger than the bound (a sync page of big messages) must still go out,
-    // or the device could never catch up.
-    if (this.socket.bufferedAmount > this.deps.maxQueuedBytes) {
+    const queued = this.socket.bufferedAmount
+    if (queued > 0 && queued + Buffer.byteLength(text) > this.deps.maxQueuedBytes) {
       this.deps.metrics.slowConsumers.inc()
-      this.deps.log.info({ user: this.user, device: this.deviceId }, 'slow consumer closed')
+      this.deps.metrics.bounds.inc({ bound: 'send_queue' })
+      this.deps.log.info({ user: this.user, device: this.deviceId, queued }, 'slow consumer closed')
       this.close(CLOSE_CODES.TRY_AGAIN_LATER, 'too slow; reconnect and sync')
       return
     }

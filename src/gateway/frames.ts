@@ -2,7 +2,7 @@
  * Parsing and validation of client frames (PROTOCOL.md section 3). Anything malformed becomes a
  * BAD_FRAME ChatError carrying the frame's `ref` when one could be read, so the reply can echo it.
  */
-import { ChatError, errors } from '../errors.js'
+import { ChatError, errors, quote } from '../errors.js'
 import { type ClientFrame, LIMITS, type Ref } from '../protocol/frames.js'
 
 export class FrameError extends ChatError {
@@ -51,10 +51,10 @@ export function parseFrame(text: string): ClientFrame {
   const ref = readRef(frame)
   try {
     if (frame.ref !== undefined && ref === undefined) throw errors.badFrame('ref must be a string or a number')
-    if (typeof frame.op !== 'string' || !OPS.has(frame.op)) throw errors.badFrame(`unknown op ${JSON.stringify(frame.op)}`)
+    if (typeof frame.op !== 'string' || !OPS.has(frame.op)) throw errors.badFrame(`unknown op ${quote(frame.op)}`)
     return validate(frame.op as ClientFrame['op'], frame, ref)
   } catch (err) {
-    throw new FrameError(ref, err instanceof ChatError ? err : errors.badFrame(String(err)))
+    throw new FrameError(ref, err instanceof ChatError ? err : errors.badFrame('malformed frame'))
   }
 }
 

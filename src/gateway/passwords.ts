@@ -1,37 +1,43 @@
 /**
- * Password hashing with scrypt (memory-hard, in node:crypto, run on libuv's thread pool so the
- * event loop stays free). Stored form: `scrypt$<N>$<r>$<p>$<salt>$<hash>`, so the cost can be
- * raised later without breaking old hashes.
+ * Password hashing with scrypt (memory-hard, in node:crypto). Stored form:
+ * `scrypt$<N>$<r>$<p>$<salt>$<hash>`, so the cost can be raised later without breaking old hashes.
+ *
+ * The key derivation itself is injected: the node runs it on hasher threads of its own
+ * (hasher.ts), never on libuv's thread pool, which LevelDB needs for every read and write; the
+ * default here (libuv's pool) serves tools and tests.
  */
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 
-const N = 16384
-const R = 8
-const P = 1
-const KEYLEN = 32
+export const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 32 } as const
 
-function derive(password: string, salt: Buffer, n: number, r: number, p: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, KEYLEN, { N: n, r, p, maxmem: 256 * n * r }, (err, key) => (err ? reject(err) : resolve(key)))
-  })
-}
+export interface ScryptJob { password: string; salt: Buffer; N: number; r: number; p: number; keylen: number }
 
-export async function hashPassword(password: string): Promise<string> {
+export type Derive = (job: ScryptJob) => Promise<Buffer>
+
+export const maxmemFor = (job: { N: number; r: number }) => 256 * job.N * job.r
+
+/** scrypt on libuv's thread pool. */
+export const poolDerive: Derive = (job) => new Promise((resolve, reject) => {
+  scrypt(job.password, job.salt, job.keylen, { N: job.N, r: job.r, p: job.p, maxmem: maxmemFor(job) }, (err, key) => (err ? reject(err) : resolve(key)))
+})
+
+export async function hashPassword(password: string, derive: Derive = poolDerive): Promise<string> {
   const salt = randomBytes(16)
-  const key = await derive(password, salt, N, R, P)
-  return `scrypt$${N}$${R}$${P}$${salt.toString('base64url')}$${key.toString('base64url')}`
+  const key = await derive({ password, salt, ...SCRYPT })
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`
 }
 
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+export async function verifyPassword(password: string, stored: string, derive: Derive = poolDerive): Promise<boolean> {
   const parts = stored.split('$')
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false
-  const [n, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number]
   const expected = Buffer.from(parts[5]!, 'base64url')
-  const key = await derive(password, Buffer.from(parts[4]!, 'base64url'), n, r, p)
+  if (expected.length < 16 || ![N, r, p].every(Number.isSafeInteger)) return false
+  const key = await derive({ password, salt: Buffer.from(parts[4]!, 'base64url'), N, r, p, keylen: expected.length })
   return key.length === expected.length && timingSafeEqual(key, expected)
 }
 
 /** Spends the time of one verification, so unknown usernames answer no faster than known ones. */
-export async function burnPasswordCheck(password: string): Promise<void> {
-  await derive(password, Buffer.alloc(16), N, R, P)
+export async function burnPasswordCheck(password: string, derive: Derive = poolDerive): Promise<void> {
+  await derive({ password, salt: Buffer.alloc(16), ...SCRYPT })
 }

@@ -1,5 +1,7 @@
-/** Signup, login and the caller's own profile (PROTOCOL.md section 2). */
-import type { FastifyInstance } from 'fastify'
+/** Signup, login, logout and the caller's own profile (PROTOCOL.md sections 2 and 4.2). */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { checkDisplayName } from '../actors/ids.js'
+import { errors } from '../errors.js'
 import type { GatewayDeps } from './deps.js'
 import { authenticate } from './http.js'
 
@@ -8,7 +10,15 @@ const displayName = { type: 'string', minLength: 1, maxLength: 64 } as const
 export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   const auth = authenticate(deps)
 
+  /** Sign-ups and logins from one client address are limited; the allow list is exempt. */
+  const perAddress = async (request: FastifyRequest): Promise<void> => {
+    if (deps.addressLimits.take(request.ip)) return
+    deps.metrics.bounds.inc({ bound: 'address_limit' })
+    throw errors.rateLimited('too many sign-ups or logins from your address; retry later', deps.addressLimits.retryAfterSec())
+  }
+
   app.post<{ Body: { username: string; password: string; displayName?: string } }>('/v1/users', {
+    onRequest: perAddress,
     schema: {
       body: {
         type: 'object',
@@ -22,11 +32,13 @@ export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     },
   }, async (request, reply) => {
     const { username, password, displayName: name } = request.body
+    if (name !== undefined) checkDisplayName(name)
     const user = await deps.service.signup(username, password, name)
     return reply.code(201).send({ user })
   })
 
   app.post<{ Body: { username: string; password: string; deviceId?: string } }>('/v1/sessions', {
+    onRequest: perAddress,
     schema: {
       body: {
         type: 'object',
@@ -40,7 +52,23 @@ export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     },
   }, async (request) => {
     const { username, password, deviceId } = request.body
-    return deps.service.login(username, password, deviceId)
+    try {
+      return await deps.service.login(username, password, deviceId)
+    } catch (err) {
+      if ((err as { code?: string }).code === 'RATE_LIMITED') deps.metrics.bounds.inc({ bound: 'login_throttle' })
+      throw err
+    }
+  })
+
+  // Logout: this token, or every token of the user; their sockets close with 4401.
+  app.delete('/v1/sessions/current', { preHandler: auth }, async (request, reply) => {
+    await deps.service.logout(request.auth!)
+    return reply.code(204).send()
+  })
+
+  app.delete('/v1/sessions', { preHandler: auth }, async (request, reply) => {
+    await deps.service.logoutEverywhere(request.auth!.user)
+    return reply.code(204).send()
   })
 
   app.get('/v1/me', { preHandler: auth }, async (request) => ({ user: await deps.service.me(request.auth!.user) }))
@@ -48,5 +76,5 @@ export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   app.patch<{ Body: { displayName: string } }>('/v1/me', {
     preHandler: auth,
     schema: { body: { type: 'object', required: ['displayName'], properties: { displayName } } },
-  }, async (request) => ({ user: await deps.service.updateMe(request.auth!.user, request.body.displayName) }))
+  }, async (request) => ({ user: await deps.service.updateMe(request.auth!.user, checkDisplayName(request.body.displayName)) }))
 }

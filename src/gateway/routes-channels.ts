@@ -53,6 +53,9 @@ export function channelRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       after: q.after === undefined ? undefined : Number(q.after),
       limit: Math.min(q.limit === undefined ? LIMITS.historyDefaultLimit : Number(q.limit), LIMITS.historyMaxLimit),
     }
-    return { messages: await deps.service.history(request.auth!.user, request.params.id, window) }
+    const page = await deps.service.history(request.auth!.user, request.params.id, window)
+    if (!page.more) return { messages: page.messages }
+    deps.metrics.bounds.inc({ bound: 'history_bytes' })
+    return { messages: page.messages, more: true }
   })
 }

@@ -13,6 +13,7 @@ export class SessionRegistry implements LocalSessions {
   private lastSweepAt: number
 
   constructor(private readonly presenceTimeoutMs: number, private readonly clock: Clock = systemClock) {
+    // At most a second apart: token expiry is enforced by this sweep too.
     const every = Math.max(20, Math.min(1000, Math.floor(presenceTimeoutMs / 4)))
     this.lastSweepAt = clock.now()
     this.sweeper = clock.setInterval(() => this.sweep(every), every)
@@ -57,6 +58,10 @@ export class SessionRegistry implements LocalSessions {
     const lateBy = Math.max(0, now - this.lastSweepAt - every)
     this.lastSweepAt = now
     const cutoff = now - this.presenceTimeoutMs - lateBy
-    for (const s of this.sessions.values()) if (s.live && s.lastFrameAt < cutoff) s.markIdle()
+    for (const s of this.sessions.values()) {
+      // A token that expired closes its socket (4401) at the next sweep, within a second.
+      if (s.expiresAt <= now) s.expire('token expired')
+      else if (s.live && s.lastFrameAt < cutoff) s.markIdle()
+    }
   }
 }

@@ -20,7 +20,7 @@ export function wsRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     },
   }, (socket, request) => {
     const claims = request.auth!
-    const session = new DeviceSession(socket, claims.user, request.query.deviceId ?? claims.device, {
+    const session = new DeviceSession(socket, claims.user, request.query.deviceId ?? claims.device, claims, {
       nodeId: deps.config.id,
       service: deps.service,
       actors: deps.actors,

@@ -62,7 +62,7 @@ export type ClientOp = ClientFrame['op']
 export interface ReadyFrame { op: 'ready'; user: string; deviceId: string; node: string; inboxSeq: number }
 export interface AckFrame { op: 'ack'; ref?: Ref; channel: string; seq: number; ts: number; clientMsgId: string }
 export interface SyncReplyFrame { op: 'sync'; ref?: Ref; events: InboxEvent[]; next: number; more: boolean }
-export interface HistoryReplyFrame { op: 'history'; ref?: Ref; channel: string; messages: Message[] }
+export interface HistoryReplyFrame { op: 'history'; ref?: Ref; channel: string; messages: Message[]; more?: true }
 export interface OkFrame { op: 'ok'; ref?: Ref }
 export interface ReadPushFrame { op: 'read'; channel: string; seq: number }
 export interface PresenceReplyFrame { op: 'presence'; ref?: Ref; presence: PresenceView[] }
@@ -86,6 +86,8 @@ export const CLOSE_CODES = {
   TRY_AGAIN_LATER: 1013,
   /** A frame over the size limit. */
   MESSAGE_TOO_BIG: 1009,
+  /** The user already has `--max-devices` sockets open: close one, then reconnect. */
+  TOO_MANY_DEVICES: 4429,
 } as const
 
 /** Limits of the contract. */

@@ -219,6 +219,16 @@ export class UserPush {
     return { removed: [...gone] }
   }
 
+  /**
+   * A logout: the subscriptions made with the device's token (all of them when `deviceId` is
+   * null, log out everywhere) go, with their pending notifications. A device that logged out
+   * must not keep getting previews of the user's messages.
+   */
+  async forgetDevice(deviceId: string | null): Promise<void> {
+    const gone = new Set([...this.subs.values()].filter((s) => deviceId === null || s.deviceId === deviceId).map((s) => s.id))
+    if (gone.size > 0) await this.removeSubscriptions(gone, [])
+  }
+
   private async removeSubscriptions(subs: Set<string>, alsoPending: string[]): Promise<void> {
     const ids = new Set(alsoPending)
     for (const [id, p] of this.pending) if (subs.has(p.sub)) ids.add(id)

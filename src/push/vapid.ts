@@ -21,9 +21,10 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
 import type { Logger } from 'pino'
 import webpush from 'web-push'
+import { type NatsCredentials, natsAuthOptions } from '../cluster/nats-auth.js'
 import type { VapidKeys } from './send.js'
 
-export interface VapidConfig {
+export interface VapidConfig extends NatsCredentials {
   vapidPublicKey: string | null
   vapidPrivateKey: string | null
   vapidKeysFile: string | null
@@ -123,7 +124,7 @@ function standalonePair(dataDir: string): KeyPair {
 }
 
 async function sharedPair(config: VapidConfig, secret: string): Promise<KeyPair> {
-  const nc = await connect({ servers: config.nats, name: `${config.cluster}/vapid`, timeout: 5000 })
+  const nc = await connect({ servers: config.nats, name: `${config.cluster}/vapid`, timeout: 5000, ...natsAuthOptions(config) })
   try {
     const kv = await new Kvm(nc).create(`${config.cluster}-push`, { history: 1 })
     for (let round = 0; round < 3; round++) {

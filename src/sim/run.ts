@@ -336,9 +336,9 @@ async function history(world: World, node: SimNode, user: string, channel: strin
       await sleep(world.time.clock('judge'), 200)
       continue
     }
-    const messages: Message[] = outcome.value
+    const { messages } = outcome.value
     for (const m of messages) out.push({ channel: m.channel, seq: m.seq, from: m.from, text: m.text, clientMsgId: m.clientMsgId })
-    if (messages.length < 200) return out
+    if (!outcome.value.more && messages.length < 200) return out
     after = messages[messages.length - 1]!.seq
   }
   return out

@@ -7,7 +7,8 @@
  * large ones. Each caller's ops are encoded before they join, so one bad value fails only its own
  * batch; a LevelDB write error fails every batch in it, none of which was then written.
  */
-import { mkdirSync } from 'node:fs'
+import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { Level } from 'level'
 import { type Kv, type KvOp, type RangeOptions, StorageLockedError } from './kv.js'
 
@@ -22,7 +23,7 @@ export class LevelKv implements Kv {
 
   /** Opens (creating if needed) the database in `dir`; a dir held by another process is a clear error. */
   static async open(dir: string): Promise<LevelKv> {
-    mkdirSync(dir, { recursive: true })
+    restrict(dir)
     // Values are JSON text, encoded and decoded here (the same bytes level's json encoding wrote).
     const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' })
     try {
@@ -86,6 +87,20 @@ export class LevelKv implements Kv {
     } catch (err) {
       for (const w of group.waiters) w.reject(err)
     }
+  }
+}
+
+/**
+ * The data dir holds everything a user wrote and, standalone, the token secret: it is created
+ * 0700 and its files made 0600 (an existing dir from an older version is tightened too). Files
+ * LevelDB creates later inherit the process umask, which the binary sets to 077.
+ */
+function restrict(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  chmodSync(dir, 0o700)
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name)
+    if (statSync(path).isFile()) chmodSync(path, 0o600)
   }
 }
 

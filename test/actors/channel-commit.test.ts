@@ -55,7 +55,7 @@ async function setup(tt: { teardown(fn: () => unknown): void }, opts: { router?:
     pusher: { push: () => {} },
     notifier: { operatorWebhook: false, submit: () => {}, cancel: () => {} },
     wake: (key) => opts.woken?.push(key),
-    config: { nodeId: 'n1', maxGroupSize: 100 },
+    config: { nodeId: 'n1', maxGroupSize: 100, maxDevices: 20 },
     log: pino({ level: 'silent' }),
     now: () => Date.now(),
     clock: systemClock,
@@ -83,7 +83,7 @@ t.test('a failed commit fails a repeated clientMsgId in the same batch too', asy
   store.failing = false
   const again = await actor.receiveMany([send('m2'), send('m1'), send('m1')])
   t.same(seqs(again), [1, 2, 2], 'the retries are numbered afresh from the last stored seq, with no gap')
-  const history = await actor.receive({ kind: 'history', user: 'ann', limit: 50 }) as Array<{ seq: number; clientMsgId: string }>
+  const { messages: history } = await actor.receive({ kind: 'history', user: 'ann', limit: 50 }) as { messages: Array<{ seq: number; clientMsgId: string }> }
   t.same(history.map((m) => [m.seq, m.clientMsgId]), [[1, 'm2'], [2, 'm1']], 'history holds each message once')
 })
 

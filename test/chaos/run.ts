@@ -8,7 +8,7 @@
  */
 import { rmSync } from 'node:fs'
 import { Ring } from '../../src/cluster/ring.js'
-import { TestCluster } from '../helpers/cluster.js'
+import { ADMIN_TOKEN, TestCluster } from '../helpers/cluster.js'
 import { Network } from '../helpers/netns.js'
 import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
@@ -242,7 +242,7 @@ async function converged(cluster: TestCluster, keys: string[], log: (s: string) 
   await waitFor(async () => {
     apart = []
     for (const key of keys) {
-      const reports = await Promise.all(ring.replicas(key, REPLICAS).map(async (id) => (await api(urls.get(id)!, 'GET', `/v1/internal/replica?key=${encodeURIComponent(key)}`)).body))
+      const reports = await Promise.all(ring.replicas(key, REPLICAS).map(async (id) => (await api(urls.get(id)!, 'GET', `/v1/internal/replica?key=${encodeURIComponent(key)}`, undefined, ADMIN_TOKEN)).body))
       if (!reports.every((r) => r && r.applied === reports[0].applied && r.digest === reports[0].digest && r.applied > 0)) {
         apart.push(`${key}: ${reports.map((r) => (r ? `${r.node} last ${r.last} commit ${r.commit} applied ${r.applied} promised ${r.promised?.n}/${r.promised?.node} ${String(r.digest).slice(0, 8)}` : 'no report')).join('; ')}`)
       }

@@ -10,6 +10,8 @@ import { waitFor } from './wait.js'
 interface Teardown { teardown(fn: () => unknown): void }
 
 export const SECRET = 'test-cluster-secret-0123456789'
+/** The admin token of every test cluster node (`/v1/internal/*`). */
+export const ADMIN_TOKEN = 'test-cluster-admin-token-0123456789'
 
 export interface ClusterOptions {
   nodes: number
@@ -46,7 +48,7 @@ export class TestCluster {
     const node = await NodeProcess.start(this.t, {
       id, nats: this.nats.url, secret: SECRET, ...(dataDir ? { dataDir } : {}),
       ...(host ? { host: host.ip, wrap: o.network!.exec(id) } : {}),
-      args: ['--replicas', String(o.replicas ?? 3), '--heartbeat-ms', String(o.heartbeatMs ?? 200), '--dead-after-ms', String(o.deadAfterMs ?? 1000), ...(o.args ?? [])],
+      args: ['--admin-token', ADMIN_TOKEN, '--replicas', String(o.replicas ?? 3), '--heartbeat-ms', String(o.heartbeatMs ?? 200), '--dead-after-ms', String(o.deadAfterMs ?? 1000), ...(o.args ?? [])],
     })
     const at = this.nodes.findIndex((n) => n.id === id)
     if (at >= 0) this.nodes[at] = node

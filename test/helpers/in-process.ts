@@ -23,6 +23,8 @@ import { waitFor } from './wait.js'
 interface Teardown { teardown(fn: () => unknown): void }
 
 export const SECRET = 'test-cluster-secret-0123456789'
+/** The admin token of every in-process cluster node (`/v1/internal/*`), as of the real test clusters. */
+export const ADMIN_TOKEN = 'test-cluster-admin-token-0123456789'
 
 /** The VAPID pair of in-process clusters: real ones share it through NATS, these have none. */
 const VAPID = webpush.generateVAPIDKeys()
@@ -141,7 +143,7 @@ export class InProcessCluster {
     const o = this.options
     const node = await InProcessNode.start(this.t, {
       id, ...(dataDir ? { dataDir } : {}), cluster: { bus: this.bus, network: this.network },
-      args: ['--replicas', String(o.replicas ?? 3), '--heartbeat-ms', String(o.heartbeatMs ?? 200), '--dead-after-ms', String(o.deadAfterMs ?? 1000), ...(o.args ?? [])],
+      args: ['--admin-token', ADMIN_TOKEN, '--replicas', String(o.replicas ?? 3), '--heartbeat-ms', String(o.heartbeatMs ?? 200), '--dead-after-ms', String(o.deadAfterMs ?? 1000), ...(o.args ?? [])],
     })
     const at = this.nodes.findIndex((n) => n.id === id)
     if (at >= 0) this.nodes[at] = node

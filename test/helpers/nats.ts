@@ -24,7 +24,7 @@ const READY_MS = 10_000
 const EXIT_MS = 5_000
 
 /**
- * Starts `nats-server -js` on 127.0.0.1, on a free port, with a fresh store directory, and resolves
+ * Starts `nats-server -js` (plus `extraArgs`, e.g. `--user u --pass p`) on 127.0.0.1, on a free port, with a fresh store directory, and resolves
  * once it logs that it is ready. The caller registers `stop()` as teardown; if the test process
  * dies first, an exit hook still kills the server.
  */
@@ -33,14 +33,18 @@ export interface NatsPlace {
   host: string
   /** A command prefix the server runs under, e.g. `ip netns exec <ns>`; its own namespace has every port free. */
   wrap: string[]
+  /** Extra nats-server arguments (authentication, say). */
+  args?: string[]
 }
 
-export async function startNats(place?: NatsPlace): Promise<NatsServer> {
+/** `startNats(['--user', 'u', '--pass', 'p'])` is `startNats({ args: [...] })`. */
+export async function startNats(placeOrArgs?: Partial<NatsPlace> | string[]): Promise<NatsServer> {
+  const place: Partial<NatsPlace> | undefined = Array.isArray(placeOrArgs) ? { args: placeOrArgs } : placeOrArgs
   const dir = await mkdtemp(join(tmpdir(), 'nats-js-'))
-  const where: Where = { host: place?.host ?? '127.0.0.1', wrap: place?.wrap ?? [] }
+  const where: Where = { host: place?.host ?? '127.0.0.1', wrap: place?.wrap ?? [], args: place?.args ?? [] }
   let lastError: unknown
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = place ? 4222 : await freePort()
+    const port = place?.wrap?.length ? 4222 : await freePort()
     try {
       const child = await launch(port, dir, where)
       return handle(port, dir, child, where)
@@ -93,7 +97,7 @@ function handle(port: number, dir: string, first: ChildProcess, where: Where): N
 
 /** Spawns the server and resolves once it is ready; rejects (and reaps it) if it exits or stalls first. */
 function launch(port: number, dir: string, where: Where): Promise<ChildProcess> {
-  const command = [...where.wrap, BINARY, '-a', where.host, '-p', String(port), '-js', '-sd', dir]
+  const command = [...where.wrap, BINARY, '-a', where.host, '-p', String(port), '-js', '-sd', dir, ...(where.args ?? [])]
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
   return new Promise((resolve, reject) => {
     let log = ''

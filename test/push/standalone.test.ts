@@ -307,3 +307,20 @@ t.test('a pending notification survives a crash and restart, under the same id',
   t.equal(delivered.headers['x-chat-notification-id'], id, 'under the same id')
   t.equal(json(delivered).preview, 'before the crash')
 })
+
+t.test('logging out removes the push subscriptions of what was logged out', async (t) => {
+  const phone = await login(node.url, 'bye_bea', 'bea-phone')
+  const laptop = await login(node.url, 'bye_bea', 'bea-laptop')
+  const tablet = await login(node.url, 'bye_bea', 'bea-tablet')
+  for (const [tok, path] of [[phone, '/bye/phone'], [laptop, '/bye/laptop'], [tablet, '/bye/tablet']] as const) {
+    const r = await api(node.url, 'POST', '/v1/push/subscriptions', { kind: 'webhook', url: receiver.url + path }, tok)
+    t.equal(r.status, 201, `subscribed ${path}`)
+  }
+  t.equal((await api(node.url, 'DELETE', '/v1/sessions/current', undefined, phone)).status, 204, 'the phone logs out')
+  const left = await api(node.url, 'GET', '/v1/push/subscriptions', undefined, laptop)
+  t.same(left.body.subscriptions.map((s: { deviceId: string }) => s.deviceId).sort(), ['bea-laptop', 'bea-tablet'], 'the phone\'s subscription went with its token')
+  t.equal((await api(node.url, 'DELETE', '/v1/sessions', undefined, laptop)).status, 204, 'log out everywhere')
+  const fresh = await login(node.url, 'bye_bea', 'bea-new')
+  const none = await api(node.url, 'GET', '/v1/push/subscriptions', undefined, fresh)
+  t.same(none.body.subscriptions, [], 'no subscription outlives logging out everywhere')
+})

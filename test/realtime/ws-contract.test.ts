@@ -21,8 +21,9 @@ const keys = (frame: object) => Object.keys(frame).sort()
 
 /** A token in the node's own format, for a user the node has never seen. */
 function forgeToken(user: string, device: string): string {
-  const payload = Buffer.from(JSON.stringify({ user, device, exp: Date.now() + 60_000 })).toString('base64url')
-  return `v1.${payload}.${createHmac('sha256', SECRET).update(payload).digest('base64url')}`
+  const iat = Date.now()
+  const payload = Buffer.from(JSON.stringify({ user, device, iat, exp: iat + 60_000, tid: 'forged', gen: 0 })).toString('base64url')
+  return `v2.${payload}.${createHmac('sha256', SECRET).update(payload).digest('base64url')}`
 }
 
 /** Opens a raw socket and reports either the refused upgrade's status or the close code. */

@@ -33,7 +33,7 @@ async function stack(t: Teardown, dir: string) {
     pusher: { push() {} },
     notifier: { operatorWebhook: false, submit() {}, cancel() {} },
     wake() {},
-    config: { nodeId: 'unit', maxGroupSize: 100 },
+    config: { nodeId: 'unit', maxGroupSize: 100, maxDevices: 20 },
     log: pino({ level: 'silent' }),
     now: Date.now,
     clock: systemClock,

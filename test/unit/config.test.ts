@@ -3,7 +3,8 @@
  * over env, defaults are the contract's, and each bad value is a one-line ConfigError naming the
  * flag (the binary turns it into exit code 2; test/http/flags.test.ts checks that end to end).
  */
-import { hostname } from 'node:os'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { type Config, ConfigError, OPTIONS, parseConfig, usage } from '../../src/config.js'
@@ -22,6 +23,27 @@ const CONTRACT: Array<[string, string]> = [
   ['--presence-timeout-ms', 'CHAT_PRESENCE_TIMEOUT_MS'],
   ['--max-group-size', 'CHAT_MAX_GROUP_SIZE'],
 ]
+
+/** Files for the options that name one (certificates, keys, secrets). */
+const FILES = mkdtempSync(join(tmpdir(), 'chat-config-'))
+t.teardown(() => rmSync(FILES, { recursive: true, force: true }))
+const PEM = join(FILES, 'some.pem')
+writeFileSync(PEM, '-----BEGIN CERTIFICATE-----\n')
+const SECRET_FILE = join(FILES, 'secret')
+writeFileSync(SECRET_FILE, 'a-secret-from-a-file-0123\n')
+
+/** Options that are only accepted together with others, and those others. */
+const COMPANIONS: Record<string, string[]> = {
+  '--tls-ca': ['--tls-cert', PEM, '--tls-key', PEM],
+  '--tls-cert': ['--tls-ca', PEM, '--tls-key', PEM],
+  '--tls-key': ['--tls-ca', PEM, '--tls-cert', PEM],
+  '--http-tls-cert': ['--http-tls-key', PEM],
+  '--http-tls-key': ['--http-tls-cert', PEM],
+  '--nats-user': ['--nats-pass', 'pw'],
+  '--nats-pass': ['--nats-user', 'me'],
+  '--vapid-public-key': ['--vapid-private-key', 'x'],
+  '--vapid-private-key': ['--vapid-public-key', 'x'],
+}
 
 /** A valid raw value for every option, and what it parses to. */
 const SAMPLES: Record<string, [string, unknown]> = {
@@ -61,12 +83,26 @@ const SAMPLES: Record<string, [string, unknown]> = {
   '--vapid-private-key': ['priv', 'priv'],
   '--vapid-keys-file': ['/etc/chat/vapid.json', '/etc/chat/vapid.json'],
   '--vapid-subject': ['https://chat.example/contact', 'https://chat.example/contact'],
-}
-
-/** Flags that only parse with a partner. */
-const COMPANIONS: Record<string, string[]> = {
-  '--vapid-public-key': ['--vapid-private-key', 'x'],
-  '--vapid-private-key': ['--vapid-public-key', 'x'],
+  '--secret-file': [SECRET_FILE, 'a-secret-from-a-file-0123'],
+  '--admin-token': ['an-admin-token-0123456789', 'an-admin-token-0123456789'],
+  '--max-devices': ['5', 5],
+  '--auth-rate-limit': ['120', 120],
+  '--auth-rate-burst': ['7', 7],
+  '--auth-allow': ['10.0.0.0/8, 192.0.2.7, fd00::/8', ['10.0.0.0/8', '192.0.2.7', 'fd00::/8']],
+  '--hash-concurrency': ['2', 2],
+  '--hash-queue': ['0', 0],
+  '--http-request-timeout-ms': ['5000', 5000],
+  '--http-headers-timeout-ms': ['4000', 4000],
+  '--http-keepalive-timeout-ms': ['3000', 3000],
+  '--tls-ca': [PEM, PEM],
+  '--tls-cert': [PEM, PEM],
+  '--tls-key': [PEM, PEM],
+  '--http-tls-cert': [PEM, PEM],
+  '--http-tls-key': [PEM, PEM],
+  '--nats-user': ['chat', 'chat'],
+  '--nats-pass': ['s3cret', 's3cret'],
+  '--nats-token': ['tok-123', 'tok-123'],
+  '--nats-creds': [PEM, PEM],
 }
 
 t.test('every flag and env variable of the contract exists', async (t) => {
@@ -84,6 +120,7 @@ t.test('defaults are the contract\'s', async (t) => {
   t.match(c, {
     id: `${hostname()}-8080`, host: '127.0.0.1', port: 8080, grpcPort: 9090, nats: [], cluster: 'chat',
     replicas: 3, secret: null, presenceTimeoutMs: 15_000, maxGroupSize: 100, tokenTtlMs: 30 * 86_400_000, logLevel: 'info',
+    adminToken: null, maxDevices: 20, authAllow: ['127.0.0.0/8', '::1'], tlsCa: null, httpTlsCert: null, natsUser: null,
   })
   t.equal(c.dataDir, join('data', c.id), 'data dir defaults to ./data/<id>')
   t.equal(parseConfig(['--id', 'x1']).dataDir, join('data', 'x1'))
@@ -91,21 +128,19 @@ t.test('defaults are the contract\'s', async (t) => {
 
 t.test('every flag parses, as `--flag value` and `--flag=value`', async (t) => {
   // --nats needs --secret; give it everywhere so each flag can be tried alone.
-  const base = ['--secret', '0123456789abcdef-secret']
   for (const [flag, [raw, want]] of Object.entries(SAMPLES)) {
     const key = OPTIONS[flag]!.key
-    const args = [...base, ...(COMPANIONS[flag] ?? [])]
-    t.same(parseConfig([...args, flag, raw])[key], want, `${flag} ${raw}`)
-    t.same(parseConfig([...args, `${flag}=${raw}`])[key], want, `${flag}=${raw}`)
+    const base = [...(flag === '--secret-file' ? [] : ['--secret', '0123456789abcdef-secret']), ...(COMPANIONS[flag] ?? [])]
+    t.same(parseConfig([...base, flag, raw])[key], want, `${flag} ${raw}`)
+    t.same(parseConfig([...base, `${flag}=${raw}`])[key], want, `${flag}=${raw}`)
   }
 })
 
 t.test('every env variable parses', async (t) => {
   for (const [flag, [raw, want]] of Object.entries(SAMPLES)) {
     const spec = OPTIONS[flag]!
-    const companion = COMPANIONS[flag] ? { [OPTIONS[COMPANIONS[flag]![0]!]!.env]: 'x' } : {}
-    const env = { CHAT_SECRET: '0123456789abcdef-secret', ...companion, [spec.env]: raw }
-    t.same(parseConfig([], env)[spec.key], want, `${spec.env}=${raw}`)
+    const env = { ...(flag === '--secret-file' ? {} : { CHAT_SECRET: '0123456789abcdef-secret' }), [spec.env]: raw }
+    t.same(parseConfig(COMPANIONS[flag] ?? [], env)[spec.key], want, `${spec.env}=${raw}`)
   }
   t.equal(parseConfig([], { CHAT_PORT: '' }).port, 8080, 'an empty variable counts as unset')
 })
@@ -152,6 +187,17 @@ t.test('bad values are one-line ConfigErrors naming the flag', async (t) => {
     [[], { CHAT_MAX_GROUP_SIZE: '1' }, /CHAT_MAX_GROUP_SIZE must be between/],
     [[], { CHAT_PRESENCE_TIMEOUT_MS: '1e3' }, /CHAT_PRESENCE_TIMEOUT_MS/],
     [[], { CHAT_NATS_URL: 'nats://127.0.0.1:4222' }, /required with --nats/],
+    [['--secret', '0123456789abcdef-secret', '--secret-file', SECRET_FILE], {}, /not both/],
+    [['--secret-file', join(FILES, 'missing')], {}, /--secret-file: cannot read/],
+    [['--tls-ca', PEM], {}, /--tls-ca, --tls-cert and --tls-key go together/],
+    [['--tls-ca', join(FILES, 'missing'), '--tls-cert', PEM, '--tls-key', PEM], {}, /--tls-ca: cannot read/],
+    [['--http-tls-cert', PEM], {}, /go together/],
+    [['--nats-user', 'u'], {}, /--nats-user and --nats-pass go together/],
+    [['--nats-token', 't', '--nats-user', 'u', '--nats-pass', 'p'], {}, /one of/],
+    [['--admin-token', 'short'], {}, /--admin-token must be at least 16/],
+    [['--auth-allow', '10.0.0.0/33'], {}, /--auth-allow/],
+    [['--auth-allow', 'example.com'], {}, /--auth-allow/],
+    [['--max-devices', '0'], {}, /--max-devices must be between 1/],
   ]
   for (const [argv, env, message] of cases) {
     const what = `${argv.join(' ')} ${JSON.stringify(env)}`

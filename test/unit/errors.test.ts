@@ -71,8 +71,8 @@ t.test('every code is in the contract or in docs/ERRORS.md, and every contract c
 t.test('the factory makes every code with its status and retry flag', async (t) => {
   const made: ChatError[] = [
     errors.badRequest('x'), errors.badFrame('x'), errors.unauthorized(), errors.forbidden('x'), errors.notFound('x'),
-    errors.usernameTaken('alice'), errors.groupFull(3), errors.limitReached('x'), errors.messageTooLarge(10), errors.rateLimited(),
-    errors.unavailable(), errors.internal(), new ChatError('PAYLOAD_TOO_LARGE', 'big'),
+    errors.usernameTaken('alice'), errors.groupFull(3), errors.messageTooLarge(10), errors.rateLimited(),
+    errors.unavailable(), errors.internal(), new ChatError('PAYLOAD_TOO_LARGE', 'big'), errors.limitReached('x'),
   ]
   t.same(new Set(made.map((e) => e.code)), new Set(CODES), 'every code can be made')
   for (const e of made) {
@@ -83,6 +83,7 @@ t.test('the factory makes every code with its status and retry flag', async (t) 
   }
   t.match(errors.groupFull(3).message, /3/)
   t.match(errors.usernameTaken('alice').message, /alice/)
+  t.equal(errors.rateLimited('slow down', 7).retryAfterSec, 7, 'a refusal can say when to retry')
   for (const [code, { status }] of Object.entries(ERROR_CODES)) {
     t.ok(status >= 400 && status < 600, `${code} has an error status`)
   }
