@@ -2,7 +2,9 @@
 // A terminal chat client built on the SDK. It imports the compiled SDK, so build first:
 //   npm run build
 //   node examples/chat.mjs --url http://127.0.0.1:8080 --user alice --password secret123 --to bob
-// Type a line and press Enter to send it. Commands: /more (older messages), /who (presence), /quit.
+// Type a line and press Enter to send it. Commands: /more (older messages), /who (presence),
+// /edit TEXT (your last message), /delete (your last message), /react EMOJI (the last message of
+// someone else), /search WORDS, /quit.
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { ApiError, ChatClient, HttpApi, dmChannelId } from '../dist/client/index.js'
@@ -78,19 +80,32 @@ const client = new ChatClient({ token: session.token, deviceId: session.deviceId
 
 // History and live events can overlap right after connecting; show each message once.
 const shown = new Set()
+/** seq of this user's last message, and of the last message from someone else, in this chat. */
+const last = { mine: undefined, theirs: undefined }
+const line = (m) => (m.deleted ? '(deleted)' : `${m.text}${m.editedAt ? ' (edited)' : ''}`)
 function show(message) {
   if (message.channel === channel) {
+    if (message.from === args.user) last.mine = Math.max(last.mine ?? 0, message.seq)
+    else last.theirs = Math.max(last.theirs ?? 0, message.seq)
     if (shown.has(message.seq)) return
     shown.add(message.seq)
-    console.log(`[${time(message.ts)}] ${message.from}: ${message.text}`)
+    console.log(`[${time(message.ts)}] ${message.from}: ${line(message)}`)
   } else {
-    console.log(`[${time(message.ts)}] (${message.channel}) ${message.from}: ${message.text}`)
+    console.log(`[${time(message.ts)}] (${message.channel}) ${message.from}: ${line(message)}`)
   }
 }
 
 client.on('message', (message) => {
   show(message)
   if (message.channel === channel && message.from !== args.user) client.read(channel, message.seq).catch(() => {})
+})
+// Edits, deletes and reactions arrive as events; the SDK has already applied them to its cache.
+client.on('change', ({ event: e, message }) => {
+  if (e.channel !== channel) return
+  const what = message && !message.deleted ? `"${message.text}"` : `message ${e.seq}`
+  if (e.op === 'edit') note(`${e.by} edited: ${e.deleted ? '(deleted since)' : e.text}`)
+  else if (e.op === 'delete') note(`${e.by} deleted ${what}`)
+  else note(`${e.user} ${e.on ? 'reacted' : 'took back'} ${e.emoji} ${e.on ? 'to' : 'on'} ${what}`)
 })
 client.on('member', (e) => note(`${e.by} ${e.op === 'member_added' ? 'added' : 'removed'} ${e.user} (${e.channel})`))
 client.on('presence', (p) => note(`${p.user} is ${p.status}`))
@@ -105,7 +120,7 @@ client.on('auth_failed', () => {
 
 await client.connect()
 for (const message of await client.history(channel, { limit: 20 })) show(message)
-note(`chatting in ${channel}; /more for older messages, /who for presence, /quit to leave`)
+note(`chatting in ${channel}; /more for older messages, /who for presence, /edit, /delete, /react, /search, /quit to leave`)
 
 const pending = new Set()
 const rl = createInterface({ input: process.stdin })
@@ -124,6 +139,28 @@ rl.on('line', async (line) => {
     const users = args.to ? [args.to] : (await api.channels()).find((c) => c.id === channel)?.members ?? []
     const presence = await client.presence(users).catch((err) => note(err.message))
     for (const p of presence ?? []) note(`${p.user}: ${p.status}`)
+    return
+  }
+  const [command, ...rest] = text.split(' ')
+  const arg = rest.join(' ').trim()
+  const act = (what, promise) => promise.catch((err) => note(`${what} failed (${err.code}): ${err.message}`))
+  if (command === '/edit' && arg) {
+    if (last.mine === undefined) return note('nothing of yours to edit here')
+    return act('edit', client.edit(channel, last.mine, arg))
+  }
+  if (command === '/delete') {
+    if (last.mine === undefined) return note('nothing of yours to delete here')
+    return act('delete', client.deleteMessage(channel, last.mine))
+  }
+  if (command === '/react' && arg) {
+    if (last.theirs === undefined) return note('no message of someone else to react to')
+    return act('react', client.react(channel, last.theirs, arg))
+  }
+  if (command === '/search' && arg) {
+    const found = await act('search', client.search(arg, { limit: 10 }))
+    if (!found) return
+    note(found.messages.length === 0 ? `nothing found for "${arg}"` : `found for "${arg}", newest first:`)
+    for (const m of found.messages) console.log(`   [${time(m.ts)}] (${m.channel}) ${m.from}: ${m.text}`)
     return
   }
   // The message is shown when the server pushes it back, so every terminal shows the same order.

@@ -42,10 +42,14 @@ export class VirtualTime {
     return this.nowMs
   }
 
-  /** A Clock whose timers belong to `owner`. */
+  /**
+   * A Clock whose timers belong to `owner`. Its `now` is in whole milliseconds, as `Date.now` is:
+   * delays on the simulated network are fractional, but code reading the time may rely on an
+   * integer (storage keys are built from timestamps).
+   */
   clock(owner = 'world'): Clock {
     return {
-      now: () => this.nowMs,
+      now: () => Math.floor(this.nowMs),
       setTimeout: (fn, ms) => this.schedule(owner, ms, fn, 0),
       clearTimeout: (handle) => this.cancel(handle),
       setInterval: (fn, ms) => this.schedule(owner, ms, fn, Math.max(1, ms)),

@@ -15,7 +15,7 @@ export interface TimerHandle {
 }
 
 export interface Clock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch, a whole number (as `Date.now`). */
   now(): number
   setTimeout(fn: () => void, ms: number): TimerHandle
   clearTimeout(handle: TimerHandle | null | undefined): void

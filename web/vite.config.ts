@@ -4,32 +4,52 @@
  * shell cache and the old one is dropped.
  */
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { defineConfig, type Plugin } from 'vite'
+import { build, defineConfig, type Plugin, type Rollup } from 'vite'
 
 const here = import.meta.dirname
 
 /**
- * Emits sw.js from web/sw/*.js with the list of files to precache. A plugin of twenty lines does
- * what a service-worker toolkit would, without its build-time dependencies.
+ * Emits sw.js: web/sw/sw.js bundled on its own (with the SDK's push handler it imports) as one
+ * classic script, after the list of files to precache. A plugin of thirty lines does what a
+ * service-worker toolkit would, without its build-time dependencies.
  */
 function serviceWorker(): Plugin {
   return {
     name: 'chat-service-worker',
     apply: 'build',
-    generateBundle(_options, bundle) {
+    async generateBundle(_options, bundle) {
       const files = Object.keys(bundle).filter((f) => !f.endsWith('.map')).map((f) => `/${f}`)
       const shell = ['/', '/manifest.webmanifest', '/icons/icon.svg', '/icons/icon-192.png', ...files]
       const version = createHash('sha256').update(shell.join('\n')).digest('hex').slice(0, 12)
-      const source = ['push.js', 'shell.js'].map((f) => readFileSync(resolve(here, 'sw', f), 'utf8')).join('\n')
       this.emitFile({
         type: 'asset',
         fileName: 'sw.js',
-        source: `// Generated at build time; see web/sw/.\nconst SHELL_VERSION = ${JSON.stringify(version)}\nconst SHELL_FILES = ${JSON.stringify(shell)}\n${source}`,
+        // Semicolons: the bundle starts with `(`, which would otherwise call the array before it.
+        source: `// Generated at build time; see web/sw/.\nconst SHELL_VERSION = ${JSON.stringify(version)};\nconst SHELL_FILES = ${JSON.stringify(shell)};\n${await bundleWorker()}`,
       })
     },
   }
+}
+
+/** The worker's code as one script (an IIFE: no imports, so no module worker is needed). */
+async function bundleWorker(): Promise<string> {
+  const result = await build({
+    configFile: false,
+    root: here,
+    publicDir: false,
+    logLevel: 'warn',
+    build: {
+      write: false,
+      target: 'es2022',
+      minify: false,
+      lib: { entry: resolve(here, 'sw', 'sw.js'), formats: ['iife'], name: 'chatServiceWorker', fileName: () => 'sw.js' },
+    },
+  })
+  const outputs = (Array.isArray(result) ? result : [result]) as Rollup.RollupOutput[]
+  const chunk = outputs[0]?.output.find((o): o is Rollup.OutputChunk => o.type === 'chunk')
+  if (chunk === undefined) throw new Error('the service worker bundle is empty')
+  return chunk.code
 }
 
 export default defineConfig({

@@ -4,7 +4,11 @@
  * change before answering, and hands committed events to its fan-out.
  *
  * Storage layout (sub-keys; docs/STORAGE.md): `i` info, `n` counters, `f` fan-out mark,
- * `m/<seq>` messages, `e/<ev>` events, `v/<ev>` member lists, `d/<clientMsgId>` dedupe.
+ * `m/<seq>` messages, `e/<ev>` events, `v/<ev>` member lists, `d/<clientMsgId>` dedupe, and the
+ * search index `x/<word>/<ts>/<seq>`, `t/<seq>` (search-index.ts).
+ *
+ * Edits, deletes and reactions (message-changes.ts) are events numbered like messages: each is
+ * folded into the message's stored view `m/<seq>` and fanned out; `seq` never changes.
  */
 import { asChatError, errors } from '../errors.js'
 import { type ChannelView, LIMITS, type Message } from '../protocol/frames.js'
@@ -15,6 +19,8 @@ import type { ActorEnv } from './env.js'
 import { Fanout } from './fanout.js'
 import { type ChannelId, checkClientMsgId, checkText, parseChannelId } from './ids.js'
 import { type ChannelEvent, type ChannelReplies, type ChannelRequest, type HistoryPage, channelKey } from './messages.js'
+import { type ChangeRequest, type StoredChange, type StoredMessage, applyChange, changeEvent, messageView, scrubbed } from './message-changes.js'
+import { SearchIndex } from './search-index.js'
 import type { Actor, Settled } from './runtime.js'
 
 interface Info {
@@ -32,10 +38,10 @@ export const HISTORY_PAGE_BYTES = 1024 * 1024
 /** Messages read from storage at once while a history page is built. */
 const HISTORY_READ_CHUNK = 20
 interface Counters { lastSeq: number; lastEv: number }
-interface StoredMessage { from: string; text: string; ts: number; clientMsgId: string; ev: number }
 type StoredEvent =
   | { t: 'm'; seq: number }
   | { t: 'member_added' | 'member_removed'; user: string; by: string; ts: number; to: string[] }
+  | StoredChange
 
 const K = {
   info: 'i',
@@ -54,11 +60,15 @@ export class ChannelActor implements Actor<ChannelRequest> {
   private fanout!: Fanout
   /** When each member's last `typing` was forwarded (memory only: a lost entry costs one extra push). */
   private readonly typingAt = new Map<string, number>()
+  private readonly index: SearchIndex
+  /** Time of the newest message, once known (read by the first search, kept by sends): a search hint. */
+  private lastTs: number | undefined
   /** Whether the wake flag is stored: set with the first change, cleared once fan-out caught up. */
   private wakeSet = false
 
   constructor(private readonly channelId: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
     this.id = parseChannelId(channelId)
+    this.index = new SearchIndex(store, channelId)
   }
 
   async activate(): Promise<void> {
@@ -85,7 +95,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
    * throttle map is read and written with no await in between.
    */
   isReadOnly(req: ChannelRequest): boolean {
-    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages' || req.kind === 'wake' || req.kind === 'typing'
+    return req.kind === 'history' || req.kind === 'info' || req.kind === 'messages' || req.kind === 'search' || req.kind === 'wake' || req.kind === 'typing'
   }
 
   canPassivate(): boolean {
@@ -117,6 +127,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
       case 'messages': return this.handleMessages(req)
       case 'typing': return this.handleTyping(req)
       case 'setBlock': return this.handleSetBlock(req)
+      case 'edit': case 'delete': case 'react': return this.handleChange(req)
+      case 'search': return this.handleSearch(req)
       case 'wake': return null
       default: {
         const never: never = req
@@ -250,6 +262,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
           { type: 'put', key: K.message(seq), value: stored },
           { type: 'put', key: K.event(ev), value: { t: 'm', seq } satisfies StoredEvent },
           { type: 'put', key: K.dedupe(clientMsgId), value: { seq, ts } },
+          ...this.index.add(seq, ts, text),
         )
         seen.set(clientMsgId, { seq, ts })
         uncommitted.push(results.length)
@@ -272,6 +285,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
     this.info = info
     this.counters = counters
     this.wakeSet = true
+    if (this.lastTs !== undefined) this.lastTs = Math.max(this.lastTs, fresh[fresh.length - 1]!.message.ts)
     for (const f of fresh) this.fanout.enqueue({ ev: f.ev, type: 'message', message: f.message }, info!.members)
     return results
   }
@@ -330,6 +344,60 @@ export class ChannelActor implements Actor<ChannelRequest> {
     return null
   }
 
+  /**
+   * An edit, delete or reaction: judged against the message's current view (message-changes.ts),
+   * folded into it, indexed again (an edit) or erased from the index (a delete), and recorded as
+   * the channel's next event, all in one commit; then fanned out to every member like a message.
+   * A change that changes nothing stores and emits nothing.
+   */
+  private async handleChange(req: ChangeRequest): Promise<null> {
+    const info = await this.requireExisting()
+    if (!info.members.includes(req.by)) throw errors.forbidden('not a member of this channel')
+    const seq = req.seq
+    if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.counters.lastSeq) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
+    const current = await this.store.get<StoredMessage>(K.message(seq))
+    if (!current) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
+    const change = applyChange(current, req, info, this.env.now())
+    if (!change) return null
+    const { next, event } = change
+    const ev = this.counters.lastEv + 1
+    const counters = { lastSeq: this.counters.lastSeq, lastEv: ev }
+    const ops: KvOp[] = [
+      { type: 'put', key: K.message(seq), value: next },
+      { type: 'put', key: K.event(ev), value: event satisfies StoredEvent },
+      { type: 'put', key: K.counters, value: counters },
+      { type: 'put', key: K.fanout, value: this.fanout.done },
+    ]
+    if (event.t === 'edit') ops.push(...(await this.index.edit(seq, next.ts, next.text)))
+    if (event.t === 'delete') ops.push(...(await this.index.remove(seq, next.ts)))
+    this.flagWake(ops)
+    await this.store.commit(ops)
+    this.counters = counters
+    this.wakeSet = true
+    if (event.t === 'delete') {
+      const view = messageView(this.channelId, seq, next)
+      this.fanout.rewrite((e) => scrubbed(e, seq, view))
+    }
+    this.fanout.enqueue(changeEvent(this.channelId, ev, event, next), info.members)
+    return null
+  }
+
+  /**
+   * Messages of this channel holding every word, newest first, within the bounds; members only.
+   * Answers places and sizes, not bodies: the caller merges many channels and fetches the bodies
+   * of the page's messages only.
+   */
+  private async handleSearch(req: Extract<ChannelRequest, { kind: 'search' }>): Promise<ChannelReplies['search']> {
+    const info = await this.requireExisting()
+    if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
+    const found = await this.index.find(req.words, { below: req.below, above: req.above }, req.limit)
+    if (this.lastTs === undefined && this.counters.lastSeq > 0) {
+      const last = await this.store.get<StoredMessage>(K.message(this.counters.lastSeq))
+      this.lastTs = Math.max(this.lastTs ?? 0, last?.ts ?? 0)
+    }
+    return { found, lastTs: this.lastTs ?? null }
+  }
+
   private async handleInfo(req: Extract<ChannelRequest, { kind: 'info' }>): Promise<ChannelReplies['info']> {
     const info = await this.requireExisting()
     if (req.user !== undefined && !info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
@@ -367,21 +435,27 @@ export class ChannelActor implements Actor<ChannelRequest> {
     return out
   }
 
-  /** Committed events after `after` (at most `max`) with their recipients, for the fan-out. */
+  /**
+   * Committed events after `after` (at most `max`) with their recipients, for the fan-out. Bodies
+   * are read as they are now: a message deleted since goes out deleted.
+   */
   private async eventsAfter(after: number, max: number): Promise<{ events: Array<{ event: ChannelEvent; recipients: string[] }>; through: number }> {
     const rows = await this.store.range<StoredEvent>({ gt: K.event(after), lte: K.event(this.counters.lastEv), limit: max })
-    const seqs = rows.flatMap(([, e]) => (e.t === 'm' ? [e.seq] : []))
-    const bodies = new Map((await this.handleMessages({ kind: 'messages', seqs })).map((m) => [m.seq, m]))
+    const seqs = [...new Set(rows.flatMap(([, e]) => (isMemberEvent(e) ? [] : [e.seq])))]
+    const stored = await this.store.getMany<StoredMessage>(seqs.map(K.message))
+    const bodies = new Map<number, StoredMessage>()
+    stored.forEach((m, i) => m && bodies.set(seqs[i]!, m))
     const out: Array<{ event: ChannelEvent; recipients: string[] }> = []
-    for (const [key, stored] of rows) {
+    for (const [key, e] of rows) {
       const ev = parseNum(key.slice(2))
-      if (stored.t !== 'm') {
-        out.push({ event: toEvent(this.channelId, ev, stored), recipients: stored.to })
+      if (isMemberEvent(e)) {
+        out.push({ event: toEvent(this.channelId, ev, e), recipients: e.to })
         continue
       }
-      const message = bodies.get(stored.seq)
-      if (!message) continue
-      out.push({ event: { ev, type: 'message', message }, recipients: await this.membersAt(ev) })
+      const body = bodies.get(e.seq)
+      if (!body) continue
+      const event = e.t === 'm' ? { ev, type: 'message' as const, message: this.toMessage(e.seq, body) } : changeEvent(this.channelId, ev, e, body)
+      out.push({ event, recipients: await this.membersAt(ev) })
     }
     return { events: out, through: rows.length > 0 ? parseNum(rows[rows.length - 1]![0].slice(2)) : after }
   }
@@ -428,10 +502,16 @@ export class ChannelActor implements Actor<ChannelRequest> {
   }
 
   private toMessage(seq: number, m: StoredMessage): Message {
-    return { channel: this.channelId, seq, from: m.from, text: m.text, ts: m.ts, clientMsgId: m.clientMsgId }
+    return messageView(this.channelId, seq, m)
   }
 }
 
-function toEvent(channel: string, ev: number, e: Exclude<StoredEvent, { t: 'm' }>): ChannelEvent {
+type StoredMemberEvent = Extract<StoredEvent, { t: 'member_added' | 'member_removed' }>
+
+function isMemberEvent(e: StoredEvent): e is StoredMemberEvent {
+  return e.t === 'member_added' || e.t === 'member_removed'
+}
+
+function toEvent(channel: string, ev: number, e: StoredMemberEvent): ChannelEvent {
   return { ev, type: e.t, channel, user: e.user, by: e.by, ts: e.ts }
 }

@@ -57,6 +57,16 @@ export class Actors {
     return this.router.call(channelKey(id), req) as Promise<ChannelReplies[K]>
   }
 
+  /** The same request to many channels; batched per destination node. One result per channel, in order. */
+  async channels<K extends ChannelKind>(ids: string[], req: Extract<ChannelRequest, { kind: K }>): Promise<Array<Settled<ChannelReplies[K]>>> {
+    try {
+      return (await this.router.callMany(ids.map(channelKey), req)) as Array<Settled<ChannelReplies[K]>>
+    } catch (err) {
+      const error = asChatError(err)
+      return ids.map(() => ({ ok: false, error }))
+    }
+  }
+
   async users<K extends UserKind>(usernames: string[], req: Extract<UserRequest, { kind: K }>): Promise<Array<Settled<UserReplies[K]>>> {
     try {
       return (await this.router.callMany(usernames.map(userKey), req)) as Array<Settled<UserReplies[K]>>

@@ -18,7 +18,7 @@ import type { Clock, TimerHandle } from '../clock.js'
 import type { Actors } from './env.js'
 import type { ChannelEvent } from './messages.js'
 
-interface Pending { event: ChannelEvent; recipients: readonly string[] }
+interface Pending { event: ChannelEvent; readonly recipients: readonly string[] }
 
 /**
  * Reads committed events after `after` from the channel's log, at most `max`, in order, and says
@@ -134,6 +134,18 @@ export class Fanout {
     }
     this.refilling = false
     if (this.queue.length === 0) this.trim()
+  }
+
+  /**
+   * Replaces events still queued (batches already sent keep what they carried): a deleted
+   * message's text must not go out after its delete was committed.
+   */
+  rewrite(change: (event: ChannelEvent) => ChannelEvent): void {
+    for (const p of this.queue) {
+      const before = sizeOf(p.event)
+      p.event = change(p.event)
+      this.chars += sizeOf(p.event) - before
+    }
   }
 
   /** Resolves once everything queued so far is delivered (or the fan-out is stopped). */
@@ -262,5 +274,5 @@ export class Fanout {
 }
 
 function sizeOf(e: ChannelEvent): number {
-  return e.type === 'message' ? e.message.text.length : 100
+  return e.type === 'message' ? e.message.text.length : e.type === 'edit' ? e.text.length : 100
 }

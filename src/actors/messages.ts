@@ -5,6 +5,7 @@
  */
 import type { ChannelView, Message, PresenceView, UserView, ChannelKind } from '../protocol/frames.js'
 import type { PushOp } from '../push/types.js'
+import type { Found, SearchKey } from './search-index.js'
 
 /** A connected device: where its socket lives, so pushes can reach it. */
 export interface DeviceRef {
@@ -22,6 +23,10 @@ export type FriendState = 'requested' | 'pending' | 'friends'
 export type ChannelEvent =
   | { ev: number; type: 'message'; message: Message }
   | { ev: number; type: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
+  /** `text` is the message's text after the edit; `text: ""` and `deleted` once it was deleted since. */
+  | { ev: number; type: 'edit'; channel: string; seq: number; text: string; by: string; ts: number; deleted?: true }
+  | { ev: number; type: 'delete'; channel: string; seq: number; by: string; ts: number }
+  | { ev: number; type: 'reaction'; channel: string; seq: number; user: string; emoji: string; on: boolean; ts: number }
 
 // ---- user actor: key `user:<username>` ----
 
@@ -50,6 +55,8 @@ export type UserRequest =
   | { kind: 'disconnect'; sessionId: string; lastActiveAt: number }
   | { kind: 'dropNode'; node: string }
   | { kind: 'sync'; since: number; limit: number }
+  /** Messages of the user's channels (or of `channel` only) holding every word, newest first. */
+  | { kind: 'search'; words: string[]; channel?: string; before?: SearchKey; limit: number }
   | { kind: 'read'; channel: string; seq: number; sessionId: string | null }
   | { kind: 'channels' }
   | { kind: 'presence' }
@@ -64,6 +71,16 @@ export type UserRequest =
   | { kind: 'wake' }
 
 export interface SyncResult { events: import('../protocol/frames.js').InboxEvent[]; next: number; more: boolean }
+
+/**
+ * A channel's search answer: the messages found (places and text sizes, not bodies), and the time
+ * of the channel's newest message, which tells a later search whether the channel can have
+ * anything newer than what it already found.
+ */
+export interface ChannelSearchResult { found: Found[]; lastTs: number | null }
+
+/** A page of search results: `more` when older matches may remain, `next` the last one's key. */
+export interface SearchPage { messages: Message[]; more: boolean; next: SearchKey | null }
 
 export interface UserReplies {
   signup: UserView
@@ -89,6 +106,7 @@ export interface UserReplies {
   disconnect: null
   dropNode: null
   sync: SyncResult
+  search: SearchPage
   read: { seq: number }
   channels: Array<{ id: string; readSeq: number }>
   presence: PresenceView
@@ -120,6 +138,12 @@ export type ChannelRequest =
   | { kind: 'typing'; user: string }
   /** A 1:1 channel: `by` blocks (on) or unblocks the other member from sending here. */
   | { kind: 'setBlock'; by: string; on: boolean }
+  /** Changes to a sent message (PROTOCOL.md 4.4); each is answered null, a repeat changes nothing. */
+  | { kind: 'edit'; by: string; seq: number; text: string }
+  | { kind: 'delete'; by: string; seq: number }
+  | { kind: 'react'; by: string; seq: number; emoji: string; on: boolean }
+  /** Up to `limit` messages holding every word (folded), newest first, between the keys: their places and sizes. */
+  | { kind: 'search'; user: string; words: string[]; below?: SearchKey; above?: SearchKey; limit: number }
   | { kind: 'wake' }
 
 /** A history page: `more` when the size bound cut it short of `limit`. */
@@ -136,6 +160,10 @@ export interface ChannelReplies {
   messages: Message[]
   typing: null
   setBlock: null
+  edit: null
+  delete: null
+  react: null
+  search: ChannelSearchResult
   wake: null
 }
 

@@ -21,13 +21,12 @@ import { dmId } from './ids.js'
 import { AUTH_KEY, type AuthRecord, UserAuth } from './user-auth.js'
 import type { ChannelEvent, DeviceRef, FriendState, SyncResult, UserReplies, UserRequest } from './messages.js'
 import type { Actor, Settled } from './runtime.js'
+import { type InboxEntry, eventOf, inboxEntry, inboxFrame, isPointer } from './inbox-events.js'
+import { searchChannels } from './search.js'
 
 interface Profile { username: string; displayName: string; passwordHash: string; createdAt: number }
 interface Meta { inboxSeq: number; lastActiveAt: number | null }
 interface Membership { readSeq: number }
-type InboxEntry =
-  | { c: string; s: number }
-  | { op: 'member_added' | 'member_removed'; channel: string; user: string; by: string; ts: number }
 
 /** Bytes (UTF-8) of message text a sync page holds at most (PROTOCOL.md 4.2); more ends it early. */
 export const SYNC_PAGE_BYTES = 1024 * 1024
@@ -54,6 +53,8 @@ export class UserActor implements Actor<UserRequest> {
   private readonly cursors = new Map<string, number>()
   /** Every connected device gets pushes; only live ones (recent frames) count for presence. */
   private readonly devices = new Map<string, { ref: DeviceRef; live: boolean }>()
+  /** Time of the newest message seen per channel (in memory, a hint that lets search skip quiet channels). */
+  private readonly recency = new Map<string, number>()
   /** The status friends were last told, so they hear only of changes. */
   private announcedOnline = false
   private readonly push: UserPush
@@ -92,7 +93,7 @@ export class UserActor implements Actor<UserRequest> {
 
   isReadOnly(req: UserRequest): boolean {
     switch (req.kind) {
-      case 'credentials': case 'profile': case 'friends': case 'sync': case 'channels': case 'wake':
+      case 'credentials': case 'profile': case 'friends': case 'sync': case 'search': case 'channels': case 'wake':
       case 'presence': case 'presenceFor': case 'presenceQuery': case 'presenceChanged': case 'typing':
       case 'checkToken': case 'blocks': case 'admit':
         return true
@@ -139,6 +140,7 @@ export class UserActor implements Actor<UserRequest> {
       case 'disconnect': return this.handleDisconnect(req)
       case 'dropNode': return this.handleDropNode(req)
       case 'sync': return this.handleSync(req)
+      case 'search': this.requireProfile(); return searchChannels(this.env.actors, this.username, req.channel ? [req.channel] : [...this.channels.keys()], req, this.recency)
       case 'read': return this.handleRead(req)
       case 'channels': this.requireProfile(); return [...this.channels].map(([id, m]) => ({ id, readSeq: m.readSeq }))
       case 'presence': this.requireProfile(); return this.presenceView()
@@ -284,8 +286,9 @@ export class UserActor implements Actor<UserRequest> {
       const fresh = req.events.filter((e) => e.ev > cursor).sort((x, y) => x.ev - y.ev)
       for (const e of fresh) {
         inboxSeq++
-        ops.push({ type: 'put', key: K.inbox(inboxSeq), value: this.inboxEntry(e) })
-        frames.push(e.type === 'message' ? { op: 'message', inboxSeq, ...e.message } : { op: e.type, inboxSeq, channel: e.channel, user: e.user, by: e.by, ts: e.ts })
+        ops.push({ type: 'put', key: K.inbox(inboxSeq), value: inboxEntry(e) })
+        frames.push(inboxFrame(e, inboxSeq))
+        if (e.type === 'message') this.recency.set(req.channel, Math.max(this.recency.get(req.channel) ?? 0, e.message.ts))
         this.trackMembership(e, channels, ops)
       }
       const last = fresh.length > 0 ? fresh[fresh.length - 1]!.ev : cursor
@@ -312,11 +315,6 @@ export class UserActor implements Actor<UserRequest> {
     return results
   }
 
-
-  private inboxEntry(e: ChannelEvent): InboxEntry {
-    if (e.type === 'message') return { c: e.message.channel, s: e.message.seq }
-    return { op: e.type, channel: e.channel, user: e.user, by: e.by, ts: e.ts }
-  }
 
   /** Keeps the user's channel list in step with the events it receives. */
   private trackMembership(e: ChannelEvent, channels: Map<string, Membership>, ops: KvOp[]): void {
@@ -470,7 +468,7 @@ export class UserActor implements Actor<UserRequest> {
       const bodies = await this.bodiesOf(chunk)
       for (const [key, e] of chunk) {
         const inboxSeq = parseNum(key.slice(2))
-        if (!('c' in e)) {
+        if (!isPointer(e)) {
           events.push({ ...e, inboxSeq })
           continue
         }
@@ -483,7 +481,7 @@ export class UserActor implements Actor<UserRequest> {
           full = true
           break
         }
-        events.push({ op: 'message', inboxSeq, ...m })
+        events.push(eventOf(e, inboxSeq, m))
         bytes += size
       }
     }

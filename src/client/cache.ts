@@ -32,6 +32,21 @@ export class MessageCache {
     return true
   }
 
+  /**
+   * Replaces the cached message `seq` of `channel` with `change(message)`. Returns the message
+   * now cached, or undefined when that message is not in the cache.
+   */
+  update(channel: string, seq: number, change: (message: Message) => Message): Message | undefined {
+    const list = this.channels.get(channel)
+    if (list === undefined) return undefined
+    const at = lowerBound(list, seq)
+    const current = list[at]
+    if (current?.seq !== seq) return undefined
+    const next = change(current)
+    list[at] = next
+    return next
+  }
+
   addAll(messages: Iterable<Message>): void {
     for (const message of messages) this.add(message)
   }

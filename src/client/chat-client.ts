@@ -1,10 +1,11 @@
 /**
  * `ChatClient`: a WebSocket connection to the chat cluster that survives node failures.
  */
-import type { AckFrame, InboxEvent, Message, PresenceView, ServerFrame } from '../protocol/frames.js'
+import type { AckFrame, ChangeEvent, InboxEvent, Message, PresenceView, ServerFrame } from '../protocol/frames.js'
 import { LIMITS } from '../protocol/frames.js'
 import { backoffDelay, type BackoffOptions } from './backoff.js'
 import { MessageCache, DEFAULT_CACHE_PER_CHANNEL } from './cache.js'
+import { applyChange } from './changes.js'
 import { Connector, type AttemptResult } from './connector.js'
 import { Endpoint } from './discovery.js'
 import { TypedEmitter, type Listener } from './emitter.js'
@@ -14,7 +15,7 @@ import { canonicalChannelId, newClientMsgId } from './ids.js'
 import { InboxSync } from './inbox.js'
 import { checkSend, Outbox, type PendingSend } from './outbox.js'
 import { CLIENT_ABANDON_CODE, Session, type ReplyMap, type RequestFrame, type WebSocketConstructor } from './session.js'
-import type { ChatClientEvents, ChatClientOptions, ConnectionState, ReadyInfo, StateChange } from './types.js'
+import type { ChatClientEvents, ChatClientOptions, ConnectionState, ReadyInfo, SearchOptions, SearchResult, StateChange } from './types.js'
 
 /**
  * A chat connection with these guarantees:
@@ -35,8 +36,12 @@ import type { ChatClientEvents, ChatClientOptions, ConnectionState, ReadyInfo, S
  *   code rejects the promise and drops the message. A message retried after an error may land
  *   after messages sent later.
  *
- * Other requests (`history`, `read`, `presence`, `ping`, `request`) are not queued: when the
- * socket is down they reject with `DISCONNECTED`.
+ * - **Message changes.** Edit, delete and reaction events update the cached message they name
+ *   (see `cachedMessages`) before `change` is emitted, so the cache shows what history shows.
+ *
+ * Other requests (`history`, `read`, `presence`, `ping`, `edit`, `deleteMessage`, `react`,
+ * `search`, `request`) are not queued: when the socket is down they reject with `DISCONNECTED`.
+ * `edit`, `deleteMessage` and `react` are idempotent, so they are safe to repeat after a timeout.
  */
 export class ChatClient {
   private readonly emitter = new TypedEmitter<ChatClientEvents>((err, event) => {
@@ -227,6 +232,42 @@ export class ChatClient {
     await this.request({ op: 'typing', channel: id })
   }
 
+  /**
+   * Replaces the text of one of your own messages (others' are `FORBIDDEN`). Every member's
+   * devices get an `edit` event; repeating it changes nothing. `NOT_FOUND` for a message that
+   * does not exist or was deleted.
+   */
+  async edit(channel: string, seq: number, text: string): Promise<void> {
+    await this.request({ op: 'edit', channel: canonicalChannelId(channel), seq, text })
+  }
+
+  /**
+   * Deletes a message: yours, or in a group you created anyone's. Its text is erased for every
+   * member (a `delete` event); its `seq` stays. Deleting it again changes nothing.
+   */
+  async deleteMessage(channel: string, seq: number): Promise<void> {
+    await this.request({ op: 'delete', channel: canonicalChannelId(channel), seq })
+  }
+
+  /**
+   * Puts your reaction `emoji` (1..16 code points) on a message (`on` true, the default) or takes
+   * it off. Every member gets a `reaction` event when it changes anything.
+   */
+  async react(channel: string, seq: number, emoji: string, on = true): Promise<void> {
+    await this.request({ op: 'react', channel: canonicalChannelId(channel), seq, emoji, on })
+  }
+
+  /**
+   * Messages of your channels (or of `options.channel`) containing every word of `q`, matched
+   * without regard to case or accents, newest first. Page on with `before: result.next` while
+   * `result.more`. Deleted messages are never found; edited ones by their newest text.
+   */
+  async search(q: string, options: SearchOptions = {}): Promise<SearchResult> {
+    const channel = options.channel === undefined ? undefined : canonicalChannelId(options.channel)
+    const { messages, more, next } = await this.request({ op: 'search', q, channel, before: options.before, limit: options.limit })
+    return { messages, more, next }
+  }
+
   /** Round trip time in ms. */
   async ping(): Promise<number> {
     const start = Date.now()
@@ -291,6 +332,9 @@ export class ChatClient {
       case 'message':
       case 'member_added':
       case 'member_removed':
+      case 'edit':
+      case 'delete':
+      case 'reaction':
         if (this.inbox.push(frame)) {
           this.inbox.sync(session, this.requestTimeoutMs).then(
             () => this.emitter.emit('synced', { inboxSeq: this.inbox.inboxSeq ?? 0 }),
@@ -317,13 +361,32 @@ export class ChatClient {
 
   private deliver(event: InboxEvent): void {
     this.emitter.emit('event', event)
-    if (event.op === 'message') {
-      const { channel, seq, from, text, ts, clientMsgId } = event
-      this.cache.add({ channel, seq, from, text, ts, clientMsgId })
-      this.emitter.emit('message', event)
-    } else {
-      this.emitter.emit('member', event)
+    switch (event.op) {
+      case 'message': {
+        const { op: _op, inboxSeq: _inboxSeq, ...message } = event
+        this.cache.add(message)
+        this.emitter.emit('message', event)
+        return
+      }
+      case 'member_added':
+      case 'member_removed':
+        this.emitter.emit('member', event)
+        return
+      case 'edit':
+        this.emitter.emit('edit', event)
+        return this.changed(event)
+      case 'delete':
+        this.emitter.emit('delete', event)
+        return this.changed(event)
+      case 'reaction':
+        this.emitter.emit('reaction', event)
+        return this.changed(event)
     }
+  }
+
+  private changed(event: ChangeEvent): void {
+    const message = this.cache.update(event.channel, event.seq, (m) => applyChange(m, event))
+    this.emitter.emit('change', { event, message })
   }
 
   /** A session whose sync failed is closed so that the next one starts with a fresh catch-up. */

@@ -4,6 +4,7 @@
  */
 import type { ChannelView, Message, PresenceView, UserView } from '../protocol/frames.js'
 import { ApiError } from './errors.js'
+import type { SearchOptions, SearchResult } from './types.js'
 
 /** `POST /v1/sessions` answer. */
 export interface SessionInfo { token: string; user: UserView; deviceId: string }
@@ -120,6 +121,30 @@ export class HttpApi {
     return (await this.call<{ messages: Message[] }>('GET', path)).messages
   }
 
+  /**
+   * Messages of your channels (or of `options.channel`) containing every word of `q`, newest
+   * first; page on with `before: result.next` while `result.more`.
+   */
+  async search(q: string, options: SearchOptions = {}): Promise<SearchResult> {
+    const path = `/v1/search${query({ q, channel: options.channel, before: options.before, limit: options.limit })}`
+    return await this.call<SearchResult>('GET', path)
+  }
+
+  /** Replaces the text of one of your messages (the `edit` op over HTTP). */
+  async edit(channel: string, seq: number, text: string): Promise<void> {
+    await this.call('PATCH', messagePath(channel, seq), { text }, true, false)
+  }
+
+  /** Deletes a message: yours, or in a group you created anyone's. */
+  async deleteMessage(channel: string, seq: number): Promise<void> {
+    await this.call('DELETE', messagePath(channel, seq), undefined, true, false)
+  }
+
+  /** Puts your reaction on a message (`on` true, the default) or takes it off. */
+  async react(channel: string, seq: number, emoji: string, on = true): Promise<void> {
+    await this.call(on ? 'PUT' : 'DELETE', `${messagePath(channel, seq)}/reactions/${encodeURIComponent(emoji)}`, undefined, true, false)
+  }
+
   /** Presence of friends and users sharing a channel; others are left out of the answer. */
   async presence(users: string[]): Promise<PresenceView[]> {
     const path = `/v1/presence?users=${users.map(encodeURIComponent).join(',')}`
@@ -139,8 +164,11 @@ export class HttpApi {
     return await this.call('GET', '/healthz', undefined, false)
   }
 
-  /** One request of the API (used by the other clients of this SDK, e.g. `PushApi`); a 204 resolves with undefined. */
-  async call<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+  /**
+   * One request of the API (used by the other clients of this SDK, e.g. `PushApi`); a 204 resolves
+   * with undefined, and so does any success when `json` is false.
+   */
+  async call<T>(method: string, path: string, body?: unknown, auth = true, json = true): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (auth && this.token !== undefined) headers.authorization = `Bearer ${this.token}`
@@ -163,7 +191,7 @@ export class HttpApi {
       parsed = undefined
     }
     if (!response.ok) throw errorFromBody(response.status, parsed, `${method} ${path}`)
-    if (response.status === 204) return undefined as T
+    if (!json || response.status === 204) return undefined as T
     if (parsed === undefined) throw new ApiError(response.status, 'BAD_RESPONSE', `${method} ${path}: body is not JSON`)
     return parsed as T
   }
@@ -175,6 +203,10 @@ function errorFromBody(status: number, body: unknown, what: string): ApiError {
     return new ApiError(status, error.code, typeof error.message === 'string' ? error.message : error.code)
   }
   return new ApiError(status, 'BAD_RESPONSE', `${what}: HTTP ${status} without an error body`)
+}
+
+function messagePath(channel: string, seq: number): string {
+  return `/v1/channels/${encodeURIComponent(channel)}/messages/${seq}`
 }
 
 function query(params: Record<string, string | number | undefined>): string {

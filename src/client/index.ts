@@ -7,22 +7,30 @@
  * const { token } = await api.login({ username: 'alice', password: 'secret123' })
  * const client = new ChatClient({ token, discover: api.baseUrl, WebSocket })
  * client.on('message', (m) => console.log(m.from, m.text))
+ * client.on('change', ({ event, message }) => console.log(event.op, message)) // edits, deletes, reactions
  * await client.connect()
- * await client.send(dmChannelId('alice', 'bob'), 'hi')
+ * const { seq } = await client.send(dmChannelId('alice', 'bob'), 'hi')
+ * await client.edit(dmChannelId('alice', 'bob'), seq, 'hi bob')
+ * await client.react(dmChannelId('alice', 'bob'), seq, '👋')
+ * const { messages, more, next } = await client.search('bob', { limit: 20 })
  * ```
  */
 export { ChatClient } from './chat-client.js'
 export type {
-  ChatClientEvents, ChatClientOptions, ConnectionState, ReadyInfo, StateChange,
+  ChatClientEvents, ChatClientOptions, ConnectionState, MessageChange, ReadyInfo, SearchOptions, SearchResult,
+  StateChange,
 } from './types.js'
+export { applyChange } from './changes.js'
 export { HttpApi } from './http.js'
 export type {
   ChannelSummary, ClusterMember, ClusterView, DiscoverResult, FriendState, FriendView, HistoryWindow,
   HttpApiOptions, SessionInfo,
 } from './http.js'
 export { PushApi, base64UrlToBytes } from './push.js'
+export { conversationUrl, installPushHandlers, isOpenConversationMessage, notificationContent, parsePayload, SEEN_CACHE } from './push-sw.js'
+export type { NotificationContent, NotificationData, OpenConversationMessage, PushHandlerOptions, PushPayload, PushWorkerScope } from './push-sw.js'
 export type {
-  CreatedPushSubscription, PushNotification, PushRegistrationLike, PushSubscriptionInfo, PushSubscriptionKind, WebPushSubscriptionJSON,
+  BrowserPushSubscriptionLike, CreatedPushSubscription, PushNotification, PushRegistrationLike, PushSubscriptionInfo, PushSubscriptionKind, WebPushSubscriptionJSON,
 } from './push.js'
 export { ApiError, ChatError, CLIENT_ERROR_CODES, isRetryableCode } from './errors.js'
 export type { ClientErrorCode, SdkErrorCode } from './errors.js'
@@ -37,8 +45,8 @@ export type { DiscoverOption } from './discovery.js'
 export type { ReplyMap, RequestFrame, WebSocketConstructor, WebSocketLike } from './session.js'
 export { CLOSE_CODES, LIMITS } from '../protocol/frames.js'
 export type {
-  AckFrame, ChannelView, InboxEvent, MemberEvent, Message, MessageEvent, PresencePushFrame, PresenceView,
-  ReadPushFrame, TypingPushFrame, UserView,
+  AckFrame, ChangeEvent, ChannelView, DeleteEvent, DeletedMessage, EditEvent, InboxEvent, LiveMessage, MemberEvent,
+  Message, MessageEvent, PresencePushFrame, PresenceView, ReactionEvent, Reactions, ReadPushFrame, TypingPushFrame, UserView,
 } from '../protocol/frames.js'
 export { ERROR_CODES } from '../protocol/codes.js'
 export type { ErrorCode } from '../protocol/codes.js'

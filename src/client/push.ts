@@ -10,6 +10,7 @@
  * const sub = await push.enableWebPush(reg)   // after a user gesture, not on first load
  * ```
  */
+import { ApiError } from './errors.js'
 import type { HttpApi } from './http.js'
 
 export type PushSubscriptionKind = 'webpush' | 'webhook'
@@ -45,11 +46,19 @@ export interface PushNotification {
   channelName?: string
 }
 
+/** The parts of a browser PushSubscription this module uses. */
+export interface BrowserPushSubscriptionLike {
+  toJSON(): unknown
+  unsubscribe(): Promise<boolean>
+  /** The key it was made with; a subscription under another key is replaced. */
+  options?: { applicationServerKey?: ArrayBuffer | null }
+}
+
 /** The parts of a ServiceWorkerRegistration this module uses. */
 export interface PushRegistrationLike {
   pushManager: {
-    getSubscription(): Promise<{ toJSON(): unknown; unsubscribe(): Promise<boolean> } | null>
-    subscribe(options: { userVisibleOnly: boolean; applicationServerKey: Uint8Array }): Promise<{ toJSON(): unknown }>
+    getSubscription(): Promise<BrowserPushSubscriptionLike | null>
+    subscribe(options: { userVisibleOnly: boolean; applicationServerKey: Uint8Array<ArrayBuffer> }): Promise<BrowserPushSubscriptionLike>
   }
 }
 
@@ -82,28 +91,53 @@ export class PushApi {
   /**
    * In a browser: asks for notification permission (call it from a user gesture), subscribes
    * the service worker's push manager with the cluster's key and registers the subscription.
-   * Resolves with the server's subscription, or null when the user said no.
+   * Resolves with the server's subscription, or null when the user said no. Calling it again
+   * (at every start, say) registers the same subscription again under the same id; one made
+   * under an older key of the cluster is replaced by a new one.
    */
   async enableWebPush(registration: PushRegistrationLike, requestPermission: () => Promise<string> = () => Notification.requestPermission()): Promise<CreatedPushSubscription | null> {
     if ((await requestPermission()) !== 'granted') return null
     const key = base64UrlToBytes(await this.vapidPublicKey())
-    const existing = await registration.pushManager.getSubscription()
-    const current = existing ?? await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key })
+    let current = await registration.pushManager.getSubscription()
+    if (current && !sameKey(current.options?.applicationServerKey, key)) {
+      await current.unsubscribe().catch(() => false)
+      current = null
+    }
+    current ??= await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key })
     return this.subscribeWebPush(current.toJSON() as WebPushSubscriptionJSON)
   }
 
-  /** In a browser: removes this browser's subscription here and at the push service (e.g. on logout). */
-  async disableWebPush(registration: PushRegistrationLike): Promise<void> {
+  /**
+   * In a browser: removes this browser's subscription at the push service and here (on logout),
+   * so the next person on this browser does not get the previous one's notifications. The push
+   * service's side goes first: it needs no network to stop this browser showing anything, and
+   * the server would remove its record at the next push anyway (410). `ids` are subscriptions
+   * the caller registered and remembered, removed even if the browser has lost its subscription.
+   */
+  async disableWebPush(registration: PushRegistrationLike, ids: readonly string[] = []): Promise<void> {
     const existing = await registration.pushManager.getSubscription()
-    if (!existing) return
     // The server keeps endpoints in their normal URL form.
-    const endpoint = new URL((existing.toJSON() as WebPushSubscriptionJSON).endpoint).href
-    for (const s of await this.list()) if (s.kind === 'webpush' && s.endpoint === endpoint) await this.unsubscribe(s.id)
-    await existing.unsubscribe()
+    const endpoint = existing ? new URL((existing.toJSON() as WebPushSubscriptionJSON).endpoint).href : null
+    if (existing) await existing.unsubscribe().catch(() => false)
+    const doomed = new Set(ids)
+    if (endpoint !== null) for (const s of await this.list()) if (s.kind === 'webpush' && s.endpoint === endpoint) doomed.add(s.id)
+    for (const id of doomed) {
+      await this.unsubscribe(id).catch((err: unknown) => {
+        // Already gone (removed after a 410, or by another tab) is what we want.
+        if (!(err instanceof ApiError && err.status === 404)) throw err
+      })
+    }
   }
 }
 
-export function base64UrlToBytes(value: string): Uint8Array {
+function sameKey(a: ArrayBuffer | null | undefined, b: Uint8Array): boolean {
+  // A browser that does not say which key it used is trusted to have used this one.
+  if (a === null || a === undefined) return true
+  const x = new Uint8Array(a)
+  return x.length === b.length && x.every((v, i) => v === b[i])
+}
+
+export function base64UrlToBytes(value: string): Uint8Array<ArrayBuffer> {
   const b64 = value.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (value.length % 4)) % 4)
   const bin = atob(b64)
   const out = new Uint8Array(bin.length)

@@ -5,7 +5,7 @@
  */
 import type {
   AckFrame, ClientFrame, ClientOp, HistoryReplyFrame, OkFrame, PongFrame, PresenceReplyFrame,
-  ReadyFrame, Ref, ServerFrame, SyncReplyFrame,
+  ReadyFrame, Ref, SearchReplyFrame, ServerFrame, SyncReplyFrame,
 } from '../protocol/frames.js'
 import { ChatError } from './errors.js'
 
@@ -35,10 +35,15 @@ export interface ReplyMap {
   presence: PresenceReplyFrame
   ping: PongFrame
   typing: OkFrame
+  edit: OkFrame
+  delete: OkFrame
+  react: OkFrame
+  search: SearchReplyFrame
 }
 
 const REPLY_OP: { [K in ClientOp]: ReplyMap[K]['op'] } = {
   send: 'ack', sync: 'sync', history: 'history', read: 'ok', presence: 'presence', ping: 'pong', typing: 'ok',
+  edit: 'ok', delete: 'ok', react: 'ok', search: 'search',
 }
 
 /** Any client frame without its `ref` (the session assigns one), as a union keyed on `op`. */

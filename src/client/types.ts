@@ -2,7 +2,8 @@
  * Public types of `ChatClient`: its options, its events and what they carry.
  */
 import type {
-  InboxEvent, MemberEvent, MessageEvent, PresencePushFrame, ReadPushFrame, TypingPushFrame,
+  ChangeEvent, DeleteEvent, EditEvent, InboxEvent, MemberEvent, Message, MessageEvent, PresencePushFrame,
+  ReactionEvent, ReadPushFrame, TypingPushFrame,
 } from '../protocol/frames.js'
 import type { BackoffOptions } from './backoff.js'
 import type { DiscoverOption } from './discovery.js'
@@ -54,6 +55,29 @@ export interface ChatClientOptions {
 }
 
 /** What the server said in its `ready` frame. */
+/** The payload of the `change` event. */
+export interface MessageChange { event: ChangeEvent; message: Message | undefined }
+
+/** `search` options. */
+export interface SearchOptions {
+  /** Only this channel (you must be a member). Default: every channel you are in. */
+  channel?: string
+  /** The `next` of the previous page, for the page after it; or a time in ms: older messages only. */
+  before?: string | number
+  /** Results per page, 1..100; default 20. */
+  limit?: number
+}
+
+/** A page of search results. */
+export interface SearchResult {
+  /** Newest first. */
+  messages: Message[]
+  /** Older matches may remain: ask again with `before: next`. */
+  more: boolean
+  /** Cursor of the last message returned; null when the page is empty. */
+  next: string | null
+}
+
 export interface ReadyInfo { user: string; deviceId: string; node: string; inboxSeq: number }
 
 export type ConnectionState = 'connecting' | 'open' | 'closed'
@@ -74,6 +98,19 @@ export interface ChatClientEvents {
   message: MessageEvent
   /** Each `member_added` / `member_removed` inbox event, right after its `event`. */
   member: MemberEvent
+  /** Each `edit` inbox event (someone changed a message's text), right after its `event`. */
+  edit: EditEvent
+  /** Each `delete` inbox event (a message's text is gone), right after its `event`. */
+  delete: DeleteEvent
+  /** Each `reaction` inbox event (`user` put `emoji` on or off), right after its `event`. */
+  reaction: ReactionEvent
+  /**
+   * After each `edit`, `delete` or `reaction` event: the message as the local cache holds it now
+   * (`message`, already changed; undefined when the message is not cached). An app that renders
+   * from `cachedMessages` re-renders `channel` on this; one with its own store applies `event`
+   * (see `applyChange`).
+   */
+  change: MessageChange
   /** A friend's status changed (not an inbox event: may be missed while disconnected). */
   presence: PresencePushFrame
   /** Another device of this user read `channel` up to `seq`. */

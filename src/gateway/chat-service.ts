@@ -4,12 +4,14 @@
  */
 import type { Actors } from '../actors/env.js'
 import { checkClientMsgId, checkText, isUsername, parseChannelId } from '../actors/ids.js'
-import type { FriendState, HistoryPage, SendAck, SyncResult } from '../actors/messages.js'
+import { checkEmoji } from '../actors/message-changes.js'
+import type { FriendState, HistoryPage, SearchPage, SendAck, SyncResult } from '../actors/messages.js'
 import { UserAuth } from '../actors/user-auth.js'
 import { type ChatError, asChatError, errors, fromWire, quote } from '../errors.js'
-import type { ChannelView, PresenceView, UserView } from '../protocol/frames.js'
+import type { ChannelView, Message, PresenceView, UserView } from '../protocol/frames.js'
 import { type Random, systemRandom } from '../random.js'
 import { type Derive, burnPasswordCheck, hashPassword, verifyPassword } from './passwords.js'
+import type { SearchParams } from './search-params.js'
 import type { TokenClaims, Tokens } from './tokens.js'
 
 export interface HistoryWindow { before?: number; after?: number; limit: number }
@@ -246,6 +248,29 @@ export class ChatService {
   async typing(user: string, channel: string): Promise<void> {
     const { id } = parseChannelId(channel)
     await this.actors.channel(id, { kind: 'typing', user })
+  }
+
+  edit(user: string, channel: string, seq: number, text: string): Promise<null> {
+    const { id } = parseChannelId(channel)
+    checkText(text)
+    return this.actors.channel(id, { kind: 'edit', by: user, seq, text })
+  }
+
+  deleteMessage(user: string, channel: string, seq: number): Promise<null> {
+    const { id } = parseChannelId(channel)
+    return this.actors.channel(id, { kind: 'delete', by: user, seq })
+  }
+
+  react(user: string, channel: string, seq: number, emoji: string, on: boolean): Promise<null> {
+    const { id } = parseChannelId(channel)
+    checkEmoji(emoji)
+    return this.actors.channel(id, { kind: 'react', by: user, seq, emoji, on })
+  }
+
+  /** A page of search results over the user's channels, or over `channel` (members only). */
+  search(user: string, params: SearchParams): Promise<SearchPage> {
+    const channel = params.channel === undefined ? undefined : parseChannelId(params.channel).id
+    return this.actors.user(user, { kind: 'search', words: params.words, channel, before: params.before, limit: params.limit })
   }
 
   sync(user: string, since: number, limit: number): Promise<SyncResult> {

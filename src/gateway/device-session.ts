@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics.js'
 import type { Random } from '../random.js'
 import type { ChatService } from './chat-service.js'
 import { FrameError, parseFrame } from './frames.js'
+import { formatCursor, searchParams } from './search-params.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionRegistry } from './sessions.js'
 import type { TokenClaims } from './tokens.js'
@@ -40,6 +41,9 @@ type Waiting = { frame: ClientFrame } | { error: ChatError; ref: Ref | undefined
 
 /** Queued sends to one channel handed over together, at most (one commit for all of them). */
 const MAX_SENDS_TOGETHER = 64
+
+/** Ops that store something and fan out to every member: they share the per-device send rate. */
+const WRITES: ReadonlySet<string> = new Set(['send', 'edit', 'delete', 'react'])
 
 /** Frames waiting to be handled before new ones are refused with RATE_LIMITED. */
 const MAX_WAITING_FRAMES = 1000
@@ -215,7 +219,7 @@ export class DeviceSession {
     }
     // Floods are refused on arrival, without queueing: sends by the rate limit, anything by count.
     const ref = 'frame' in item ? item.frame.ref : item.ref
-    if (this.waiting.length >= MAX_WAITING_FRAMES || ('frame' in item && item.frame.op === 'send' && !this.sends.take())) {
+    if (this.waiting.length >= MAX_WAITING_FRAMES || ('frame' in item && WRITES.has(item.frame.op) && !this.sends.take())) {
       this.deps.metrics.wsFrames.inc({ op: 'frame' in item ? item.frame.op : 'invalid', outcome: 'rate_limited' })
       return this.replyError(ref, errors.rateLimited())
     }
@@ -332,6 +336,21 @@ export class DeviceSession {
       case 'typing':
         await service.typing(this.user, frame.channel)
         return { op: 'ok' }
+      case 'edit':
+        await service.edit(this.user, frame.channel, frame.seq, frame.text)
+        return { op: 'ok' }
+      case 'delete':
+        await service.deleteMessage(this.user, frame.channel, frame.seq)
+        return { op: 'ok' }
+      case 'react':
+        await service.react(this.user, frame.channel, frame.seq, frame.emoji, frame.on)
+        return { op: 'ok' }
+      case 'search': {
+        const params = searchParams(frame)
+        if ('problem' in params) throw errors.badFrame(params.problem)
+        const page = await service.search(this.user, params)
+        return { op: 'search', messages: page.messages, more: page.more, next: page.next && formatCursor(page.next) }
+      }
     }
   }
 

@@ -13,7 +13,7 @@ export class FrameError extends ChatError {
 
 type Obj = Record<string, unknown>
 
-const OPS = new Set(['send', 'sync', 'history', 'read', 'presence', 'ping', 'typing'])
+const OPS = new Set(['send', 'sync', 'history', 'read', 'presence', 'ping', 'typing', 'edit', 'delete', 'react', 'search'])
 
 function int(frame: Obj, field: string, required: boolean): number | undefined {
   const v = frame[field]
@@ -88,5 +88,19 @@ function validate(op: ClientFrame['op'], f: Obj, ref: Ref | undefined): ClientFr
       return { op, ref }
     case 'typing':
       return { op, ref, channel: str(f, 'channel') }
+    case 'edit':
+      return { op, ref, channel: str(f, 'channel'), seq: int(f, 'seq', true)!, text: str(f, 'text') }
+    case 'delete':
+      return { op, ref, channel: str(f, 'channel'), seq: int(f, 'seq', true)! }
+    case 'react': {
+      if (typeof f.on !== 'boolean') throw errors.badFrame('on must be true or false')
+      return { op, ref, channel: str(f, 'channel'), seq: int(f, 'seq', true)!, emoji: str(f, 'emoji'), on: f.on }
+    }
+    case 'search': {
+      // The query itself is checked with the HTTP search's rules (search-params.ts) when handled.
+      const before = f.before
+      if (before !== undefined && typeof before !== 'string' && typeof before !== 'number') throw errors.badFrame('before must be a cursor string or a time')
+      return { op, ref, q: str(f, 'q'), channel: f.channel === undefined ? undefined : str(f, 'channel'), before, limit: int(f, 'limit', false) }
+    }
   }
 }

@@ -14,6 +14,7 @@ import type { GatewayDeps } from './deps.js'
 import { accountRoutes } from './routes-accounts.js'
 import { blockRoutes } from './routes-blocks.js'
 import { channelRoutes } from './routes-channels.js'
+import { messageRoutes } from './routes-messages.js'
 import { opsRoutes } from './routes-ops.js'
 import { pushRoutes } from './routes-push.js'
 import { socialRoutes } from './routes-social.js'
@@ -136,6 +137,7 @@ export async function buildHttp(deps: GatewayDeps): Promise<FastifyInstance> {
     socialRoutes(scope, deps)
     blockRoutes(scope, deps)
     channelRoutes(scope, deps)
+    messageRoutes(scope, deps)
     opsRoutes(scope, deps)
     pushRoutes(scope, deps)
     wsRoutes(scope, deps)

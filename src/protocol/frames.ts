@@ -14,15 +14,42 @@ export type ChannelKind = 'dm' | 'group'
 /** `channel` object of the contract. */
 export interface ChannelView { id: string; kind: ChannelKind; name: string; members: string[] }
 
-/** `message` object of the contract. */
-export interface Message {
+/** Who reacted with which emoji: `{emoji: [username, ...]}`, users in the order they reacted. */
+export type Reactions = Record<string, string[]>
+
+/**
+ * `message` object of the contract, as it stands now: with its newest `text` and `editedAt`
+ * once edited, and `reactions` once anyone reacted (PROTOCOL.md 4.4).
+ */
+export interface LiveMessage {
   channel: string
   seq: number
   from: string
   text: string
   ts: number
   clientMsgId: string
+  /** Time of the newest edit (ms since the epoch); absent if never edited. */
+  editedAt?: number
+  /** Present only when at least one reaction is on. */
+  reactions?: Reactions
+  deleted?: undefined
 }
+
+/** A deleted message: its place in the channel stays (`seq` never changes); its text is gone. */
+export interface DeletedMessage {
+  channel: string
+  seq: number
+  from: string
+  ts: number
+  deleted: true
+  text: ''
+  clientMsgId?: undefined
+  editedAt?: undefined
+  reactions?: undefined
+}
+
+/** What history, sync and search return for a message: live or deleted (test `deleted`). */
+export type Message = LiveMessage | DeletedMessage
 
 export type PresenceStatus = 'online' | 'offline'
 
@@ -30,7 +57,7 @@ export interface PresenceView { user: string; status: PresenceStatus; lastActive
 
 // ---- inbox events (numbered by the user's inboxSeq) ----
 
-export interface MessageEvent extends Message { op: 'message'; inboxSeq: number }
+export type MessageEvent = Message & { op: 'message'; inboxSeq: number }
 
 export interface MemberEvent {
   op: 'member_added' | 'member_removed'
@@ -41,7 +68,18 @@ export interface MemberEvent {
   ts: number
 }
 
-export type InboxEvent = MessageEvent | MemberEvent
+/**
+ * `text` is the message's text after this edit when pushed live; `sync` returns the newest text
+ * (what history shows), and for a message deleted since, `text: ""` with `deleted: true`.
+ */
+export interface EditEvent { op: 'edit'; inboxSeq: number; channel: string; seq: number; text: string; by: string; ts: number; deleted?: true }
+export interface DeleteEvent { op: 'delete'; inboxSeq: number; channel: string; seq: number; by: string; ts: number }
+export interface ReactionEvent { op: 'reaction'; inboxSeq: number; channel: string; seq: number; user: string; emoji: string; on: boolean; ts: number }
+
+/** A change to a message already sent (PROTOCOL.md 4.4). */
+export type ChangeEvent = EditEvent | DeleteEvent | ReactionEvent
+
+export type InboxEvent = MessageEvent | MemberEvent | ChangeEvent
 
 // ---- client to server ----
 
@@ -51,10 +89,18 @@ export interface HistoryFrame { op: 'history'; ref?: Ref; channel: string; befor
 export interface ReadFrame { op: 'read'; ref?: Ref; channel: string; seq: number }
 export interface PresenceQueryFrame { op: 'presence'; ref?: Ref; users: string[] }
 export interface PingFrame { op: 'ping'; ref?: Ref }
+export interface EditFrame { op: 'edit'; ref?: Ref; channel: string; seq: number; text: string }
+export interface DeleteFrame { op: 'delete'; ref?: Ref; channel: string; seq: number }
+export interface ReactFrame { op: 'react'; ref?: Ref; channel: string; seq: number; emoji: string; on: boolean }
+/** `before` is a cursor from an earlier reply's `next`, or a time in ms (messages older than it). */
+export interface SearchFrame { op: 'search'; ref?: Ref; q: string; channel?: string; before?: string | number; limit?: number }
+
 /** "I am typing in `channel`" (PROTOCOL.md 4.3): forwarded to the other members, never stored. */
 export interface TypingFrame { op: 'typing'; ref?: Ref; channel: string }
 
-export type ClientFrame = SendFrame | SyncFrame | HistoryFrame | ReadFrame | PresenceQueryFrame | PingFrame | TypingFrame
+export type ClientFrame =
+  | SendFrame | SyncFrame | HistoryFrame | ReadFrame | PresenceQueryFrame | PingFrame
+  | TypingFrame | EditFrame | DeleteFrame | ReactFrame | SearchFrame
 export type ClientOp = ClientFrame['op']
 
 // ---- server to client ----
@@ -71,10 +117,15 @@ export interface PongFrame { op: 'pong'; ref?: Ref }
 /** `user` is typing in `channel`: pushed to the other members' live devices, at most every 2 s. */
 export interface TypingPushFrame { op: 'typing'; channel: string; user: string }
 export interface ErrorFrame { op: 'error'; ref?: Ref; code: ErrorCode; message: string }
+/**
+ * Search results, newest first. `more`: older matches may remain; pass `next` as `before` for
+ * them. `next` is the cursor of the last message returned (null when none was).
+ */
+export interface SearchReplyFrame { op: 'search'; ref?: Ref; messages: Message[]; more: boolean; next: string | null }
 
 export type ServerFrame =
   | ReadyFrame | AckFrame | SyncReplyFrame | HistoryReplyFrame | OkFrame | ReadPushFrame
-  | PresenceReplyFrame | PresencePushFrame | PongFrame | ErrorFrame | TypingPushFrame | InboxEvent
+  | PresenceReplyFrame | PresencePushFrame | PongFrame | ErrorFrame | TypingPushFrame | SearchReplyFrame | InboxEvent
 
 /** WebSocket close codes the server uses, and what a client should do after each. */
 export const CLOSE_CODES = {
@@ -102,4 +153,13 @@ export const LIMITS = {
   maxFrameBytes: 2 * 1024 * 1024,
   /** At most one `typing` push per user and channel in this window. */
   typingIntervalMs: 2000,
+  /** An emoji (reaction) is 1..16 code points. */
+  emojiMaxCodePoints: 16,
+  /** Distinct emoji on one message, at most. */
+  reactionsPerMessage: 50,
+  searchDefaultLimit: 20,
+  searchMaxLimit: 100,
+  /** A search query is at most this many code points and this many words. */
+  searchMaxQueryCodePoints: 200,
+  searchMaxWords: 10,
 } as const

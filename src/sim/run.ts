@@ -337,7 +337,8 @@ async function history(world: World, node: SimNode, user: string, channel: strin
       continue
     }
     const { messages } = outcome.value
-    for (const m of messages) out.push({ channel: m.channel, seq: m.seq, from: m.from, text: m.text, clientMsgId: m.clientMsgId })
+    // The simulator deletes nothing; a deleted message (no clientMsgId) would show as never sent.
+    for (const m of messages) out.push({ channel: m.channel, seq: m.seq, from: m.from, text: m.text, clientMsgId: m.clientMsgId ?? '' })
     if (!outcome.value.more && messages.length < 200) return out
     after = messages[messages.length - 1]!.seq
   }

@@ -192,7 +192,7 @@ export class World {
     const level = this.options.logLevel ?? 'silent'
     if (level === 'silent') return pino({ level, timestamp: false })
     const time = this.time
-    return pino({ level, base: { node: owner }, timestamp: () => `,"vt":${time.now() - this.startedAt}` }, pino.destination(2))
+    return pino({ level, base: { node: owner }, timestamp: () => `,"vt":${time.now() - this.startedAt}` }, pino.destination({ fd: 2, sync: true }))
   }
 
   private readonly startedAt = this.time.now()

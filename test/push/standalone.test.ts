@@ -284,6 +284,46 @@ t.test('the SDK: PushApi registers, lists and removes subscriptions', async (t) 
   t.same(await push.list(), [], 'disableWebPush removes this browser\'s subscription')
 })
 
+t.test('the SDK: a subscription under another key is replaced; disabling unsubscribes the browser and removes remembered ids', async (t) => {
+  const http = new HttpApi({ baseUrl: node.url })
+  await http.signup({ username: 'sdk_sam', password: 'password-123' })
+  await http.login({ username: 'sdk_sam', password: 'password-123', deviceId: 'sam-browser' })
+  const push = new PushApi(http)
+  const key = base64UrlToBytes(await push.vapidPublicKey())
+  const events: string[] = []
+  const browserSub = (name: string, k: Uint8Array) => ({
+    options: { applicationServerKey: k.slice().buffer },
+    toJSON: () => new BrowserKeys().subscription(`${receiver.url}/wp/${name}`),
+    unsubscribe: async () => { events.push(`unsubscribe ${name}`); current = null; return true },
+  })
+  // The browser holds a subscription made under a key the cluster no longer has.
+  let current: ReturnType<typeof browserSub> | null = browserSub('old-key', new Uint8Array(65).fill(4))
+  const registration = {
+    pushManager: {
+      getSubscription: async () => current,
+      subscribe: async (o: { applicationServerKey: Uint8Array<ArrayBuffer> }) => {
+        events.push('subscribe')
+        current = browserSub('sam', o.applicationServerKey)
+        return current
+      },
+    },
+  }
+  const created = await push.enableWebPush(registration, async () => 'granted')
+  t.same(events, ['unsubscribe old-key', 'subscribe'], 'the old key\'s subscription is replaced')
+  t.match(await push.list(), [{ id: created!.id, endpoint: `${receiver.url}/wp/sam` }])
+  const again = await push.enableWebPush(registration, async () => 'granted')
+  t.equal(again!.id, created!.id, 'enabling again keeps the subscription and its id')
+  t.same(events, ['unsubscribe old-key', 'subscribe'], 'without subscribing the browser again')
+
+  // A remembered id the browser no longer knows (its subscription is gone), and one already deleted.
+  const orphan = await push.subscribeWebPush(new BrowserKeys().subscription(`${receiver.url}/wp/sam-lost`))
+  const deleted = await push.subscribeWebPush(new BrowserKeys().subscription(`${receiver.url}/wp/sam-deleted`))
+  await push.unsubscribe(deleted.id)
+  await push.disableWebPush(registration, [orphan.id, deleted.id])
+  t.same(events.slice(2), ['unsubscribe sam'], 'the browser\'s subscription is ended')
+  t.same(await push.list(), [], 'and the server keeps none: the endpoint\'s and the remembered ones (a 404 is fine)')
+})
+
 t.test('no message text reaches the log', async (t) => {
   t.ok(node.log.length > 0)
   t.notOk(node.log.includes(SECRET_WORD), 'the preview goes to the receiver only')

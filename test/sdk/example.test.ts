@@ -67,6 +67,16 @@ t.test('alice and bob chat through two example processes', async (t) => {
   alice.proc.stdin!.write('/who\n')
   await waitLine(alice, /^-- ex_bob: online$/, '/who shows bob online')
 
+  // Changes: alice fixes her last line, bob reacts to it, alice finds it, then takes it back.
+  alice.proc.stdin!.write('/edit hello bob, how are you?\n')
+  await waitLine(bob, /^-- ex_alice edited: hello bob, how are you\?$/, 'bob sees the edit')
+  bob.proc.stdin!.write('/react 👍\n')
+  await waitLine(alice, /^-- ex_bob reacted 👍 to "hello bob, how are you\?"$/, 'alice sees bob\'s reaction')
+  alice.proc.stdin!.write('/search HOW ARE\n')
+  await waitLine(alice, /^ {3}\[\d\d:\d\d\] \(dm:ex_alice:ex_bob\) ex_alice: hello bob, how are you\?$/, '/search finds it')
+  alice.proc.stdin!.write('/delete\n')
+  await waitLine(bob, /^-- ex_alice deleted message 1$/, 'bob sees the delete')
+
   // End of input: the example waits for its acks and exits 0; bob sees alice go offline.
   alice.proc.stdin!.write('one more\n')
   alice.proc.stdin!.end()

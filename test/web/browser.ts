@@ -44,11 +44,14 @@ export interface AppPage {
   dialogs: string[]
 }
 
-/** A new context (its own storage: one person) with the app open. */
-export async function openApp(browser: Browser, base: string, options: BrowserContextOptions, init?: () => void): Promise<AppPage> {
+/**
+ * A new context (its own storage: one person) with the app open. `init` runs in every page before
+ * the app's script, with `arg` (JSON) as its argument.
+ */
+export async function openApp<A>(browser: Browser, base: string, options: BrowserContextOptions, init?: (arg: A) => void, arg?: A): Promise<AppPage> {
   const context = await browser.newContext({ ...options, baseURL: base })
   context.setDefaultTimeout(10_000)
-  if (init !== undefined) await context.addInitScript(init)
+  if (init !== undefined) await context.addInitScript(init, arg as A)
   const page = await context.newPage()
   const app: AppPage = { context, page, errors: [], dialogs: [] }
   watch(app, page)

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { runInNewContext } from 'node:vm'
 import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { NodeProcess, ROOT } from '../helpers/node-process.js'
@@ -56,8 +57,17 @@ t.test('the manifest makes it installable', async (t) => {
   t.ok(sizes.includes('192x192') && sizes.includes('512x512'), 'icons of 192 and 512 px')
   for (const icon of manifest.icons) t.equal((await fetch(node.url + icon.src)).status, 200, `${icon.src} exists`)
   const sw = await (await fetch(`${node.url}/sw.js`)).text()
-  t.match(sw, /addEventListener\('push'/, 'the service worker has the push hook')
-  t.match(sw, /SHELL_FILES = \[/, 'and the list of files of this build to cache')
+  t.match(sw, /SHELL_FILES = \[/, 'the service worker has the list of files of this build to cache')
+})
+
+t.test('the service worker is one classic script that installs all its handlers', async (t) => {
+  const sw = await (await fetch(`${node.url}/sw.js`)).text()
+  t.notMatch(sw, /^\s*(import|export)\s/m, 'no module syntax: it runs as a classic worker everywhere')
+  const listeners: string[] = []
+  const self = { addEventListener: (type: string) => listeners.push(type), location: { origin: node.url } }
+  // Evaluating it is what a browser does first; a script that throws there never installs.
+  runInNewContext(sw, { self, caches: {}, URL, Response })
+  t.same(listeners.sort(), ['activate', 'fetch', 'install', 'notificationclick', 'push'], 'shell cache and push handlers')
 })
 
 t.test('API routes and errors are unchanged', async (t) => {

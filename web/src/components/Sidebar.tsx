@@ -1,10 +1,11 @@
-/** The left pane: who I am, the tabs (chats, friends), and the list of the chosen tab. */
+/** The left pane: who I am, the notifications offer, the tabs (chats, friends), and the list of the chosen tab. */
 import { useActions, useAppState } from '../store/store'
 import { Avatar } from './Avatar'
 import { ConversationList } from './ConversationList'
 import { FriendsPanel } from './FriendsPanel'
 import { Icon } from './Icon'
 import { NotifyButton } from './NotifyButton'
+import { NotifyPrompt } from './NotifyPrompt'
 
 export function Sidebar() {
   const actions = useActions()
@@ -28,6 +29,7 @@ export function Sidebar() {
           <Icon name="logout" />
         </button>
       </header>
+      <NotifyPrompt />
       <div class="tabs" role="tablist" aria-label="Lists">
         <button type="button" role="tab" id="tab-chats" aria-controls="panel-chats" aria-selected={tab === 'chats'} class="tab" onClick={() => actions.setTab('chats')}>
           Chats

@@ -10,6 +10,8 @@ import type { Conversation, SessionInfo, ShownMessage } from '../store/state'
 const SESSION_KEY = 'chat.session'
 const snapshotKey = (user: string) => `chat.snapshot.${user}`
 const outboxKey = (user: string) => `chat.outbox.${user}`
+const pushKey = (user: string) => `chat.push.${user}`
+const promptKey = (user: string) => `chat.notify-prompt.${user}`
 
 /** Messages per conversation kept in the snapshot. */
 const SNAPSHOT_MESSAGES = 50
@@ -65,9 +67,31 @@ export function saveOutbox(user: string, outbox: ShownMessage[]): void {
   write(outboxKey(user), outbox.length === 0 ? null : outbox)
 }
 
+/** What this person turned on here: the server's id of this browser's push subscription. */
+export interface PushRecord { subscriptionId: string }
+
+export function loadPush(user: string): PushRecord | null {
+  const p = read<PushRecord>(pushKey(user))
+  return p !== null && typeof p.subscriptionId === 'string' ? p : null
+}
+
+export function savePush(user: string, record: PushRecord | null): void {
+  write(pushKey(user), record)
+}
+
+export function loadPromptDismissed(user: string): boolean {
+  return read<boolean>(promptKey(user)) === true
+}
+
+export function savePromptDismissed(user: string): void {
+  write(promptKey(user), true)
+}
+
 /** Forgets everything of `user` on this browser (log out). */
 export function forget(user: string): void {
   write(snapshotKey(user), null)
   write(outboxKey(user), null)
+  write(pushKey(user), null)
+  write(promptKey(user), null)
   write(SESSION_KEY, null)
 }

@@ -1,14 +1,17 @@
 /**
  * Everything the person can do, as methods the components call: the account, the connection,
- * navigation and messages here, friends and groups in `social`. Actions talk to the server only
- * through the SDK (HttpApi for accounts, friends and groups; ChatClient for the live connection)
- * and write the outcome to the store through the reducers.
+ * navigation and messages here, friends and groups in `social`, notifications in
+ * `notifications`. Actions talk to the server only through the SDK (HttpApi for accounts, friends
+ * and groups; ChatClient for the live connection) and write the outcome to the store through the
+ * reducers.
  */
 import { ChatClient, ChatError, HttpApi, newClientMsgId } from '@sdk'
-import { askPermission } from '../lib/notify'
 import { forget, loadOutbox, loadSnapshot, saveOutbox, saveSession } from '../lib/local'
+import { channelFromHash, conversationRoute } from '../lib/route'
 import { onVisibilityChange, pageVisible } from '../lib/visibility'
+import { closeNotifications } from '../lib/worker'
 import { checkCredentials, describe } from './errors'
+import { NotificationActions } from './notifications'
 import * as r from './reducers'
 import { SocialActions } from './social'
 import { initialState, type AppState, type SessionInfo, type Tab } from './state'
@@ -24,6 +27,8 @@ export class ChatActions {
   readonly api: HttpApi
   /** Friends and groups. */
   readonly social: SocialActions
+  /** The permission, and this browser's push subscription. */
+  readonly notifications: NotificationActions
   private client: ChatClient | null = null
   private stops: Array<() => void> = []
 
@@ -34,6 +39,7 @@ export class ChatActions {
       refreshFriends: () => this.refreshFriends(),
       openConversation: (id) => this.openConversation(id),
     })
+    this.notifications = new NotificationActions(store, this.api)
   }
 
   private get state(): AppState {
@@ -72,10 +78,14 @@ export class ChatActions {
   }
 
   logout(): void {
-    const me = this.me
+    const session = this.state.session
     this.stop()
-    forget(me)
-    this.set((s) => initialState(null, s.notifications))
+    // Before forgetting: it reads which subscription this browser registered for this person.
+    if (session !== null) void NotificationActions.disable(this.origin, session)
+    forget(session?.username ?? '')
+    // The next person to log in here does not land in this one's conversation.
+    if (channelFromHash(location.hash) !== null) history.replaceState(null, '', location.pathname)
+    this.set((s) => initialState(null, s.notifications, NotificationActions.initialPush()))
   }
 
   /** Starts a logged-in session: the saved snapshot first (works offline), then the live connection. */
@@ -86,7 +96,7 @@ export class ChatActions {
     const snapshot = loadSnapshot(session.username)
     const outbox = loadOutbox(session.username).map((m) => ({ ...m, delivery: 'pending' as const }))
     this.set((s) => {
-      const base = { ...initialState(session, s.notifications), outbox, friends: snapshot?.friends ?? [] }
+      const base = { ...initialState(session, s.notifications, NotificationActions.initialPush()), outbox, friends: snapshot?.friends ?? [] }
       const timelines: AppState['timelines'] = {}
       for (const [id, messages] of Object.entries(snapshot?.messages ?? {})) {
         timelines[id] = { messages, atStart: messages[0]?.seq === 1, loadingOlder: false, loaded: false }
@@ -118,6 +128,10 @@ export class ChatActions {
     }))
     for (const m of outbox) this.deliver(m.channel, m.text, m.clientMsgId)
     client.connect().catch(() => undefined)
+    this.notifications.resume(session)
+    // A link or a notification's click may name a conversation.
+    const wanted = channelFromHash(location.hash)
+    if (wanted !== null) this.openConversation(wanted)
   }
 
   private stop(): void {
@@ -180,7 +194,8 @@ export class ChatActions {
 
   openConversation(id: string): void {
     this.set(() => ({ active: id, dialog: null, notice: null, tab: 'chats' }))
-    if (location.hash !== `#${id}`) history.replaceState(null, '', `#${id}`)
+    const route = conversationRoute(id)
+    if (location.pathname + location.hash !== route) history.replaceState(null, '', route)
     void this.loadNewest(id).then(() => this.markRead(id))
   }
 
@@ -196,11 +211,6 @@ export class ChatActions {
 
   dismissNotice(): void {
     this.set(() => ({ notice: null }))
-  }
-
-  async enableNotifications(): Promise<void> {
-    const notifications = await askPermission()
-    this.set(() => ({ notifications }))
   }
 
   // ---- messages ----
@@ -281,7 +291,10 @@ export class ChatActions {
   /** Marks everything read in a conversation the person is looking at. */
   markRead(channel: string): void {
     const c = this.state.conversations[channel]
-    if (c === undefined || this.state.active !== channel || !pageVisible() || c.readSeq >= c.lastSeq) return
+    if (c === undefined || this.state.active !== channel || !pageVisible()) return
+    // Its notifications are old news once it is on screen.
+    closeNotifications(channel)
+    if (c.readSeq >= c.lastSeq) return
     this.set((s) => r.withRead(s, channel, c.lastSeq))
     this.client?.read(channel, c.lastSeq).catch(() => undefined)
   }

@@ -11,7 +11,7 @@ export const TYPING_SHOWN_MS = 6000
 const EMPTY_TIMELINE: Timeline = { messages: [], atStart: false, loadingOlder: false, loaded: false }
 
 export function shown(m: Message): ShownMessage {
-  return { channel: m.channel, seq: m.seq, from: m.from, text: m.text, ts: m.ts, clientMsgId: m.clientMsgId, delivery: 'sent' }
+  return { channel: m.channel, seq: m.seq, from: m.from, text: m.text, ts: m.ts, clientMsgId: m.clientMsgId ?? '', delivery: 'sent' }
 }
 
 function kindOf(id: string): 'dm' | 'group' {

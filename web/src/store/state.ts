@@ -49,6 +49,12 @@ export type Presence = Pick<PresenceView, 'status' | 'lastActiveAt'>
 export type Tab = 'chats' | 'friends'
 export type Dialog = null | 'new-group' | 'group-info'
 export type NotificationState = 'default' | 'granted' | 'denied' | 'unsupported'
+/**
+ * This browser's Web Push subscription for the logged-in person: `off` until they turn it on
+ * here, `unsupported` where the browser has no Push API (or no service worker), `failed` when
+ * the browser or the server refused it (notifications then show only while a tab is open).
+ */
+export type PushState = 'off' | 'enabling' | 'on' | 'failed' | 'unsupported'
 
 export interface AppState {
   session: SessionInfo | null
@@ -70,9 +76,12 @@ export interface AppState {
   authError: string | null
   busy: boolean
   notifications: NotificationState
+  push: PushState
+  /** "Not now" on the notifications banner (the bell in the header still offers them). */
+  notifyPromptDismissed: boolean
 }
 
-export function initialState(session: SessionInfo | null, notifications: NotificationState): AppState {
+export function initialState(session: SessionInfo | null, notifications: NotificationState, push: PushState = 'off'): AppState {
   return {
     session,
     connection: 'reconnecting',
@@ -89,6 +98,8 @@ export function initialState(session: SessionInfo | null, notifications: Notific
     authError: null,
     busy: false,
     notifications,
+    push,
+    notifyPromptDismissed: false,
   }
 }
 
@@ -100,4 +111,23 @@ export function peerOf(c: Pick<Conversation, 'kind' | 'members'>, me: string): s
 
 export function unreadOf(c: Conversation): number {
   return Math.max(0, c.lastSeq - c.readSeq)
+}
+
+/**
+ * Whether the app may offer notifications: the browser has not been told no, and this person has
+ * not turned them on here yet (permission may already be granted, by someone else on this browser
+ * or for in-tab notifications: each person opts in to push for themself).
+ */
+export function canOfferNotifications(s: Pick<AppState, 'notifications' | 'push'>): boolean {
+  if (s.notifications === 'default') return true
+  return s.notifications === 'granted' && s.push === 'off'
+}
+
+/**
+ * Whether the banner asks: never on a first load, only once the person has sent or received a
+ * message (they know what the notifications would be for), and not after "Not now".
+ */
+export function showNotificationPrompt(s: Pick<AppState, 'notifications' | 'push' | 'notifyPromptDismissed' | 'conversations' | 'outbox'>): boolean {
+  if (!canOfferNotifications(s) || s.notifyPromptDismissed) return false
+  return s.outbox.length > 0 || Object.values(s.conversations).some((c) => c.lastSeq > 0)
 }

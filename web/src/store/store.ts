@@ -57,7 +57,17 @@ export function useAppState<T>(select: (s: AppState) => T): T {
   const selectRef = useRef(select)
   selectRef.current = select
   useEffect(() => {
-    const check = () => setValue(() => selectRef.current(store.get()))
+    const check = () => {
+      let next: T
+      try {
+        next = selectRef.current(store.get())
+      } catch {
+        // A selector that no longer applies (the session's name after logout): this component's
+        // parent is about to unmount it. Leave it be; the listeners after it must still run.
+        return
+      }
+      setValue(() => next)
+    }
     check()
     return store.subscribe(check)
   }, [store])
