@@ -49,5 +49,43 @@ export interface Fault {
   ownedChannels: string[]
 }
 
-export interface StoredMessage { channel: string; seq: number; from: string; text: string; clientMsgId: string }
-export interface InboxEvent { op: string; inboxSeq: number; channel: string; seq?: number; clientMsgId?: string }
+/** A message as history serves it; a deleted one has `deleted`, an empty text and clientMsgId ''. */
+export interface StoredMessage {
+  channel: string
+  seq: number
+  from: string
+  text: string
+  clientMsgId: string
+  deleted?: boolean
+  /** Emoji -> the users who reacted with it. */
+  reactions?: Record<string, string[]>
+}
+export interface InboxEvent { op: string; inboxSeq: number; channel: string; seq?: number; clientMsgId?: string; user?: string; emoji?: string; on?: boolean }
+
+/**
+ * A change a simulated client asked for (the chaos suite makes none): an edit or a delete of one
+ * of its own messages, or a reaction (always "on") to any message of its channels. Retried with
+ * the same content until acknowledged, like a send. A message is edited at most once and changed
+ * no more once its delete was tried, so the final state each record allows is known.
+ */
+export interface ChangeRecord {
+  kind: 'edit' | 'delete' | 'react'
+  channel: string
+  seq: number
+  by: string
+  /** An edit's new text. */
+  text?: string
+  /** A reaction's emoji. */
+  emoji?: string
+  attempts: number
+  ackAt: number | null
+  /** A non-retryable error the server gave. */
+  refused: string | null
+}
+
+/** A search a simulated client made and what it was answered. */
+export interface SearchRecord {
+  user: string
+  words: string[]
+  found: Array<{ channel: string; seq: number; text: string; clientMsgId: string; deleted: boolean }>
+}

@@ -7,7 +7,6 @@
  */
 import { turn } from '../clock-virtual.js'
 import { sleep } from '../clock.js'
-import type { Message } from '../protocol/frames.js'
 import type { NodeCore } from '../node-core.js'
 import { SeededRandom } from '../random.js'
 import { type CheckResult, check } from './checker.js'
@@ -81,7 +80,7 @@ async function run(options: SimOptions): Promise<SimResult> {
   for (const node of world.nodes) world.launch(node)
   await driver.until(async () => world.up().length === world.nodes.length && world.up().every((n) => ringOf(n) === world.nodes.length), start + 60_000, 'the cluster to form')
 
-  const log: ClientLog = { sends: [], attempts: [] }
+  const log: ClientLog = { sends: [], attempts: [], changes: [], searches: [], tried: new Map() }
   const members = await driver.run(setupChannels(world), 120_000, 'users and channels')
   const channelsOf = new Map<string, string[]>()
   for (const [channel, list] of members) for (const u of list) channelsOf.set(u, [...(channelsOf.get(u) ?? []), channel])
@@ -90,7 +89,9 @@ async function run(options: SimOptions): Promise<SimResult> {
   const t0 = world.time.now()
   const until = t0 + settings.seconds * 1000
   const hardStop = until + 90_000
-  const writers = users.map((u) => new Writer(world, u, channelsOf.get(u)!, world.rng.fork(), log, { timeoutMs: settings.clientTimeoutMs, thinkMs: [100, 1200], burst: 0.2 }))
+  const writers = users.map((u) => new Writer(world, u, channelsOf.get(u)!, world.rng.fork(), log, {
+    timeoutMs: settings.clientTimeoutMs, thinkMs: [100, 1200], burst: 0.2, changes: 0.15, searches: 0.05,
+  }))
   const probes: Array<Promise<void>> = []
   const probeTimes: Array<{ kind: FaultKind; ms: number }> = []
   const nemesis = new Nemesis(world, world.rng.fork(), {
@@ -113,7 +114,9 @@ async function run(options: SimOptions): Promise<SimResult> {
   nemesis.healAll()
 
   const judged = await driver.run(judge(world, members, channelsOf), 5 * 60_000, 'the judgement')
-  const result = check({ sends: log.sends, histories: judged.histories, inboxes: judged.inboxes, faults: nemesis.faults })
+  const result = check({
+    sends: log.sends, histories: judged.histories, inboxes: judged.inboxes, faults: nemesis.faults, changes: log.changes, searches: log.searches,
+  })
   result.problems.unshift(...world.problems, ...judged.problems)
   result.ok = result.problems.length === 0
   const diagnostics = result.ok ? [] : await diagnose(world, nemesis.faults, start, [...members.keys()].map((c) => `channel:${c}`))
@@ -337,8 +340,11 @@ async function history(world: World, node: SimNode, user: string, channel: strin
       continue
     }
     const { messages } = outcome.value
-    // The simulator deletes nothing; a deleted message (no clientMsgId) would show as never sent.
-    for (const m of messages) out.push({ channel: m.channel, seq: m.seq, from: m.from, text: m.text, clientMsgId: m.clientMsgId ?? '' })
+    for (const m of messages) {
+      out.push(m.deleted
+        ? { channel: m.channel, seq: m.seq, from: m.from, text: '', clientMsgId: '', deleted: true }
+        : { channel: m.channel, seq: m.seq, from: m.from, text: m.text, clientMsgId: m.clientMsgId, ...(m.reactions ? { reactions: m.reactions } : {}) })
+    }
     if (!outcome.value.more && messages.length < 200) return out
     after = messages[messages.length - 1]!.seq
   }
