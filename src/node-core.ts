@@ -129,7 +129,7 @@ export class NodeCore {
       onFanoutSpill: () => parts.metrics?.bounds.inc({ bound: 'fanout_queue' }),
     }
     const factory = actorFactory(storage, env)
-    const tokens = new Tokens(secret, config.tokenTtlMs, () => clock.now())
+    const tokens = new Tokens(secret, config.tokenTtlMs, () => clock.now(), random)
     const service = new ChatService(actors, tokens, config.maxGroupSize, parts.hasher, () => clock.now(), random)
     return new NodeCore(config, log, kv, clock, random, sessions, tokens, runtime, router, actors, service, rewaker, cluster, push)
   }

@@ -64,7 +64,7 @@ export class UserActor implements Actor<UserRequest> {
 
   constructor(private readonly username: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
     this.push = new UserPush(username, store, { actors: env.actors, notifier: env.notifier, policy: env.config.push ?? DEFAULT_PUSH_POLICY, now: env.now, clock: env.clock, random: env.random })
-    this.auth = new UserAuth(env.now)
+    this.auth = new UserAuth(env.now, env.random)
   }
 
   async activate(): Promise<void> {

@@ -90,7 +90,7 @@ export class ChatService {
     const key = username.slice(0, 64)
     let guard = this.unknownLogins.get(key)
     if (guard) this.unknownLogins.delete(key)
-    else guard = new UserAuth(this.now)
+    else guard = new UserAuth(this.now, this.random)
     this.unknownLogins.set(key, guard)
     if (this.unknownLogins.size > UNKNOWN_TRACKED) this.unknownLogins.delete(this.unknownLogins.keys().next().value!)
     const verdict = guard.begin()

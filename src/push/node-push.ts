@@ -49,12 +49,13 @@ export function startPush({ config, secret, actors, metrics, log, clock, random 
     vapid: () => vapid.current(),
     operator: config.pushWebhook ? { url: config.pushWebhook, secret: config.pushWebhookSecret } : null,
     report: (user, results) => actors.user(user, { kind: 'push', op: { kind: 'settled', results } }) as Promise<PushReplies['settled']>,
-    names: new Names(actors),
+    names: new Names(actors, () => clock.now()),
     onSubmitted: (n) => metrics.notifications.inc(n),
     metrics: pushMetrics,
     log,
     now: () => clock.now(),
     random: () => random.next(),
+    clock,
   })
   const notifier = dispatcher
   return {
