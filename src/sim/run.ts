@@ -13,7 +13,7 @@ import { type CheckResult, check } from './checker.js'
 import { type ClientLog, Writer } from './client.js'
 import { livenessFigures, type LivenessFigures } from './figures.js'
 import { LeakGuard } from './guard.js'
-import type { Fault, FaultKind, InboxEvent, StoredMessage } from './history.js'
+import type { Fault, FaultKind, InboxEvent, SendRecord, StoredMessage } from './history.js'
 import { Nemesis, PARTITIONS } from './nemesis.js'
 import { World, type Outcome, type SimNode } from './world.js'
 
@@ -113,7 +113,7 @@ async function run(options: SimOptions): Promise<SimResult> {
   await driver.run(work, hardStop - world.time.now() + 60_000, 'writers and nemesis')
   nemesis.healAll()
 
-  const judged = await driver.run(judge(world, members, channelsOf), 5 * 60_000, 'the judgement')
+  const judged = await driver.run(judge(world, members, channelsOf, log.sends), 5 * 60_000, 'the judgement')
   const result = check({
     sends: log.sends, histories: judged.histories, inboxes: judged.inboxes, faults: nemesis.faults, changes: log.changes, searches: log.searches,
   })
@@ -259,7 +259,7 @@ interface Judged {
 }
 
 /** After the heal: replicas must agree; then every node's view of every history, and every inbox. */
-async function judge(world: World, members: Map<string, string[]>, channelsOf: Map<string, string[]>): Promise<Judged> {
+async function judge(world: World, members: Map<string, string[]>, channelsOf: Map<string, string[]>, sends: SendRecord[]): Promise<Judged> {
   const clock = world.time.clock('judge')
   const problems: string[] = []
   const keys = [...[...members.keys()].map((c) => `channel:${c}`), ...[...channelsOf.keys()].map((u) => `user:${u}`)]
@@ -288,14 +288,22 @@ async function judge(world: World, members: Map<string, string[]>, channelsOf: M
   }
   const inboxes = new Map<string, { events: InboxEvent[]; channels: string[] }>()
   for (const [user, channels] of channelsOf) {
-    const wanted = channels.reduce((n, c) => n + ([...histories.get(c)!.values()][0]?.length ?? 0), 0)
+    // Fan-out finishes in the background: wait for every message, and for the change events the
+    // histories imply at least (a delete each, an edit for each edited text, each reaction).
+    const served = channels.flatMap((c) => [...histories.get(c)!.values()][0] ?? [])
+    const wanted = served.length
+    const sent = new Map(sends.map((s) => [`${s.channel}/${s.clientMsgId}`, s.text]))
+    const wantedChanges = served.reduce((n, m) => n + (m.deleted
+      ? 1
+      : (m.text !== sent.get(`${m.channel}/${m.clientMsgId}`) ? 1 : 0) + Object.values(m.reactions ?? {}).reduce((k, users) => k + users.length, 0)), 0)
     let events: InboxEvent[] | null = null
     let failure = ''
     const until = clock.now() + 60_000
     for (;;) {
       try {
         events = await inbox(world, user)
-        if (events.filter((e) => e.op === 'message').length >= wanted) break
+        const changes = events.filter((e) => e.op === 'edit' || e.op === 'delete' || e.op === 'reaction').length
+        if (events.filter((e) => e.op === 'message').length >= wanted && changes >= wantedChanges) break
       } catch (err) {
         failure = (err as Error).message
       }

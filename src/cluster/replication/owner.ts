@@ -16,7 +16,7 @@ import type { KvOp } from '../../storage/kv.js'
 import { type ReplicationContext, replicationCall } from './context.js'
 import { FollowerSync } from './follower.js'
 import {
-  type AppendReply, type Entry, type Epoch, type PrepareReply, PEER_KINDS, compareEpochs, majority,
+  type AppendReply, type Entry, type Epoch, type PrepareReply, PEER_KINDS, type StatusReply, compareEpochs, majority, sameEpoch,
 } from './types.js'
 
 const PREPARE_ATTEMPTS = 4
@@ -121,6 +121,40 @@ export class OwnedLog {
     this.commitIndex = p
     await this.stored(() => this.ctx.replica.commitTo(this.key, p, [entry]))
     this.scheduleCommitNotice()
+  }
+
+  /**
+   * Confirms that this owner is still the key's owner, writing nothing: a majority of its replica
+   * set (itself included) answers that its promise is exactly this owner's epoch. Promises only
+   * rise and a newer owner needs a majority of them, so no newer owner had taken over when those
+   * answers were given, and what this owner holds is everything committed. A replica that promised
+   * a newer epoch deposes it; too few answers is UNAVAILABLE (the caller retries). Replicas of
+   * a newer ring refuse the question, as they refuse appends.
+   */
+  async confirm(): Promise<void> {
+    if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
+    const { ctx, key, epoch } = this
+    const need = majority(this.replicaSet.length)
+    let same = 0
+    let answered = 0
+    let newer = false
+    await new Promise<void>((resolve) => {
+      const body = { keys: [key] }
+      for (const node of this.replicaSet) {
+        replicationCall<StatusReply[]>(ctx, node, PEER_KINDS.status, body, () => ctx.replica.status(body.keys))
+          .then(([s]) => {
+            if (compareEpochs(s?.promised ?? null, epoch) > 0) newer = true
+            else if (sameEpoch(s?.promised ?? null, epoch)) same++
+          }, () => undefined)
+          .finally(() => {
+            answered++
+            if (newer || same >= need || answered === this.replicaSet.length) resolve()
+          })
+      }
+    })
+    if (newer) this.fence('a replica promised a newer epoch')
+    if (this.fenced) throw errors.unavailable(`owner of ${key} stepped down: ${this.fenced}`)
+    if (same < need) throw errors.unavailable(`could not confirm the owner of ${key} with a majority of its replicas; retry`)
   }
 
   /**

@@ -14,8 +14,28 @@ import { type Epoch, PEER_KINDS, type StatusReply, compareEpochs, majority } fro
 class ReplicatedStore extends PrefixedStore {
   private log: Promise<OwnedLog> | null = null
 
-  constructor(kv: Kv, key: string, private readonly claim: () => Promise<OwnedLog>) {
+  constructor(
+    kv: Kv,
+    key: string,
+    private readonly claim: () => Promise<OwnedLog>,
+    /** Opened on a key nobody had written: not owned until its first commit. */
+    private readonly unclaimed: { stillUntouched: () => Promise<boolean> } | null,
+  ) {
     super(kv, key)
+  }
+
+  override async confirm(): Promise<void> {
+    // Read as empty and never written since by this activation: empty is current if a majority
+    // still never saw the key (checking writes nothing, so unknown keys cost no storage).
+    if (this.unclaimed && this.log === null) {
+      if (await this.unclaimed.stillUntouched()) return
+      throw errors.unavailable(`${this.actorKey} was written elsewhere since it was read; retry`)
+    }
+    const log = await (this.log ??= this.claim().catch((err) => {
+      this.log = null
+      throw err
+    }))
+    await log.confirm()
   }
 
   override async commit(ops: KvOp[]): Promise<void> {
@@ -41,9 +61,9 @@ export class ReplicatedActorStorage implements ActorStorage {
   async open(key: string): Promise<ActorStore> {
     // A key nobody ever wrote (a login attempt for an unknown name) is read without writing
     // anything; ownership is taken only when the actor first commits.
-    if (await this.untouched(key)) return new ReplicatedStore(this.kv, key, () => this.claim(key, true))
+    if (await this.untouched(key)) return new ReplicatedStore(this.kv, key, () => this.claim(key, true), { stillUntouched: () => this.untouched(key) })
     const log = await this.claim(key, false)
-    return new ReplicatedStore(this.kv, key, () => Promise.resolve(log))
+    return new ReplicatedStore(this.kv, key, () => Promise.resolve(log), null)
   }
 
   /** Takes ownership of `key`; when the actor was opened on an untouched key, it must still be empty. */
