@@ -10,7 +10,8 @@
 import type { Logger } from 'pino'
 import type { Pusher } from '../actors/env.js'
 import type { DeviceRef } from '../actors/messages.js'
-import type { SessionRegistry } from '../gateway/sessions.js'
+import type { Clock } from '../clock.js'
+import type { LocalSessions } from './local-sessions.js'
 import type { PushBatch, Transport } from './transport.js'
 import type { ClusterView } from './view.js'
 
@@ -24,9 +25,10 @@ export class ClusterPusher implements Pusher {
 
   constructor(
     private readonly view: ClusterView,
-    private readonly registry: SessionRegistry,
+    private readonly sessions: LocalSessions,
     private readonly transport: Transport,
     private readonly log: Logger,
+    private readonly clock: Clock,
     /** Called with the number of pushes dropped by the bound (for the metric). */
     private readonly onDropped: (pushes: number) => void = () => {},
   ) {}
@@ -36,7 +38,7 @@ export class ClusterPusher implements Pusher {
     for (const d of devices) (byNode.get(d.node) ?? byNode.set(d.node, []).get(d.node)!).push(d.sessionId)
     for (const [node, sessions] of byNode) {
       if (node === this.view.self) {
-        this.registry.push(sessions, frame)
+        this.sessions.push(sessions, frame)
         continue
       }
       const list = this.outgoing.get(node) ?? this.outgoing.set(node, []).get(node)!
@@ -44,7 +46,7 @@ export class ClusterPusher implements Pusher {
     }
     if (this.outgoing.size > 0 && !this.scheduled) {
       this.scheduled = true
-      setImmediate(() => this.flush())
+      this.clock.setImmediate(() => this.flush())
     }
   }
 

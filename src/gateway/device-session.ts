@@ -4,14 +4,15 @@
  * await, so no frame is lost during set-up. Pushes never wait on the socket: past
  * `maxQueuedBytes` of unsent data the socket is closed with 1013 and the device re-syncs later.
  */
-import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { WebSocket, RawData } from 'ws'
 import { type Actors, REREGISTER_FRAME, REVOKED_FRAME } from '../actors/env.js'
 import { parseChannelId } from '../actors/ids.js'
 import { type ChatError, asChatError, errors, publicError } from '../errors.js'
 import { CLOSE_CODES, type ClientFrame, type Ref, type SendFrame } from '../protocol/frames.js'
+import type { Clock, TimerHandle } from '../clock.js'
 import type { Metrics } from '../metrics.js'
+import type { Random } from '../random.js'
 import type { ChatService } from './chat-service.js'
 import { FrameError, parseFrame } from './frames.js'
 import { formatCursor, searchParams } from './search-params.js'
@@ -30,6 +31,9 @@ export interface SessionDeps {
   rateBurst: number
   maxQueuedBytes: number
   now(): number
+  /** Timers (read throttling) and session ids. */
+  clock: Clock
+  random: Random
 }
 
 /** A frame as it arrived: parsed, or the error to answer it with. */
@@ -56,7 +60,7 @@ const FRAME_BURST = 2000
 const THROTTLE_MS = 100
 
 export class DeviceSession {
-  readonly id = randomUUID()
+  readonly id: string
   lastFrameAt: number
   live = true
   private started = false
@@ -67,7 +71,7 @@ export class DeviceSession {
   private presenceChain: Promise<unknown> = Promise.resolve()
   private readonly sends: TokenBucket
   private readonly frames: TokenBucket
-  private throttle: NodeJS.Timeout | null = null
+  private throttle: TimerHandle | null = null
   private warnedOversize = false
   /** When the token this socket was opened with expires (ms); the registry closes it then. */
   readonly expiresAt: number
@@ -79,6 +83,7 @@ export class DeviceSession {
     private readonly token: Pick<TokenClaims, 'tid' | 'gen' | 'exp'>,
     private readonly deps: SessionDeps,
   ) {
+    this.id = deps.random.uuid()
     this.expiresAt = token.exp
     this.lastFrameAt = deps.now()
     this.sends = new TokenBucket(deps.rateLimitPerSec, deps.rateBurst, deps.now)
@@ -226,7 +231,7 @@ export class DeviceSession {
   private pauseReading(): void {
     if (this.throttle || this.closed) return
     this.socket.pause()
-    this.throttle = setTimeout(() => {
+    this.throttle = this.deps.clock.setTimeout(() => {
       this.throttle = null
       if (!this.closed) this.socket.resume()
     }, THROTTLE_MS)
@@ -381,7 +386,7 @@ export class DeviceSession {
   private onClose(): void {
     if (this.closed) return
     this.closed = true
-    if (this.throttle) clearTimeout(this.throttle)
+    this.deps.clock.clearTimeout(this.throttle)
     this.deps.registry.remove(this)
     const lastActiveAt = this.lastFrameAt
     void this.presence(() => this.deps.actors.user(this.user, { kind: 'disconnect', sessionId: this.id, lastActiveAt })).catch(() => {})

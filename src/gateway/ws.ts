@@ -31,6 +31,8 @@ export function wsRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       rateBurst: deps.config.rateBurst,
       maxQueuedBytes: deps.config.maxQueuedBytes,
       now: deps.now,
+      clock: deps.clock,
+      random: deps.random,
     })
     void session.start()
   })

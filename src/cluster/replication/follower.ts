@@ -3,6 +3,7 @@
  * one request in flight, backing up on a mismatch (as Raft's nextIndex does) and retrying
  * transport failures with backoff until stopped. Commits wait on `reach(p)`.
  */
+import { sleep } from '../../clock.js'
 import type { ReplicationContext } from './context.js'
 import { replicationCall } from './context.js'
 import { type AppendReply, type Entry, type Epoch, PEER_KINDS } from './types.js'
@@ -73,7 +74,7 @@ export class FollowerSync {
           await this.step()
           delay = 25
         } catch {
-          await new Promise((r) => setTimeout(r, delay))
+          await sleep(this.ctx.clock, delay)
           delay = Math.min(1000, delay * 2)
         }
       }

@@ -6,6 +6,7 @@
  * that is no longer in the set (it left, or the ring moved) so hands its entries to the new members.
  */
 import type { Logger } from 'pino'
+import { type TimerHandle, sleep } from '../../clock.js'
 import { type ReplicationContext, replicationCall } from './context.js'
 import { type Entry, type InstallRequest, PEER_KINDS, type ReplicaMeta, type StatusReply } from './types.js'
 
@@ -23,26 +24,28 @@ export interface RepairOptions {
 const TOUCHES_PER_SWEEP = 200
 
 export class Repairer {
-  private timer: NodeJS.Timeout | null = null
+  private timer: TimerHandle | null = null
   private running: Promise<void> | null = null
   private again = false
   private budget = 0
-  private budgetAt = Date.now()
+  private budgetAt: number
   private stopped = false
   private touches = 0
   /** Counters for logs and tests. */
   readonly stats = { sweeps: 0, installs: 0, entries: 0 }
 
-  constructor(private readonly ctx: ReplicationContext, private readonly options: RepairOptions, private readonly log: Logger) {}
+  constructor(private readonly ctx: ReplicationContext, private readonly options: RepairOptions, private readonly log: Logger) {
+    this.budgetAt = ctx.clock.now()
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.trigger(), this.options.intervalMs)
+    this.timer = this.ctx.clock.setInterval(() => this.trigger(), this.options.intervalMs)
     this.timer.unref()
   }
 
   stop(): void {
     this.stopped = true
-    if (this.timer) clearInterval(this.timer)
+    this.ctx.clock.clearInterval(this.timer)
   }
 
   /** Runs a sweep soon; sweeps never overlap. */
@@ -67,7 +70,7 @@ export class Repairer {
     this.touches = 0
     let after = ''
     for (;;) {
-      if (this.stopped || Date.now() > deadline) return
+      if (this.stopped || this.ctx.clock.now() > deadline) return
       const page = await this.ctx.replica.keys(after, PAGE)
       if (page.length === 0) return
       after = page[page.length - 1]![0]
@@ -91,7 +94,7 @@ export class Repairer {
       }
     }
     for (const [node, keys] of wanted) {
-      if (this.stopped || Date.now() > deadline) return
+      if (this.stopped || this.ctx.clock.now() > deadline) return
       let statuses: StatusReply[]
       try {
         const body = { keys: keys.map(([k]) => k) }
@@ -108,7 +111,7 @@ export class Repairer {
 
   /** Sends committed entries (after, upTo] to `node`, chunk by chunk, within the byte budget. */
   private async install(node: string, key: string, after: number, upTo: number, deadline: number): Promise<void> {
-    while (after < upTo && !this.stopped && Date.now() <= deadline) {
+    while (after < upTo && !this.stopped && this.ctx.clock.now() <= deadline) {
       const entries: Entry[] = await this.ctx.replica.fetch({ key, after, upTo, maxBytes: CHUNK_BYTES })
       if (entries.length === 0) return
       await this.spend(entries.reduce((n, e) => n + JSON.stringify(e.ops).length, 0))
@@ -123,10 +126,10 @@ export class Repairer {
 
   private async spend(bytes: number): Promise<void> {
     const rate = this.options.bytesPerSec
-    const now = Date.now()
+    const now = this.ctx.clock.now()
     this.budget = Math.min(rate, this.budget + ((now - this.budgetAt) / 1000) * rate)
     this.budgetAt = now
     this.budget -= bytes
-    if (this.budget < 0) await new Promise((r) => setTimeout(r, Math.min(5000, (-this.budget / rate) * 1000)))
+    if (this.budget < 0) await sleep(this.ctx.clock, Math.min(5000, (-this.budget / rate) * 1000))
   }
 }

@@ -32,7 +32,22 @@ export class ReplicaStore {
   private readonly metas = new Map<string, ReplicaMeta>()
   private readonly recent = new Map<string, Map<number, Stored>>()
 
+  private readonly promiseListeners = new Set<(key: string, epoch: Epoch) => void>()
+
   constructor(private readonly kv: Kv, readonly node: string, readonly incarnation: string) {}
+
+  /**
+   * Called after this replica promised a newer epoch for a key (a prepare, or an append from a
+   * newer owner): an owner on this node holding an older epoch is deposed and should know at once.
+   */
+  onPromise(listener: (key: string, epoch: Epoch) => void): () => void {
+    this.promiseListeners.add(listener)
+    return () => this.promiseListeners.delete(listener)
+  }
+
+  private promised(key: string, epoch: Epoch): void {
+    for (const l of this.promiseListeners) l(key, epoch)
+  }
 
   /** A copy of the key's bookkeeping; callers change the copy and `save` it with their batch. */
   async meta(key: string): Promise<ReplicaMeta> {
@@ -77,6 +92,7 @@ export class ReplicaStore {
       if (!sameEpoch(req.epoch, meta.promised)) {
         meta.promised = req.epoch
         await this.save(req.key, meta, [])
+        this.promised(req.key, req.epoch)
       }
       return { ok: true, node: this.node, incarnation: this.incarnation, last: meta.last, lastEpoch: meta.lastEpoch, commit: meta.commit, applied: meta.applied, cfg: meta.cfg ?? 0 }
     })
@@ -86,6 +102,7 @@ export class ReplicaStore {
     return this.locked(req.key, async () => {
       const meta = await this.meta(req.key)
       if (compareEpochs(req.epoch, meta.promised) < 0) return { ok: false, reason: 'stale', promised: meta.promised }
+      const newer = !sameEpoch(req.epoch, meta.promised)
       meta.promised = req.epoch
       const batch: KvOp[] = []
       const pending = new Map<number, Stored>()
@@ -103,6 +120,7 @@ export class ReplicaStore {
       meta.commit = Math.max(meta.commit, Math.min(req.commit, verified, meta.last))
       await this.apply(req.key, meta, batch, pending)
       await this.save(req.key, meta, batch, pending)
+      if (newer) this.promised(req.key, req.epoch)
       return { ok: true, last: meta.last }
     })
   }
