@@ -51,6 +51,7 @@ export class ChatNode {
 
   private constructor(readonly config: Config, readonly log: Logger, private readonly kv: Kv) {
     this.registry = new SessionRegistry(config.presenceTimeoutMs)
+    this.registry.onResync = (closed) => this.metrics.resyncCloses.inc(closed)
     this.hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => this.metrics.bounds.inc({ bound: 'hash_queue' }))
     this.metrics = new Metrics({
       actors: () => this.runtime?.size ?? 0, connections: () => this.registry.size, hashWaiting: () => this.hasher.stats.waiting,

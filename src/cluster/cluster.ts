@@ -112,7 +112,12 @@ export class Cluster {
     const { log, registry } = this.parts
     this.runtime = runtime
     this.router = new ClusterRouter(this.view, runtime, this.transport, log)
-    this.pusher = new ClusterPusher(this.view, registry, this.transport, log, (n) => this.parts.metrics?.bounds.inc({ bound: 'push_queue' }, n))
+    const metrics = this.parts.metrics
+    this.pusher = new ClusterPusher(this.view, registry, this.transport, log, {
+      dropped: (n) => metrics?.bounds.inc({ bound: 'push_queue' }, n),
+      failed: (n) => metrics?.peerPushFailures.inc(n),
+      abandoned: (n) => metrics?.resyncAbandoned.inc(n),
+    })
     this.service = new PeerService(this.view, runtime, registry, this.replica, log)
     this.service.ready = true
     this.repairer.start()
@@ -156,6 +161,7 @@ export class Cluster {
     if (this.loadTimer) clearInterval(this.loadTimer)
     if (this.wakeTimer) clearTimeout(this.wakeTimer)
     this.repairer?.stop()
+    this.pusher?.stop()
     if (handoffMs > 0 && this.repairer) {
       const handoff = new Repairer(this.ctx, { intervalMs: 1e9, bytesPerSec: 64 << 20 }, this.parts.log)
       await handoff.sweep(Date.now() + handoffMs).catch((err) => this.parts.log.warn({ err }, 'handoff failed'))

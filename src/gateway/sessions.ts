@@ -3,12 +3,15 @@
  * clock. Liveness is tracked here, per frame, without telling anyone; a user actor hears only when
  * a device connects, goes silent past the presence timeout, speaks again, or disconnects.
  */
+import { CLOSE_CODES } from '../protocol/frames.js'
 import type { DeviceSession } from './device-session.js'
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, DeviceSession>()
   private readonly sweeper: NodeJS.Timeout
   private lastSweepAt: number
+  /** Told how many sockets each resync request closed (for the metric). */
+  onResync: (closed: number) => void = () => {}
 
   constructor(private readonly presenceTimeoutMs: number, private readonly now: () => number = Date.now) {
     // At most a second apart: token expiry is enforced by this sweep too.
@@ -37,6 +40,22 @@ export class SessionRegistry {
   /** Pushes one pre-serialized frame to the named local sessions; unknown ids are gone already. */
   push(sessionIds: readonly string[], frame: string): void {
     for (const id of sessionIds) this.sessions.get(id)?.push(frame)
+  }
+
+  /**
+   * Closes the named local sessions with 1013: pushes meant for them may have been lost between
+   * nodes, and a device that reconnects syncs from its cursor. Returns how many were open.
+   */
+  resync(sessionIds: readonly string[]): number {
+    let closed = 0
+    for (const id of sessionIds) {
+      const s = this.sessions.get(id)
+      if (!s) continue
+      s.close(CLOSE_CODES.TRY_AGAIN_LATER, 'pushes were lost; reconnect and sync')
+      closed++
+    }
+    this.onResync(closed)
+    return closed
   }
 
   all(): DeviceSession[] {
