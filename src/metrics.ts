@@ -6,6 +6,8 @@ export interface MetricSources {
   connections(): number
   /** Logins and sign-ups waiting for a password hash. */
   hashWaiting?(): number
+  /** Event-loop lag (ms) and writes admitted and unanswered, from admission control. */
+  load?(): { lagMs: number; writesInFlight: number }
 }
 
 /**
@@ -14,7 +16,7 @@ export interface MetricSources {
  */
 export type Bound =
   | 'login_throttle' | 'address_limit' | 'hash_queue' | 'max_devices' | 'history_bytes' | 'sync_bytes'
-  | 'send_queue' | 'push_queue' | 'fanout_queue' | 'oversize_frame' | 'grpc_unauthenticated'
+  | 'send_queue' | 'push_queue' | 'fanout_queue' | 'oversize_frame' | 'grpc_unauthenticated' | 'overload'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -52,6 +54,14 @@ export class Metrics {
     new Gauge({
       name: 'chat_password_hash_waiting', help: 'logins and sign-ups waiting for a password hash', registers: [this.registry],
       collect() { this.set(sources.hashWaiting?.() ?? 0) },
+    })
+    new Gauge({
+      name: 'chat_event_loop_lag_seconds', help: 'how late the event loop last ran a timer (admission control sheds writes past --max-lag-ms)', registers: [this.registry],
+      collect() { this.set((sources.load?.().lagMs ?? 0) / 1000) },
+    })
+    new Gauge({
+      name: 'chat_writes_in_flight', help: 'writes admitted on this node and not yet answered', registers: [this.registry],
+      collect() { this.set(sources.load?.().writesInFlight ?? 0) },
     })
     new Gauge({
       name: 'chat_ws_connections', help: 'open WebSocket connections on this node', registers: [this.registry],

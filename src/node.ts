@@ -24,6 +24,7 @@ import { SessionRegistry } from './gateway/sessions.js'
 import { Tokens } from './gateway/tokens.js'
 import { Metrics } from './metrics.js'
 import { startPush, type Push } from './push/node-push.js'
+import { LoadShedder } from './gateway/load-shedder.js'
 import { CLOSE_CODES } from './protocol/frames.js'
 import { LocalActorStorage } from './storage/actor-store.js'
 import { nodeKey } from './storage/keys.js'
@@ -47,14 +48,17 @@ export class ChatNode {
   readonly registry: SessionRegistry
   readonly metrics: Metrics
   private readonly hasher: PasswordHasher
+  private readonly shedder: LoadShedder
   httpUrl = ''
 
   private constructor(readonly config: Config, readonly log: Logger, private readonly kv: Kv) {
     this.registry = new SessionRegistry(config.presenceTimeoutMs)
     this.registry.onResync = (closed) => this.metrics.resyncCloses.inc(closed)
     this.hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => this.metrics.bounds.inc({ bound: 'hash_queue' }))
+    this.shedder = new LoadShedder({ maxLagMs: config.maxLagMs, maxInFlight: config.maxInFlightWrites })
     this.metrics = new Metrics({
       actors: () => this.runtime?.size ?? 0, connections: () => this.registry.size, hashWaiting: () => this.hasher.stats.waiting,
+      load: () => ({ lagMs: this.shedder.lagMs, writesInFlight: this.shedder.admitted }),
     })
   }
 
@@ -140,6 +144,7 @@ export class ChatNode {
       tokens,
       addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow),
       registry: this.registry,
+      shedder: this.shedder,
       metrics: this.metrics,
       topology: {
         ringVersion: () => this.topology?.ringVersion() ?? 0,
@@ -167,6 +172,7 @@ export class ChatNode {
     this.leaving = true
     await this.cluster?.leave()
     this.registry.closeAll(CLOSE_CODES.SERVICE_RESTART, 'node restarting; reconnect')
+    this.shedder.stop()
     await this.closeHttp()
     await this.runtime?.stop()
     // Actors stopped with fan-out unfinished: their keys' new owners take it up.

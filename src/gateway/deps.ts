@@ -5,6 +5,7 @@ import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
 import type { AddressLimits } from './address-limits.js'
 import type { ChatService } from './chat-service.js'
+import type { LoadShedder } from './load-shedder.js'
 import type { SessionRegistry } from './sessions.js'
 import type { Tokens } from './tokens.js'
 
@@ -34,6 +35,8 @@ export interface GatewayDeps {
   /** Sign-ups and logins per client address. */
   addressLimits: AddressLimits
   registry: SessionRegistry
+  /** Admission control for writes (absent: every write is admitted). */
+  shedder?: LoadShedder
   metrics: Metrics
   topology: Topology
   log: Logger
