@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 export const ROOT = resolve(import.meta.dirname, '..')
-const NODE_BIN = join(ROOT, 'bin', 'chat-node')
 const RELAY = join(ROOT, 'bench', 'relay.mjs')
 const READY_MS = 30_000
 
@@ -31,7 +30,9 @@ export class Procs {
   children = new Set()
   dirs = new Set()
 
-  constructor() {
+  /** `root`: the checkout whose bin/chat-node (and dist/) is measured; this one by default. */
+  constructor({ root = ROOT } = {}) {
+    this.root = root
     // Synchronous: on 'exit' nothing asynchronous runs any more.
     this.onExit = () => {
       for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
@@ -54,7 +55,7 @@ export class Procs {
     const env = { ...process.env }
     // Loader hooks meant for the benchmark (if any) must not reach the servers it measures.
     delete env.NODE_OPTIONS
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, { cwd: this.root, env, stdio: ['ignore', 'pipe', 'pipe'] })
     this.children.add(child)
     const tail = []
     return new Promise((res, rej) => {
@@ -91,12 +92,29 @@ export class Procs {
     })
   }
 
-  /** A chat node; `extra` are flags added after the standard ones. */
-  async startNode(id, extra = []) {
-    const dataDir = this.tempDir(`chat-bench-${id}-`)
-    const args = [NODE_BIN, '--id', id, '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--data-dir', dataDir, ...extra]
+  /** A chat node; `extra` are flags added after the standard ones; a fresh data dir unless given. */
+  async startNode(id, extra = [], dataDir = this.tempDir(`chat-bench-${id}-`)) {
+    const args = [join(this.root, 'bin', 'chat-node'), '--id', id, '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--data-dir', dataDir, ...extra]
     const p = await this.spawnReady(`node ${id}`, process.execPath, args, readyLine)
-    return { ...p, id, http: p.ready.http, ws: p.ready.http.replace(/^http/, 'ws') + '/ws' }
+    return { ...p, id, dataDir, extra, http: p.ready.http, ws: p.ready.http.replace(/^http/, 'ws') + '/ws' }
+  }
+
+  /** Stops a process (SIGTERM, SIGKILL after 10 s) and waits until it is gone. */
+  async stop(p) {
+    const c = p.child
+    if (c.exitCode !== null || c.signalCode !== null) return
+    const gone = new Promise((r) => c.once('exit', r))
+    c.kill('SIGTERM')
+    const timer = setTimeout(() => c.kill('SIGKILL'), 10_000)
+    await gone
+    clearTimeout(timer)
+    this.children.delete(c)
+  }
+
+  /** The same chat node as a new process on its data dir (a fresh heap; a new port). */
+  async restartNode(node) {
+    await this.stop(node)
+    return this.startNode(node.id, node.extra, node.dataDir)
   }
 
   async startRelay() {
@@ -166,4 +184,12 @@ export async function cpuSeconds(pid) {
   } catch {
     return 0
   }
+}
+
+/** Bytes a directory takes on disk (`du -sb`), or null. */
+export async function diskBytes(dir) {
+  const { execFile } = await import('node:child_process')
+  return new Promise((res) => {
+    execFile('du', ['-sb', dir], (err, out) => res(err ? null : Number(out.split(/\s/)[0])))
+  })
 }
