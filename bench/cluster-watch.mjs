@@ -27,10 +27,16 @@ const GAUGES = {
   nodejsEventLoopLagMaxSeconds: 'nodejs_eventloop_lag_max_seconds',
 }
 
-/** `name{labels} value` lines of Prometheus text into a Map (label order as the exporter wrote it). */
+/**
+ * `name{labels} value` lines of Prometheus text into a Map (label order as the exporter wrote it);
+ * `families` holds every metric name declared by `# TYPE`, so that a labelled counter with no
+ * sample yet (no bound hit) reads as 0 where the build has it, and as absent where it does not.
+ */
 export function parseMetrics(text) {
   const out = new Map()
+  out.families = new Set()
   for (const line of text.split('\n')) {
+    if (line.startsWith('# TYPE ')) out.families.add(line.split(' ')[2])
     if (!line || line.startsWith('#')) continue
     const at = line.lastIndexOf(' ')
     const value = Number(line.slice(at + 1))
@@ -106,9 +112,10 @@ export class ClusterWatch {
     const counters = {}
     for (const [key, name] of Object.entries(COUNTERS)) {
       let total = null
+      const family = name.replace(/\{.*$/, '')
       for (const [id, last] of this.last) {
-        if (!last.has(name)) continue
-        total = (total ?? 0) + last.get(name) - (this.first.get(id)?.get(name) ?? 0)
+        if (!last.has(name) && !last.families.has(family)) continue
+        total = (total ?? 0) + (last.get(name) ?? 0) - (this.first.get(id)?.get(name) ?? 0)
       }
       counters[key] = total
     }

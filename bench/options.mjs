@@ -15,9 +15,10 @@ export const DEFAULTS = {
   // idle memory: logged-in sockets left idle, RSS per socket.
   idle: 5000,
   textBytes: 100,
+  text: 'words',
   runs: 3,
   warmupMsgs: 10,
-  maxSeconds: 10,
+  maxSeconds: 8,
   drain: 10,
   clusterNodes: 3, replicas: 3,
   clusterModes: 'pinned,unpinned',
@@ -47,6 +48,7 @@ workloads (run ${DEFAULTS.runs} times each; the tables show medians)
   --light-msgs N         messages each light sender sends per run (default ${DEFAULTS.lightMsgs})
   --idle N               idle logged-in sockets for the memory figure (default ${DEFAULTS.idle}); 0 skips it
   --text-bytes N         length of every message text (default ${DEFAULTS.textBytes})
+  --text words|repeat    sentences of Zipf-distributed words (indexed for search as people's are), or one letter repeated (default ${DEFAULTS.text})
   --runs N               runs of each workload (default ${DEFAULTS.runs})
   --warmup-msgs N        unmeasured messages per sender before the first run (default ${DEFAULTS.warmupMsgs})
   --max-seconds N        a run stops sending after N s even if short of its count (default ${DEFAULTS.maxSeconds})
@@ -107,6 +109,7 @@ export function parseArgs(argv) {
   opts.targets = list(opts.only, TARGETS, '--only')
   opts.modes = list(opts.clusterModes, MODES, '--cluster-modes')
   if (!['auto', 'off'].includes(opts.pin)) throw new Error('--pin: auto or off')
+  if (!['words', 'repeat'].includes(opts.text)) throw new Error('--text: words or repeat')
   opts.runs = Math.max(1, Math.floor(opts.runs))
   opts.window = Math.max(1, opts.window)
   opts.groupSenders = Math.max(1, Math.min(opts.groupSenders, opts.groupSize))
@@ -118,7 +121,9 @@ export function parseArgs(argv) {
 
 /** Users a target needs: both sides of every pair, every group member (groups are disjoint). */
 export function usersNeeded(opts, kind) {
-  const pairs = Math.max(opts.pairs, opts.lightPairs, kind === 'cluster' && opts.targets.includes('overload') ? opts.overloadPairs : 0)
-  const groups = kind !== 'cluster' || opts.clusterGroup ? opts.groups * opts.groupSize : 0
+  const measured = kind !== 'cluster' || opts.targets.includes('cluster')
+  const pairs = Math.max(measured ? Math.max(opts.pairs, opts.lightPairs) : 0,
+    kind === 'cluster' && opts.targets.includes('overload') ? opts.overloadPairs : 0)
+  const groups = measured && (kind !== 'cluster' || opts.clusterGroup) ? opts.groups * opts.groupSize : 0
   return Math.max(2 * pairs, groups, 2)
 }

@@ -53,7 +53,7 @@ export async function overloadRun(target, users, opts, log) {
       window: opts.overloadWindow,
       perSender: Infinity,
       maxMs: opts.overloadSeconds * 1000,
-      textBytes: opts.textBytes,
+      textBytes: opts.textBytes, textKind: opts.text,
       cpu: cpuOf(target),
       drainMs: Math.max(opts.drain, 15) * 1000,
       tag: freshTag('overload'),

@@ -144,7 +144,7 @@ function printOverload(o, opts) {
     ['writes in flight, max (chat_writes_in_flight)', na(w.gaugeMax?.writesInFlight)],
     ['peer push failures', na(c.peerPushFailures)],
     ['resync closes', na(c.resyncCloses)],
-    ['overload bound hits', na(c.overloadBoundHits)],
+    ['overload bound hits', o.admissionControl ? na(c.overloadBoundHits) : na(null)],
     ['slow-consumer closes', na(c.slowConsumerCloses)],
     ['acked, never pushed (within the drain)', fmt.int(o.lost)],
     ['open sockets checked / closed', `${lc.checked} / ${lc.closed}${lc.closed ? ` (codes ${JSON.stringify(lc.closeCodes)})` : ''}`],
@@ -175,7 +175,7 @@ export function printReport(report) {
   console.log(`\nchat benchmark, ${report.date}, ${report.machine.cpus} CPUs (${report.machine.model}), Node ${report.machine.node}`)
   console.log(`load average before ${load(report.machine.loadBefore)}, after ${load(report.machine.loadAfter)} (other work on the machine skews every figure)`)
   console.log(`${report.affinity.text}`)
-  console.log(`${report.command}; ${o.runs} runs per workload; text ${o.textBytes} chars; measured build ${report.root}; total ${report.totalSeconds.toFixed(0)} s\n`)
+  console.log(`${report.command}; ${o.runs} runs per workload; text ${o.textBytes} chars (${o.text}); measured build ${report.root}; total ${report.totalSeconds.toFixed(0)} s\n`)
   printComparison(r)
   printGoals(r)
   printDetails(r)

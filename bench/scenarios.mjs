@@ -60,7 +60,7 @@ export async function runOnce(target, population, { perSender, window, label, me
     window,
     perSender,
     maxMs: opts.maxSeconds * 1000,
-    textBytes: opts.textBytes,
+    textBytes: opts.textBytes, textKind: opts.text,
     cpu: measure ? cpuOf(target) : null,
     drainMs: opts.drain * 1000,
     tag: freshTag(label),

@@ -39,7 +39,7 @@ async function load(target, users, opts, plan, log) {
     while (stored < opts.stored) {
       const perSender = Math.min(5000, Math.ceil((opts.stored - stored) / opts.pairs))
       const r = await runMessaging({
-        channels: population.channels, window: opts.storedWindow, perSender, maxMs: 600_000, textBytes: opts.textBytes,
+        channels: population.channels, window: opts.storedWindow, perSender, maxMs: 600_000, textBytes: opts.textBytes, textKind: opts.text,
         drainMs: 0, tag: freshTag('load'),
       })
       if (r.acked === 0) throw new Error(`loading stalled at ${stored} messages: ${JSON.stringify(r.errors)}`)

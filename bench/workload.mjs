@@ -12,6 +12,7 @@
  */
 import WebSocket from 'ws'
 import { Samples } from './stats.mjs'
+import { messageTexts } from './texts.mjs'
 
 /**
  * `channels`: [{ id, senders: [conn], members: [conn] }] where `members` are every connected
@@ -21,9 +22,9 @@ import { Samples } from './stats.mjs'
  * slot stays taken meanwhile.
  */
 export async function runMessaging({
-  channels, window, perSender, maxMs, textBytes, cpu = null, drainMs = 10_000, tag, retryUnavailableMs = 0,
+  channels, window, perSender, maxMs, textBytes, textKind = 'words', cpu = null, drainMs = 10_000, tag, retryUnavailableMs = 0,
 }) {
-  const text = 'x'.repeat(textBytes)
+  const texts = messageTexts(textBytes, textKind)
   const inflight = new Map() // clientMsgId -> { sentAt, ackedAt, got, due, channel, sender }
   const ack = new Samples()
   const delivery = new Samples()
@@ -94,7 +95,7 @@ export async function runMessaging({
     }
   }
 
-  const write = (s, id) => s.conn.ws.send(JSON.stringify({ op: 'send', ref: id, channel: s.channel, clientMsgId: id, text }))
+  const write = (s, id) => s.conn.ws.send(JSON.stringify({ op: 'send', ref: id, channel: s.channel, clientMsgId: id, text: texts[c.sent % texts.length] }))
   const pump = (s) => {
     if (s.conn.ws.readyState !== WebSocket.OPEN) return
     while (s.retry.length > 0) {
