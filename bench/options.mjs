@@ -31,6 +31,7 @@ export const DEFAULTS = {
   only: 'relay,standalone,cluster,overload',
   pin: 'auto',
   json: '',
+  cpuProf: '',
   root: '',
 }
 
@@ -77,7 +78,8 @@ stored data
   --stored-window N      sends in flight per loader (default ${DEFAULTS.storedWindow})
 
 output
-  --json PATH            where the JSON results go (default: a file in the temp directory)`
+  --json PATH            where the JSON results go (default: a file in the temp directory)
+  --cpu-prof DIR         run every chat node with --cpu-prof; each writes a .cpuprofile into DIR when stopped`
 
 const TARGETS = ['relay', 'standalone', 'cluster', 'overload']
 const MODES = ['pinned', 'unpinned']

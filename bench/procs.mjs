@@ -28,11 +28,16 @@ function freePort() {
 
 export class Procs {
   children = new Set()
+  nodes = new Set()
   dirs = new Set()
 
-  /** `root`: the checkout whose bin/chat-node (and dist/) is measured; this one by default. */
-  constructor({ root = ROOT } = {}) {
+  /**
+   * `root`: the checkout whose bin/chat-node (and dist/) is measured; this one by default.
+   * `nodeArgs`: Node.js flags for every chat node (e.g. --cpu-prof, written when it exits).
+   */
+  constructor({ root = ROOT, nodeArgs = [] } = {}) {
     this.root = root
+    this.nodeArgs = nodeArgs
     // Synchronous: on 'exit' nothing asynchronous runs any more.
     this.onExit = () => {
       for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
@@ -94,18 +99,20 @@ export class Procs {
 
   /** A chat node; `extra` are flags added after the standard ones; a fresh data dir unless given. */
   async startNode(id, extra = [], dataDir = this.tempDir(`chat-bench-${id}-`)) {
-    const args = [join(this.root, 'bin', 'chat-node'), '--id', id, '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--data-dir', dataDir, ...extra]
+    const args = [...this.nodeArgs, join(this.root, 'bin', 'chat-node'), '--id', id, '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--data-dir', dataDir, ...extra]
     const p = await this.spawnReady(`node ${id}`, process.execPath, args, readyLine)
+    this.nodes.add(p.child)
     return { ...p, id, dataDir, extra, http: p.ready.http, ws: p.ready.http.replace(/^http/, 'ws') + '/ws' }
   }
 
-  /** Stops a process (SIGTERM, SIGKILL after 10 s) and waits until it is gone. */
-  async stop(p) {
+  /** Stops a process (SIGTERM, SIGKILL after `graceMs`) and waits until it is gone. */
+  async stop(p, graceMs = 10_000) {
     const c = p.child
-    if (c.exitCode !== null || c.signalCode !== null) return
+    this.nodes.delete(c)
+    if (c.exitCode !== null || c.signalCode !== null) return void this.children.delete(c)
     const gone = new Promise((r) => c.once('exit', r))
     c.kill('SIGTERM')
-    const timer = setTimeout(() => c.kill('SIGKILL'), 10_000)
+    const timer = setTimeout(() => c.kill('SIGKILL'), graceMs)
     await gone
     clearTimeout(timer)
     this.children.delete(c)
@@ -137,6 +144,11 @@ export class Procs {
       }
     }
     throw last
+  }
+
+  /** SIGTERM to every chat node still running, so each exits cleanly (and writes its profile). */
+  async stopNodes() {
+    await Promise.all([...this.nodes].map((child) => this.stop({ child }, 20_000)))
   }
 
   /** SIGKILL by pid for every process still running, then deletes every temp directory. */

@@ -118,20 +118,21 @@ function printDetails(results) {
     ['e2e p50', (r) => fmt.ms(r.m.deliveryMs.p50)],
     ['e2e p99', (r) => fmt.ms(r.m.deliveryMs.p99)],
     ['srv cpu', (r) => fmt.pct(r.m.serverPct)],
+    ['ms cpu/msg', (r) => fmt.ms(r.m.cpuMsPerMessage)],
     ['bench cpu', (r) => fmt.pct(r.m.clientPct)],
     ['acked', (r) => `${r.m.acked}/${r.m.planned}${r.m.cappedRuns ? ` (${r.m.cappedRuns} capped)` : ''}`],
     ['problems', (r) => problems(r.m)],
   ], rows))
-  console.log('(ms; e2e = send to push on the other member\'s socket; cpu in % of one core; capped = stopped at --max-seconds)')
+  console.log('(ms; e2e = send to push on the other member\'s socket; cpu in % of one core; ms cpu/msg = server CPU time per acknowledged message; capped = stopped at --max-seconds)')
 }
 
-function printOverload(o, opts) {
+function printOverload(o, opts, pinned) {
   if (!o) return
   const w = o.watch ?? {}
   const c = w.counters ?? {}
   const na = (v, f = fmt.int) => (v === null || v === undefined ? 'n/a (not in this build)' : f(v))
   const lc = o.liveCheck ?? {}
-  console.log(`\noverload: ${opts.clusterNodes}-node cluster, ${opts.overloadPairs} pairs x ${opts.overloadWindow} in flight for ${opts.overloadSeconds} s` +
+  console.log(`\noverload: ${opts.clusterNodes}-node cluster${pinned ? ' on 1 core' : ''}, ${opts.overloadPairs} pairs x ${opts.overloadWindow} in flight for ${opts.overloadSeconds} s` +
     `${o.admissionControl ? '' : ' (this build has no admission control: nothing is shed)'}`)
   console.log(table([['figure', (r) => r[0]], ['value', (r) => r[1]]], [
     ['acks/s', fmt.rate(o.messagesPerSec)],
@@ -179,7 +180,7 @@ export function printReport(report) {
   printComparison(r)
   printGoals(r)
   printDetails(r)
-  printOverload(r.cluster?.overload, o)
+  printOverload(r.cluster?.overload, o, report.affinity.pinned)
   printStored(r.stored)
   const setup = Object.entries({ standalone: r.standalone, cluster: r.cluster }).filter(([, x]) => x?.signupSecs !== undefined)
   if (setup.length) {

@@ -138,7 +138,8 @@ async function benchStored(opts, plan, procs) {
 }
 
 async function step(name, fn, opts, plan, track) {
-  const procs = new Procs({ root: opts.root || ROOT })
+  const nodeArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.cpuProf)] : []
+  const procs = new Procs({ root: opts.root || ROOT, nodeArgs })
   track(procs)
   try {
     return await fn(opts, plan, procs)
@@ -146,6 +147,8 @@ async function step(name, fn, opts, plan, track) {
     log(`${name}: FAILED: ${err.message}`)
     return { error: err.stack ?? String(err) }
   } finally {
+    // A profile is written when the process exits by itself: stop the nodes before the SIGKILLs.
+    if (opts.cpuProf) await procs.stopNodes()
     await procs.killAll()
   }
 }

@@ -88,6 +88,9 @@ export function summarizeRuns(runs) {
     ackMs: { p50: m((r) => r.ackMs.p50), p95: m((r) => r.ackMs.p95), p99: m((r) => r.ackMs.p99) },
     deliveryMs: { p50: m((r) => r.deliveryMs.p50), p95: m((r) => r.deliveryMs.p95), p99: m((r) => r.deliveryMs.p99) },
     serverPct: m((r) => r.serverPct),
+    // Server CPU time per acknowledged message and per delivery (ms): the capacity model's unit costs.
+    cpuMsPerMessage: m((r) => (r.messagesPerSec ? (10 * r.serverPct) / r.messagesPerSec : null)),
+    cpuMsPerDelivery: m((r) => (r.deliveriesPerSec ? (10 * r.serverPct) / r.deliveriesPerSec : null)),
     clientPct: m((r) => r.clientPct),
     acked: sum((r) => r.acked),
     planned: sum((r) => r.planned),
