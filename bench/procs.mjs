@@ -3,8 +3,8 @@
  * 127.0.0.1 with a free port and its own temp directory. All are tracked by pid and SIGKILLed by
  * `killAll()`; an exit hook does the same if the benchmark dies first, so nothing outlives it.
  */
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -200,8 +200,17 @@ export async function cpuSeconds(pid) {
 
 /** Bytes a directory takes on disk (`du -sb`), or null. */
 export async function diskBytes(dir) {
-  const { execFile } = await import('node:child_process')
   return new Promise((res) => {
     execFile('du', ['-sb', dir], (err, out) => res(err ? null : Number(out.split(/\s/)[0])))
   })
+}
+
+/** This process's soft limit of open files (children inherit it), or null if unknown. */
+export function openFilesLimit() {
+  try {
+    const m = /Max open files\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return !m || m[1] === 'unlimited' ? null : Number(m[1])
+  } catch {
+    return null
+  }
 }

@@ -14,7 +14,7 @@ import { idleMemory } from './idle-memory.mjs'
 import { parseArgs, usersNeeded } from './options.mjs'
 import { overloadRun } from './overload.mjs'
 import { describeAffinity, pin, planAffinity } from './pin.mjs'
-import { Procs, ROOT, rssBytes } from './procs.mjs'
+import { Procs, ROOT, openFilesLimit, rssBytes } from './procs.mjs'
 import { goals, printReport } from './report.mjs'
 import { closePopulation, runOnce, workloads } from './scenarios.mjs'
 import { median, summarizeRuns } from './stats.mjs'
@@ -61,6 +61,10 @@ async function runWorkloads(name, target, users, opts, modes, only = ['pairs', '
 
 /** Idle memory, each run on a freshly started server process (`fresh()` returns it, pinned). */
 async function idleRuns(name, fresh, users, opts) {
+  const limit = openFilesLimit()
+  if (limit !== null && limit < opts.idle + 2000) {
+    throw new Error(`${opts.idle} idle sockets need more open files than this shell allows (ulimit -n ${limit}): raise it with ulimit -n ${opts.idle + 4000}, or lower --idle`)
+  }
   const runs = []
   for (let i = 0; i < opts.runs; i++) {
     const server = await fresh()
@@ -89,6 +93,8 @@ async function benchRelay(opts, plan, procs) {
 async function benchStandalone(opts, plan, procs) {
   const count = usersNeeded(opts, 'standalone')
   const target = await startStandalone(procs, opts, count)
+  // Children inherit the generator's core: sign-ups get every core, the runs pin again.
+  pin(plan, target.pids, plan.all)
   const out = { rssAtStart: await rssSum(target) }
   const t = performance.now()
   const users = await makeUsers(target, count)
@@ -110,6 +116,7 @@ async function benchStandalone(opts, plan, procs) {
 async function benchCluster(opts, plan, procs) {
   const count = usersNeeded(opts, 'cluster')
   const target = await startCluster(procs, opts, count)
+  pin(plan, target.pids, plan.all)
   const out = { rssAtStart: await rssSum(target), nodes: opts.clusterNodes, replicas: opts.replicas }
   const t = performance.now()
   const users = await makeUsers(target, count)
@@ -133,6 +140,7 @@ async function benchCluster(opts, plan, procs) {
 async function benchStored(opts, plan, procs) {
   const count = 2 * opts.pairs
   const target = await startStandalone(procs, opts, count)
+  pin(plan, target.pids, plan.all)
   const users = await makeUsers(target, count)
   return storedRun(procs, target, users, opts, plan, log)
 }
