@@ -24,7 +24,7 @@ export const DEFAULTS = {
   clusterModes: 'pinned,unpinned',
   clusterGroup: false,
   // Overload: the cluster driven past saturation.
-  overloadSeconds: 15, overloadPairs: 200, overloadWindow: 50, overloadBackoffMs: 100,
+  overloadSeconds: 10, overloadPairs: 200, overloadWindow: 50, overloadBackoffMs: 100,
   maxLagMs: -1, maxInflightWrites: -1,
   // Stored data (--full): 1:1 on an empty node, then on one holding `stored` messages.
   full: false, stored: 1_000_000, storedWindow: 64,

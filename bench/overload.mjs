@@ -5,7 +5,7 @@
  * with the same clientMsgId after a pause, as clients do. Meanwhile every node's /v1/cluster and
  * /metrics are polled (cluster-watch.mjs).
  *
- * Afterwards, once acks and pushes have settled, every socket of the run that is still open is
+ * Afterwards, once acks and pushes have settled (nothing pushed for 3 s), every socket of the run that is still open is
  * asked for its whole inbox since its `ready` (sync, on the same socket) and compared with the
  * events pushed to it: a live socket must have got every event of its inbox. A socket the cluster
  * closed (1013: reconnect and sync) is counted apart, since that is the contract's other outcome.
@@ -17,6 +17,24 @@ import { runMessaging, sleep } from './workload.mjs'
 
 const SYNC_PAGE = 1000
 const RECHECK_MS = 5000
+const QUIET_MS = 3000
+const QUIET_MAX_MS = 60_000
+
+/** Waits (bounded) until no socket has been pushed anything for QUIET_MS: the backlog has drained. */
+async function quiet(conns) {
+  const pushed = () => conns.reduce((a, c) => a + c.pushed.size, 0)
+  const deadline = performance.now() + QUIET_MAX_MS
+  let last = pushed()
+  let since = performance.now()
+  while (performance.now() < deadline && performance.now() - since < QUIET_MS) {
+    await sleep(250)
+    const now = pushed()
+    if (now !== last) {
+      last = now
+      since = performance.now()
+    }
+  }
+}
 
 /** The inboxSeqs of `conn`'s inbox after its ready, read by sync on the socket itself; null if it closed. */
 async function inboxSince(conn) {
@@ -65,7 +83,8 @@ export async function overloadRun(target, users, opts, log) {
   log(`overload: ${result.acked} acked, ${result.refused} UNAVAILABLE; checking every open socket's inbox`)
 
   // Pushes still on their way get a second chance before they count as missing.
-  let missing = await missingOnOpenSockets(population.conns)
+  await quiet(population.conns)
+  const missing = await missingOnOpenSockets(population.conns)
   const suspects = [...missing].filter(([, m]) => m.length > 0).map(([c]) => c)
   if (suspects.length > 0) {
     await sleep(RECHECK_MS)

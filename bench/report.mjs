@@ -136,7 +136,7 @@ function printOverload(o, opts, pinned) {
     `${o.admissionControl ? '' : ' (this build has no admission control: nothing is shed)'}`)
   console.log(table([['figure', (r) => r[0]], ['value', (r) => r[1]]], [
     ['acks/s', fmt.rate(o.messagesPerSec)],
-    ['acked / sent', `${o.acked} / ${o.sent} (${o.retries} retries; ${o.gaveUp} given up at the end)`],
+    ['acked / sent', `${o.acked} / ${o.sent} (${o.retries} retries; ${o.gaveUp} given up at the end; ${o.unanswered} unanswered)`],
     ['refused UNAVAILABLE', fmt.int(o.refused)],
     ['ack p50 / p99 ms', `${fmt.ms(o.ackMs?.p50)} / ${fmt.ms(o.ackMs?.p99)}`],
     ['e2e p50 / p99 ms', `${fmt.ms(o.deliveryMs?.p50)} / ${fmt.ms(o.deliveryMs?.p99)}`],
