@@ -87,7 +87,7 @@ export class NodeCore {
     const mode = config.nats.length > 0 ? 'cluster' : 'standalone'
     await checkMode(kv, mode, config.dataDir)
     const secret = config.secret ?? (await stored(kv, 'token-secret', () => random.bytes(32).toString('base64url')))
-    const sessions = new SessionRegistry(config.presenceTimeoutMs, clock)
+    const sessions = new SessionRegistry(config.presenceTimeoutMs, clock, (closed) => parts.metrics?.resyncCloses.inc(closed))
     const runtimeOptions: Omit<RuntimeOptions, 'factory'> = {
       clock, passivateAfterMs: config.passivateAfterMs, onError: (key, err) => log.error({ err, key }, 'actor handler failed'),
     }
@@ -111,7 +111,11 @@ export class NodeCore {
       const membership = parts.membership({ id: config.id, incarnation, ...(config.region ? { region: config.region } : {}) }, { clock, random })
       cluster = new Cluster({
         config, log, kv, clock, random, incarnation, membership, transport: parts.transport, sessions,
-        onPushesDropped: (n) => parts.metrics?.bounds.inc({ bound: 'push_queue' }, n),
+        pushEvents: {
+          dropped: (n) => parts.metrics?.bounds.inc({ bound: 'push_queue' }, n),
+          failed: (n) => parts.metrics?.peerPushFailures.inc(n),
+          abandoned: (n) => parts.metrics?.resyncAbandoned.inc(n),
+        },
       },
         (replicated) => new ActorRuntime({ ...runtimeOptions, factory: lazy, onDeactivated: (key) => replicated.release(key) }))
       storage = cluster.storage

@@ -24,6 +24,7 @@ import { CLOSE_CODES } from './protocol/frames.js'
 import { startPush } from './push/node-push.js'
 import { systemRandom } from './random.js'
 import { LevelKv } from './storage/leveldb.js'
+import { LoadShedder } from './gateway/load-shedder.js'
 
 /** How long a leaving node spends handing its data to the new replicas. */
 const HANDOFF_MS = 8000
@@ -36,6 +37,7 @@ export class ChatNode {
     readonly core: NodeCore,
     readonly metrics: Metrics,
     private readonly hasher: PasswordHasher,
+    private readonly shedder: LoadShedder,
     private readonly http: FastifyInstance,
     readonly httpUrl: string,
   ) {}
@@ -48,9 +50,13 @@ export class ChatNode {
     const log = parts.log ?? createLogger(config.logLevel, config.id)
     const clock = parts.clock ?? systemClock
     const kv = parts.kv ?? (await LevelKv.open(config.dataDir))
+    const shedder = new LoadShedder({ maxLagMs: config.maxLagMs, maxInFlight: config.maxInFlightWrites, clock })
     const hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => metrics.bounds.inc({ bound: 'hash_queue' }))
     // Gauges are read at scrape time, once `core` below exists.
-    const metrics: Metrics = new Metrics({ actors: () => core.runtime.size, connections: () => core.sessions.size, hashWaiting: () => hasher.stats.waiting })
+    const metrics: Metrics = new Metrics({
+      actors: () => core.runtime.size, connections: () => core.sessions.size, hashWaiting: () => hasher.stats.waiting,
+      load: () => ({ lagMs: shedder.lagMs, writesInFlight: shedder.admitted }),
+    })
     let core: NodeCore
     try {
       core = await NodeCore.create(config, {
@@ -68,13 +74,14 @@ export class ChatNode {
     } catch (err) {
       await hasher.close().catch(() => undefined)
       await kv.close().catch(() => undefined)
+      shedder.stop()
       throw err
     }
     let http: FastifyInstance | null = null
     try {
       let url = ''
       http = await buildHttp({
-        config, service: core.service, actors: core.actors, tokens: core.tokens, registry: core.sessions, metrics,
+        config, service: core.service, actors: core.actors, tokens: core.tokens, registry: core.sessions, metrics, shedder,
         addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow, () => core.clock.now()),
         topology: core.topology(() => url), log, healthy: () => core.serving, now: () => core.clock.now(), clock: core.clock, random: core.random,
         push: { vapidPublicKey: () => core.push.vapid?.current()?.publicKey ?? null, httpsOnly: config.pushHttpsOnly },
@@ -85,7 +92,7 @@ export class ChatNode {
       const host = config.host.includes(':') ? `[${config.host}]` : config.host
       url = `${config.httpTlsCert ? 'https' : 'http'}://${host}:${port}`
       await core.start(url)
-      const node = new ChatNode(core, metrics, hasher, http, url)
+      const node = new ChatNode(core, metrics, hasher, shedder, http, url)
       // The ready line is part of the contract: printed whatever the log level.
       log.child({}, { level: 'info' }).info({
         http: url, grpc: core.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
@@ -96,6 +103,7 @@ export class ChatNode {
       await http?.close().catch(() => undefined)
       await core.crash()
       await hasher.close().catch(() => undefined)
+      shedder.stop()
       throw err
     }
   }
@@ -148,6 +156,7 @@ export class ChatNode {
   private async closeHttp(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.shedder.stop()
     await this.http.close()
   }
 }

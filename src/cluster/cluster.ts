@@ -18,7 +18,7 @@ import type { Kv } from '../storage/kv.js'
 import type { LocalSessions } from './local-sessions.js'
 import type { Membership } from './membership.js'
 import { PeerService } from './peer-service.js'
-import { ClusterPusher } from './pusher.js'
+import { ClusterPusher, type PusherEvents } from './pusher.js'
 import type { ReplicationContext } from './replication/context.js'
 import { ReplicationBatcher } from './replication/batcher.js'
 import { Repairer } from './replication/repair.js'
@@ -39,8 +39,8 @@ export interface ClusterParts {
   membership: Membership
   transport: Transport
   sessions: LocalSessions
-  /** Pushes to other nodes dropped by the pusher's bound (for the metric). */
-  onPushesDropped?: (pushes: number) => void
+  /** Pushes to other nodes that failed, were dropped or abandoned (for the metrics). */
+  pushEvents?: PusherEvents
 }
 
 export class Cluster {
@@ -86,7 +86,7 @@ export class Cluster {
     this.replica.onPromise((key, epoch) => this.storage.superseded(key, epoch))
     this.runtime = runtime(this.storage)
     this.router = new ClusterRouter(this.view, this.runtime, transport, log, clock, random)
-    this.pusher = new ClusterPusher(this.view, sessions, transport, log, clock, parts.onPushesDropped)
+    this.pusher = new ClusterPusher(this.view, sessions, transport, log, clock, random, parts.pushEvents)
     this.service = new PeerService(this.view, this.runtime, sessions, this.replica, log)
     this.repairer = new Repairer(this.ctx, {
       intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20,
@@ -149,6 +149,7 @@ export class Cluster {
     clock.clearInterval(this.loadTimer)
     clock.clearTimeout(this.wakeTimer)
     this.repairer.stop()
+    this.pusher.stop()
     if (handoffMs > 0 && this.service.ready) {
       const handoff = new Repairer(this.ctx, { intervalMs: 1e9, bytesPerSec: 64 << 20 }, log)
       await handoff.sweep(clock.now() + handoffMs).catch((err) => log.warn({ err }, 'handoff failed'))

@@ -16,5 +16,7 @@ export interface LocalSessions {
   /** Hands one pre-serialized frame to each named session; ids unknown here are gone already. */
   push(sessionIds: readonly string[], frame: string): void
   has(sessionId: string): boolean
+  /** Closes the named sessions (1013): pushes meant for them may have been lost between nodes. */
+  resync(sessionIds: readonly string[]): number
   all(): LocalSession[]
 }

@@ -37,6 +37,7 @@ export class PeerService implements TransportHandlers {
 
   async push(batch: PushBatch): Promise<void> {
     for (const p of batch.pushes) this.sessions.push(p.sessions, p.frame)
+    if (batch.resync) this.sessions.resync(batch.resync)
   }
 
   async peer(req: PeerRequest): Promise<Reply> {

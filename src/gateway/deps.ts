@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.js'
 import type { Random } from '../random.js'
 import type { AddressLimits } from './address-limits.js'
 import type { ChatService } from './chat-service.js'
+import type { LoadShedder } from './load-shedder.js'
 import type { SessionRegistry } from './sessions.js'
 import type { Tokens } from './tokens.js'
 
@@ -21,6 +22,8 @@ export interface GatewayDeps {
   /** Sign-ups and logins per client address. */
   addressLimits: AddressLimits
   registry: SessionRegistry
+  /** Admission control for writes (absent: every write is admitted). */
+  shedder?: LoadShedder
   metrics: Metrics
   topology: Topology
   log: Logger

@@ -18,6 +18,7 @@ import { FrameError, parseFrame } from './frames.js'
 import { formatCursor, searchParams } from './search-params.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionRegistry } from './sessions.js'
+import type { LoadShedder } from './load-shedder.js'
 import type { TokenClaims } from './tokens.js'
 
 export interface SessionDeps {
@@ -30,6 +31,8 @@ export interface SessionDeps {
   rateLimitPerSec: number
   rateBurst: number
   maxQueuedBytes: number
+  /** Admission control for writes (absent: every write is admitted). */
+  shedder?: LoadShedder
   now(): number
   /** Timers (read throttling) and session ids. */
   clock: Clock
@@ -37,7 +40,10 @@ export interface SessionDeps {
 }
 
 /** A frame as it arrived: parsed, or the error to answer it with. */
-type Waiting = { frame: ClientFrame } | { error: ChatError; ref: Ref | undefined }
+type Waiting = ({ frame: ClientFrame } | { error: ChatError; ref: Ref | undefined }) & {
+  /** Ends the write's admission (load-shedder.ts) once it is answered. */
+  release?: () => void
+}
 
 /** Queued sends to one channel handed over together, at most (one commit for all of them). */
 const MAX_SENDS_TOGETHER = 64
@@ -223,6 +229,15 @@ export class DeviceSession {
       this.deps.metrics.wsFrames.inc({ op: 'frame' in item ? item.frame.op : 'invalid', outcome: 'rate_limited' })
       return this.replyError(ref, errors.rateLimited())
     }
+    const shedder = this.deps.shedder
+    if (shedder && 'frame' in item && WRITES.has(item.frame.op)) {
+      if (shedder.shedding) {
+        this.deps.metrics.wsFrames.inc({ op: item.frame.op, outcome: 'shed' })
+        this.deps.metrics.bounds.inc({ bound: 'overload' })
+        return this.replyError(ref, errors.unavailable('node overloaded; nothing was stored; retry shortly'))
+      }
+      item.release = shedder.admit()
+    }
     this.waiting.push(item)
     if (this.started) void this.drain()
   }
@@ -243,9 +258,20 @@ export class DeviceSession {
     this.handling = true
     try {
       for (let item = this.waiting.shift(); item !== undefined && !this.closed; item = this.waiting.shift()) {
-        if ('frame' in item && item.frame.op === 'send') await this.handleSends(this.takeSends(item.frame))
-        else if ('frame' in item) await this.handle(item.frame)
-        else {
+        if ('frame' in item && item.frame.op === 'send') {
+          const taken = this.takeSends(item, item.frame)
+          try {
+            await this.handleSends(taken.map((t) => t.frame))
+          } finally {
+            for (const t of taken) t.release?.()
+          }
+        } else if ('frame' in item) {
+          try {
+            await this.handle(item.frame)
+          } finally {
+            item.release?.()
+          }
+        } else {
           this.deps.metrics.wsFrames.inc({ op: 'invalid', outcome: 'error' })
           this.replyError(item.ref, item.error)
         }
@@ -256,13 +282,13 @@ export class DeviceSession {
   }
 
   /** This send and the sends to the same channel queued right behind it (a pipelining client). */
-  private takeSends(first: SendFrame): SendFrame[] {
-    const sends = [first]
+  private takeSends(item: Waiting, first: SendFrame): Array<{ frame: SendFrame; release?: () => void }> {
+    const sends: Array<{ frame: SendFrame; release?: () => void }> = [{ frame: first, release: item.release }]
     while (sends.length < MAX_SENDS_TOGETHER) {
       const next = this.waiting[0]
       if (!next || !('frame' in next) || next.frame.op !== 'send' || next.frame.channel !== first.channel) break
       this.waiting.shift()
-      sends.push(next.frame)
+      sends.push({ frame: next.frame, release: next.release })
     }
     return sends
   }
@@ -380,13 +406,34 @@ export class DeviceSession {
       this.close(CLOSE_CODES.TRY_AGAIN_LATER, 'too slow; reconnect and sync')
       return
     }
+    this.cork()
     this.socket.send(text)
   }
+
+  /**
+   * Holds the socket's writes until the current burst of work is done: the ack and the pushes a
+   * group commit releases for this device leave in one write instead of one system call each.
+   */
+  private cork(): void {
+    if (this.corked) return
+    const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
+    if (!raw) return
+    this.corked = true
+    raw.cork()
+    process.nextTick(() => {
+      this.corked = false
+      raw.uncork()
+    })
+  }
+
+  private corked = false
 
   private onClose(): void {
     if (this.closed) return
     this.closed = true
     this.deps.clock.clearTimeout(this.throttle)
+    // Queued writes are never answered now: they no longer count as admitted.
+    for (const item of this.waiting.splice(0)) item.release?.()
     this.deps.registry.remove(this)
     const lastActiveAt = this.lastFrameAt
     void this.presence(() => this.deps.actors.user(this.user, { kind: 'disconnect', sessionId: this.id, lastActiveAt })).catch(() => {})

@@ -5,14 +5,19 @@
  */
 import { type Clock, type TimerHandle, systemClock } from '../clock.js'
 import type { LocalSessions } from '../cluster/local-sessions.js'
+import { CLOSE_CODES } from '../protocol/frames.js'
 import type { DeviceSession } from './device-session.js'
 
 export class SessionRegistry implements LocalSessions {
   private readonly sessions = new Map<string, DeviceSession>()
   private readonly sweeper: TimerHandle
   private lastSweepAt: number
-
-  constructor(private readonly presenceTimeoutMs: number, private readonly clock: Clock = systemClock) {
+  constructor(
+    private readonly presenceTimeoutMs: number,
+    private readonly clock: Clock = systemClock,
+    /** Told how many sockets each resync request closed (for the metric). */
+    private readonly onResync: (closed: number) => void = () => {},
+  ) {
     // At most a second apart: token expiry is enforced by this sweep too.
     const every = Math.max(20, Math.min(1000, Math.floor(presenceTimeoutMs / 4)))
     this.lastSweepAt = clock.now()
@@ -39,6 +44,22 @@ export class SessionRegistry implements LocalSessions {
   /** Pushes one pre-serialized frame to the named local sessions; unknown ids are gone already. */
   push(sessionIds: readonly string[], frame: string): void {
     for (const id of sessionIds) this.sessions.get(id)?.push(frame)
+  }
+
+  /**
+   * Closes the named local sessions with 1013: pushes meant for them may have been lost between
+   * nodes, and a device that reconnects syncs from its cursor. Returns how many were open.
+   */
+  resync(sessionIds: readonly string[]): number {
+    let closed = 0
+    for (const id of sessionIds) {
+      const s = this.sessions.get(id)
+      if (!s) continue
+      s.close(CLOSE_CODES.TRY_AGAIN_LATER, 'pushes were lost; reconnect and sync')
+      closed++
+    }
+    this.onResync(closed)
+    return closed
   }
 
   all(): DeviceSession[] {

@@ -100,7 +100,7 @@ t.test('pushes to another node are batched: one request per node per tick', asyn
   const { view, transport, peers } = await setup(t, spread)
   const registry = new SessionRegistry(60_000)
   t.teardown(() => registry.closeAll(1000, 'done'))
-  const pusher = new ClusterPusher(view, registry, transport, log, systemClock)
+  const pusher = new ClusterPusher(view, registry, transport, log, systemClock, systemRandom)
   for (let i = 0; i < 50; i++) pusher.push([{ node: 'n2', sessionId: `s${i}`, deviceId: 'd' }, { node: 'n3', sessionId: `t${i}`, deviceId: 'd' }], `{"op":"message","n":${i}}`)
   await new Promise((r) => setTimeout(r, 50))
   t.equal(peers.get('n2')!.pushes, 1, 'one push request to n2 for 50 frames')
