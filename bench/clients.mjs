@@ -61,13 +61,18 @@ export function dmId(a, b) {
 
 /**
  * Opens a WebSocket as `user` (device `deviceId`) and resolves once the `ready` frame arrived.
- * Every later frame goes, parsed, to `conn.onFrame`, which the workload sets; `conn.closes`
- * records unexpected closes (code) so a run can report them.
+ * Every later frame goes, parsed, to `conn.onFrame`, which the workload sets, except answers to
+ * `request()`; `conn.closed` records the close code and `conn.unexpected` whether nobody asked
+ * for it. With `track`, `conn.pushed` collects the inboxSeq of every event pushed to the socket
+ * from `ready` on (`conn.readyInboxSeq`), for the check that an open socket missed nothing.
  */
-export function connect(wsUrl, user, deviceId) {
+export function connect(wsUrl, user, deviceId, { track = false } = {}) {
   const url = `${wsUrl}?token=${encodeURIComponent(user.token)}&deviceId=${encodeURIComponent(deviceId)}`
   const ws = new WebSocket(url, { perMessageDeflate: false })
-  const conn = { ws, user: user.username, onFrame: () => {}, inboxSeq: 0, closed: null, expectClose: false, unexpected: false }
+  const conn = {
+    ws, user: user.username, deviceId, onFrame: () => {}, inboxSeq: 0, readyInboxSeq: 0,
+    pushed: track ? new Set() : null, pending: new Map(), closed: null, expectClose: false, unexpected: false,
+  }
   return new Promise((res, rej) => {
     let ready = false
     const timer = setTimeout(() => fail(new Error(`no ready frame from ${wsUrl} within ${CONNECT_MS} ms`)), CONNECT_MS)
@@ -83,9 +88,15 @@ export function connect(wsUrl, user, deviceId) {
       if (!ready) {
         if (frame.op !== 'ready') return fail(new Error(`first frame was ${data.toString().slice(0, 200)}`))
         ready = true
-        conn.inboxSeq = frame.inboxSeq ?? 0
+        conn.inboxSeq = conn.readyInboxSeq = frame.inboxSeq ?? 0
         clearTimeout(timer)
         return res(conn)
+      }
+      if (conn.pushed && typeof frame.inboxSeq === 'number') conn.pushed.add(frame.inboxSeq)
+      const waiter = frame.ref !== undefined ? conn.pending.get(frame.ref) : undefined
+      if (waiter) {
+        conn.pending.delete(frame.ref)
+        return waiter(frame)
       }
       conn.onFrame(frame)
     })
@@ -93,8 +104,29 @@ export function connect(wsUrl, user, deviceId) {
     ws.on('close', (code) => {
       conn.closed = code
       if (!conn.expectClose) conn.unexpected = true
+      for (const waiter of conn.pending.values()) waiter(null)
+      conn.pending.clear()
       fail(new Error(`closed with ${code} before ready`))
     })
+  })
+}
+
+let nextRef = 0
+
+/** Sends `frame` with a fresh ref; resolves with the frame answering it, or null (closed, timed out). */
+export function request(conn, frame, timeoutMs = 20_000) {
+  if (conn.ws.readyState !== WebSocket.OPEN) return Promise.resolve(null)
+  const ref = `req-${++nextRef}`
+  return new Promise((res) => {
+    const timer = setTimeout(() => {
+      conn.pending.delete(ref)
+      res(null)
+    }, timeoutMs)
+    conn.pending.set(ref, (f) => {
+      clearTimeout(timer)
+      res(f)
+    })
+    conn.ws.send(JSON.stringify({ ...frame, ref }))
   })
 }
 

@@ -3,15 +3,14 @@
  * 127.0.0.1 with a free port and its own temp directory. All are tracked by pid and SIGKILLed by
  * `killAll()`; an exit hook does the same if the benchmark dies first, so nothing outlives it.
  */
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 
 export const ROOT = resolve(import.meta.dirname, '..')
-const NODE_BIN = join(ROOT, 'bin', 'chat-node')
 const RELAY = join(ROOT, 'bench', 'relay.mjs')
 const READY_MS = 30_000
 
@@ -29,9 +28,16 @@ function freePort() {
 
 export class Procs {
   children = new Set()
+  nodes = new Set()
   dirs = new Set()
 
-  constructor() {
+  /**
+   * `root`: the checkout whose bin/chat-node (and dist/) is measured; this one by default.
+   * `nodeArgs`: Node.js flags for every chat node (e.g. --cpu-prof, written when it exits).
+   */
+  constructor({ root = ROOT, nodeArgs = [] } = {}) {
+    this.root = root
+    this.nodeArgs = nodeArgs
     // Synchronous: on 'exit' nothing asynchronous runs any more.
     this.onExit = () => {
       for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
@@ -54,7 +60,7 @@ export class Procs {
     const env = { ...process.env }
     // Loader hooks meant for the benchmark (if any) must not reach the servers it measures.
     delete env.NODE_OPTIONS
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, { cwd: this.root, env, stdio: ['ignore', 'pipe', 'pipe'] })
     this.children.add(child)
     const tail = []
     return new Promise((res, rej) => {
@@ -91,11 +97,31 @@ export class Procs {
     })
   }
 
-  /** A chat node; `extra` are flags added after the standard ones; a fresh data dir unless one is given. */
+  /** A chat node; `extra` are flags added after the standard ones; a fresh data dir unless given. */
   async startNode(id, extra = [], dataDir = this.tempDir(`chat-bench-${id}-`)) {
-    const args = [NODE_BIN, '--id', id, '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--data-dir', dataDir, ...extra]
+    const args = [...this.nodeArgs, join(this.root, 'bin', 'chat-node'), '--id', id, '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', '--data-dir', dataDir, ...extra]
     const p = await this.spawnReady(`node ${id}`, process.execPath, args, readyLine)
-    return { ...p, id, dataDir, http: p.ready.http, ws: p.ready.http.replace(/^http/, 'ws') + '/ws' }
+    this.nodes.add(p.child)
+    return { ...p, id, dataDir, extra, http: p.ready.http, ws: p.ready.http.replace(/^http/, 'ws') + '/ws' }
+  }
+
+  /** Stops a process (SIGTERM, SIGKILL after `graceMs`) and waits until it is gone. */
+  async stop(p, graceMs = 10_000) {
+    const c = p.child
+    this.nodes.delete(c)
+    if (c.exitCode !== null || c.signalCode !== null) return void this.children.delete(c)
+    const gone = new Promise((r) => c.once('exit', r))
+    c.kill('SIGTERM')
+    const timer = setTimeout(() => c.kill('SIGKILL'), graceMs)
+    await gone
+    clearTimeout(timer)
+    this.children.delete(c)
+  }
+
+  /** The same chat node as a new process on its data dir (a fresh heap; a new port). */
+  async restartNode(node) {
+    await this.stop(node)
+    return this.startNode(node.id, node.extra, node.dataDir)
   }
 
   async startRelay() {
@@ -118,6 +144,11 @@ export class Procs {
       }
     }
     throw last
+  }
+
+  /** SIGTERM to every chat node still running, so each exits cleanly (and writes its profile). */
+  async stopNodes() {
+    await Promise.all([...this.nodes].map((child) => this.stop({ child }, 20_000)))
   }
 
   /** SIGKILL by pid for every process still running, then deletes every temp directory. */
@@ -164,5 +195,22 @@ export async function cpuSeconds(pid) {
     return (Number(fields[11]) + Number(fields[12])) / 100
   } catch {
     return 0
+  }
+}
+
+/** Bytes a directory takes on disk (`du -sb`), or null. */
+export async function diskBytes(dir) {
+  return new Promise((res) => {
+    execFile('du', ['-sb', dir], (err, out) => res(err ? null : Number(out.split(/\s/)[0])))
+  })
+}
+
+/** This process's soft limit of open files (children inherit it), or null if unknown. */
+export function openFilesLimit() {
+  try {
+    const m = /Max open files\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'))
+    return !m || m[1] === 'unlimited' ? null : Number(m[1])
+  } catch {
+    return null
   }
 }

@@ -1,125 +1,174 @@
 #!/usr/bin/env node
 /**
- * `npm run bench [-- flags]`: measures the baseline relay, a standalone chat node and a chat
- * cluster under the same client workloads, prints the figures and writes them as JSON to a temp
- * file. It reports; it asserts nothing. See bench/README.md for what each figure means.
+ * `npm run bench [-- flags]`: the baseline relay, a standalone chat node and a chat cluster under
+ * the same client workloads, each run several times (medians printed, ratios to the relay of the
+ * same run), then a cluster driven past saturation, and with --full the 1:1 rate on an empty node
+ * against one holding many messages. Prints the tables and writes everything as JSON. It reports;
+ * it asserts nothing. docs/PERFORMANCE.md says what each figure means.
  */
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { makeUsers } from './clients.mjs'
 import { idleMemory } from './idle-memory.mjs'
-import { Procs, rssBytes } from './procs.mjs'
-import { printReport, ratios } from './report.mjs'
-import { groupScenario, pairsScenario } from './scenarios.mjs'
-import { startCluster, startRelay, startStandalone } from './targets.mjs'
-
-const DEFAULTS = {
-  seconds: 15, warmup: 2, pairs: 50, window: 8, groupSize: 100, groupSenders: 2, idle: 2000,
-  textBytes: 64, clusterNodes: 3, replicas: 3, clusterGroup: false, only: 'relay,standalone,cluster', probeSeconds: 5, drain: 10,
-  fsync: 'never',
-}
-
-const HELP = `usage: npm run bench -- [flags]
-  --seconds N         measured seconds per workload (default ${DEFAULTS.seconds})
-  --warmup N          unmeasured seconds before each (default ${DEFAULTS.warmup})
-  --pairs N           1:1 sender/receiver pairs (default ${DEFAULTS.pairs})
-  --window N          unacknowledged sends per sender (default ${DEFAULTS.window})
-  --group-size N      members of the group, 0 = skip the group workload (default ${DEFAULTS.groupSize})
-  --group-senders N   members of the group that send (default ${DEFAULTS.groupSenders})
-  --idle N            idle WebSockets for the memory figure, 0 = skip (default ${DEFAULTS.idle})
-  --probe-seconds N   measured seconds of the unloaded latency probe (1 pair, W=1), 0 = skip (default ${DEFAULTS.probeSeconds})
-  --drain N           seconds to wait, after sending stops, for pushes of acknowledged messages (default ${DEFAULTS.drain})
-  --text-bytes N      message text length (default ${DEFAULTS.textBytes})
-  --cluster-nodes N   nodes of the cluster (default ${DEFAULTS.clusterNodes})
-  --replicas N        replicas of the cluster (default ${DEFAULTS.replicas})
-  --cluster-group     also run the group workload on the cluster
-  --only LIST         targets, comma separated: relay, standalone, cluster (default all)
-  --fsync LIST        chat nodes' --fsync modes to measure, comma separated: never, batch, always
-                      (default never); each chat target runs once per mode`
-
-function parseArgs(argv) {
-  const opts = { ...DEFAULTS }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]
-    if (arg === '--help' || arg === '-h') {
-      console.log(HELP)
-      process.exit(0)
-    }
-    const key = arg.replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase())
-    if (!(key in DEFAULTS) || !arg.startsWith('--')) throw new Error(`unknown flag ${arg}\n${HELP}`)
-    if (typeof DEFAULTS[key] === 'boolean') opts[key] = true
-    else if (typeof DEFAULTS[key] === 'string') opts[key] = argv[++i] ?? ''
-    else {
-      const v = Number(argv[++i])
-      if (!Number.isFinite(v) || v < 0) throw new Error(`${arg} needs a number`)
-      opts[key] = v
-    }
-  }
-  opts.targets = opts.only.split(',').map((s) => s.trim()).filter(Boolean)
-  for (const t of opts.targets) if (!['relay', 'standalone', 'cluster'].includes(t)) throw new Error(`--only: unknown target ${t}`)
-  opts.fsyncModes = opts.fsync.split(',').map((s) => s.trim()).filter(Boolean)
-  for (const m of opts.fsyncModes) if (!['never', 'batch', 'always'].includes(m)) throw new Error(`--fsync: unknown mode ${m}`)
-  opts.groupSenders = Math.max(1, Math.min(opts.groupSenders, opts.groupSize))
-  return opts
-}
-
-/** RSS of the target's chat processes (nats-server excluded), summed. */
-async function rssSum(target) {
-  const all = await Promise.all(target.nodes.map((n) => rssBytes(n.pid)))
-  return all.reduce((a, b) => a + (b ?? 0), 0)
-}
+import { parseArgs, usersNeeded } from './options.mjs'
+import { overloadRun } from './overload.mjs'
+import { describeAffinity, pin, planAffinity } from './pin.mjs'
+import { Procs, ROOT, openFilesLimit, rssBytes } from './procs.mjs'
+import { goals, printReport } from './report.mjs'
+import { closePopulation, runOnce, workloads } from './scenarios.mjs'
+import { median, summarizeRuns } from './stats.mjs'
+import { storedRun } from './stored.mjs'
+import { nodeKnows, startCluster, startRelay, startStandalone } from './targets.mjs'
 
 function log(msg) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
 }
 
-/** Runs the workloads one target needs; its processes are gone when this returns. */
-async function benchTarget(name, opts, track) {
-  const procs = new Procs()
-  track(procs)
-  const out = {}
-  try {
-    const start = { relay: startRelay, standalone: startStandalone, cluster: startCluster }[name]
-    const target = await start(procs, opts)
-    log(`${name}: started (${target.nodes.map((n) => n.http).join(', ')})`)
-    out.rssAtStart = await rssSum(target)
-    const count = Math.max(2 * opts.pairs, opts.groupSize, 2)
-    let t = performance.now()
-    const users = await makeUsers(target, count)
-    out.signupSecs = (performance.now() - t) / 1000
-    log(`${name}: ${count} users ready in ${out.signupSecs.toFixed(1)} s`)
-    out.rssAfterSignup = await rssSum(target)
-    if (opts.idle > 0 && name !== 'cluster') {
-      out.memory = await idleMemory({ server: target.nodes[0], users, count: opts.idle })
-      log(`${name}: memory with ${opts.idle} idle sockets measured`)
+async function rssSum(target) {
+  const all = await Promise.all(target.nodes.map((n) => rssBytes(n.pid)))
+  return all.reduce((a, b) => a + (b ?? 0), 0)
+}
+
+/**
+ * The workloads on one target, each opened once, warmed up, then run `opts.runs` times in every
+ * `mode` (a mode sets the servers' CPU affinity before its runs). `out[mode][workload]` = {runs, median}.
+ */
+async function runWorkloads(name, target, users, opts, modes, only = ['pairs', 'group', 'light']) {
+  const out = Object.fromEntries(modes.map(([mode]) => [mode, {}]))
+  for (const [key, w] of Object.entries(workloads(opts))) {
+    if (!w.enabled || !only.includes(key)) continue
+    const population = await w.open(target, users)
+    try {
+      await runOnce(target, population, { perSender: opts.warmupMsgs, window: w.window, label: 'warm', measure: false }, opts)
+      for (const [mode, setAffinity] of modes) {
+        setAffinity()
+        const runs = []
+        for (let i = 0; i < opts.runs; i++) {
+          const r = await runOnce(target, population, { perSender: w.perSender, window: w.window, label: key }, opts)
+          runs.push(r)
+          log(`${name}${modes.length > 1 ? ` ${mode}` : ''} ${key} run ${i + 1}/${opts.runs}: ${Math.round(r.messagesPerSec ?? 0)} msg/s, ` +
+            `${Math.round(r.deliveriesPerSec ?? 0)} deliveries/s, ack p50 ${r.ackMs.p50?.toFixed(2)} ms${r.capped ? ` (stopped at --max-seconds: ${r.acked} of ${r.planned})` : ''}`)
+        }
+        out[mode][key] = { label: w.label, runs, median: summarizeRuns(runs) }
+      }
+    } finally {
+      await closePopulation(population)
     }
-    if (opts.probeSeconds > 0) {
-      out.probe = await pairsScenario(target, users, { ...opts, pairs: 1, window: 1, seconds: opts.probeSeconds })
-      log(`${name}: unloaded latency probe done (ack p50 ${out.probe.ackMs.p50?.toFixed(2)} ms)`)
-    }
-    if (opts.pairs > 0) {
-      t = performance.now()
-      out.pairs = await pairsScenario(target, users, opts)
-      log(`${name}: 1:1 done (${Math.round(out.pairs.messagesPerSec)} msg/s) in ${((performance.now() - t) / 1000).toFixed(0)} s`)
-    }
-    if (opts.groupSize > 1 && (name !== 'cluster' || opts.clusterGroup)) {
-      out.group = await groupScenario(target, users, opts)
-      log(`${name}: group done (${Math.round(out.group.messagesPerSec)} msg/s, ${Math.round(out.group.deliveriesPerSec)} deliveries/s)`)
-    }
-    out.rssAtEnd = await rssSum(target)
-  } catch (err) {
-    out.error = err.stack ?? String(err)
-    log(`${name}: FAILED: ${err.message}`)
-  } finally {
-    await procs.killAll()
   }
   return out
 }
 
+/** Idle memory, each run on a freshly started server process (`fresh()` returns it, pinned). */
+async function idleRuns(name, fresh, users, opts) {
+  const limit = openFilesLimit()
+  if (limit !== null && limit < opts.idle + 2000) {
+    throw new Error(`${opts.idle} idle sockets need more open files than this shell allows (ulimit -n ${limit}): raise it with ulimit -n ${opts.idle + 4000}, or lower --idle`)
+  }
+  const runs = []
+  for (let i = 0; i < opts.runs; i++) {
+    const server = await fresh()
+    runs.push(await idleMemory({ server, users, count: opts.idle }))
+    log(`${name} idle run ${i + 1}/${opts.runs}: ${(runs[i].bytesPerConnection / 1024).toFixed(1)} KiB per socket`)
+  }
+  return { runs, median: { bytesPerConnection: median(runs.map((r) => r.bytesPerConnection)), connections: opts.idle, users: runs[0].users } }
+}
+
+async function benchRelay(opts, plan, procs) {
+  const users = await makeUsers({ kind: 'relay' }, usersNeeded(opts, 'relay'))
+  const out = {}
+  let target = null
+  const fresh = async () => {
+    if (target) await procs.stop(target.nodes[0])
+    target = await startRelay(procs)
+    pin(plan, target.pids, plan.server)
+    return target.nodes[0]
+  }
+  if (opts.idle > 0) out.idle = await idleRuns('relay', fresh, users, opts)
+  await fresh()
+  out.workloads = (await runWorkloads('relay', target, users, opts, [['pinned', () => {}]])).pinned
+  return out
+}
+
+async function benchStandalone(opts, plan, procs) {
+  const count = usersNeeded(opts, 'standalone')
+  const target = await startStandalone(procs, opts, count)
+  // Children inherit the generator's core: sign-ups get every core, the runs pin again.
+  pin(plan, target.pids, plan.all)
+  const out = { rssAtStart: await rssSum(target) }
+  const t = performance.now()
+  const users = await makeUsers(target, count)
+  out.signupSecs = (performance.now() - t) / 1000
+  log(`standalone: ${count} users signed up and logged in in ${out.signupSecs.toFixed(1)} s`)
+  const fresh = async () => {
+    target.nodes[0] = await procs.restartNode(target.nodes[0])
+    target.pids = [target.nodes[0].pid]
+    pin(plan, target.pids, plan.server)
+    return target.nodes[0]
+  }
+  if (opts.idle > 0) out.idle = await idleRuns('standalone', fresh, users, opts)
+  await fresh()
+  out.workloads = (await runWorkloads('standalone', target, users, opts, [['pinned', () => {}]])).pinned
+  out.rssAtEnd = await rssSum(target)
+  return out
+}
+
+async function benchCluster(opts, plan, procs) {
+  const count = usersNeeded(opts, 'cluster')
+  const target = await startCluster(procs, opts, count)
+  pin(plan, target.pids, plan.all)
+  const out = { rssAtStart: await rssSum(target), nodes: opts.clusterNodes, replicas: opts.replicas }
+  const t = performance.now()
+  const users = await makeUsers(target, count)
+  out.signupSecs = (performance.now() - t) / 1000
+  log(`cluster: ${count} users signed up and logged in in ${out.signupSecs.toFixed(1)} s`)
+  if (opts.targets.includes('cluster')) {
+    const modes = opts.modes.map((mode) => [mode, () => pin(plan, target.pids, mode === 'pinned' ? plan.server : plan.all)])
+    const only = opts.clusterGroup ? ['pairs', 'group', 'light'] : ['pairs', 'light']
+    out.modes = await runWorkloads('cluster', target, users, opts, modes, only)
+  }
+  if (opts.targets.includes('overload') && opts.overloadSeconds > 0 && opts.overloadPairs > 0) {
+    pin(plan, target.pids, plan.server)
+    log(`overload: ${opts.overloadPairs} pairs x ${opts.overloadWindow} in flight for ${opts.overloadSeconds} s`)
+    out.overload = await overloadRun(target, users, opts, log)
+    out.overload.admissionControl = nodeKnows('--max-lag-ms', opts.root || ROOT)
+  }
+  out.rssAtEnd = await rssSum(target)
+  return out
+}
+
+async function benchStored(opts, plan, procs) {
+  const count = 2 * opts.pairs
+  const target = await startStandalone(procs, opts, count)
+  pin(plan, target.pids, plan.all)
+  const users = await makeUsers(target, count)
+  return storedRun(procs, target, users, opts, plan, log)
+}
+
+async function step(name, fn, opts, plan, track) {
+  const nodeArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.cpuProf)] : []
+  const procs = new Procs({ root: opts.root || ROOT, nodeArgs })
+  track(procs)
+  try {
+    return await fn(opts, plan, procs)
+  } catch (err) {
+    log(`${name}: FAILED: ${err.message}`)
+    return { error: err.stack ?? String(err) }
+  } finally {
+    // A profile is written when the process exits by itself: stop the nodes before the SIGKILLs.
+    if (opts.cpuProf) await procs.stopNodes()
+    await procs.killAll()
+  }
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2))
+  const plan = planAffinity(opts.pin)
+  pin(plan, [process.pid], plan.client)
+  log(describeAffinity(plan))
+  if (opts.fsync !== 'never') log(`chat nodes run with --fsync ${opts.fsync}`)
   let current = null
+  const track = (p) => { current = p }
   const abort = async (sig) => {
     log(`${sig}: stopping every process`)
     if (current) await current.killAll()
@@ -131,26 +180,26 @@ async function main() {
   const started = performance.now()
   const loadBefore = loadavg()
   const results = {}
-  for (const name of opts.targets) {
-    // The relay stores nothing: one run. Chat targets run once per fsync mode; `never` keeps the plain name.
-    for (const mode of name === 'relay' ? ['never'] : opts.fsyncModes) {
-      const label = mode === 'never' ? name : `${name} fsync=${mode}`
-      results[label] = await benchTarget(name, { ...opts, fsync: mode }, (p) => { current = p })
-    }
-  }
+  if (opts.targets.includes('relay')) results.relay = await step('relay', benchRelay, opts, plan, track)
+  if (opts.targets.includes('standalone')) results.standalone = await step('standalone', benchStandalone, opts, plan, track)
+  if (opts.targets.includes('cluster') || opts.targets.includes('overload')) results.cluster = await step('cluster', benchCluster, opts, plan, track)
+  if (opts.full) results.stored = await step('stored', benchStored, opts, plan, track)
   current = null
 
   const report = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, loadBefore, loadAfter: loadavg() },
+    affinity: { ...plan, text: describeAffinity(plan) },
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    root: opts.root || ROOT,
     options: opts,
     totalSeconds: (performance.now() - started) / 1000,
     results,
-    ratios: ratios(results),
+    goals: goals(results),
   }
   printReport(report)
-  const file = join(tmpdir(), `chat-bench-${report.date.replace(/[:.]/g, '-')}.json`)
+  const file = opts.json ? resolve(opts.json) : join(tmpdir(), `chat-bench-${report.date.replace(/[:.]/g, '-')}.json`)
+  mkdirSync(dirname(file), { recursive: true })
   writeFileSync(file, JSON.stringify(report, null, 2) + '\n')
   console.log(`\nresults written to ${file}`)
   const failed = Object.entries(results).filter(([, r]) => r.error)

@@ -62,3 +62,47 @@ export function table(columns, rows) {
   return cells.map((c, ri) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ') +
     (ri === 0 ? '\n' + widths.map((w) => '-'.repeat(w)).join('  ') : '')).join('\n')
 }
+
+/** Median of the numbers among `values` (nulls ignored), or null. */
+export function median(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return null
+  const mid = v.length >> 1
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2
+}
+
+/**
+ * One summary of several runs of a workload: each figure is the median of that figure over the
+ * runs (so the p99 shown is the median run's p99, not a p99 over every sample); counts of things
+ * that must not happen (lost, errors, gaps, closes) are summed over the runs.
+ */
+export function summarizeRuns(runs) {
+  const m = (get) => median(runs.map(get))
+  const sum = (get) => runs.reduce((a, r) => a + (get(r) ?? 0), 0)
+  const errors = {}
+  for (const r of runs) for (const [code, n] of Object.entries(r.errors ?? {})) errors[code] = (errors[code] ?? 0) + n
+  return {
+    runs: runs.length,
+    messagesPerSec: m((r) => r.messagesPerSec),
+    deliveriesPerSec: m((r) => r.deliveriesPerSec),
+    ackMs: { p50: m((r) => r.ackMs.p50), p95: m((r) => r.ackMs.p95), p99: m((r) => r.ackMs.p99) },
+    deliveryMs: { p50: m((r) => r.deliveryMs.p50), p95: m((r) => r.deliveryMs.p95), p99: m((r) => r.deliveryMs.p99) },
+    serverPct: m((r) => r.serverPct),
+    // Server CPU time per acknowledged message and per delivery (ms): the capacity model's unit costs.
+    cpuMsPerMessage: m((r) => (r.messagesPerSec ? (10 * r.serverPct) / r.messagesPerSec : null)),
+    cpuMsPerDelivery: m((r) => (r.deliveriesPerSec ? (10 * r.serverPct) / r.deliveriesPerSec : null)),
+    clientPct: m((r) => r.clientPct),
+    acked: sum((r) => r.acked),
+    planned: sum((r) => r.planned),
+    cappedRuns: runs.filter((r) => r.capped).length,
+    lost: sum((r) => r.lost),
+    unanswered: sum((r) => r.unanswered),
+    errors,
+    closes: runs.flatMap((r) => r.closes ?? []),
+    outOfOrder: sum((r) => r.outOfOrder),
+    strayPushes: sum((r) => r.strayPushes),
+    inboxGaps: sum((r) => r.inboxGaps),
+    inboxRepeats: sum((r) => r.inboxRepeats),
+    undrained: runs.filter((r) => r.drainSecs === null).length,
+  }
+}

@@ -5,9 +5,9 @@
  * away, against the state alone.
  *
  * A cluster of `--nodes` (3 by default, replicas min(3, N), so every node holds a full copy; one
- * node with replicas 1 keeps the same log and state for a third of the work) runs with compaction off while
- * senders store `--messages` 1:1 messages (chat-like text of about `--text-bytes`, texts.mjs; or
- * random characters with `--random-text 1`, which compress not at all). The nodes are then
+ * node with replicas 1 keeps the same log and state for a third of the work) runs with compaction
+ * off while senders store `--messages` 1:1 messages (chat-like texts of `--text-bytes` characters,
+ * texts.mjs: LevelDB's compression and the search index see what people write). The nodes are then
  * stopped and each data dir is compacted by LevelDB and measured ("log + state"). They are
  * started again on the same data dirs, `chat-node compact` folds every applied log entry away,
  * and they are stopped and measured again ("compacted"). Finally each node's state rows alone are
@@ -24,19 +24,17 @@ import { promisify } from 'node:util'
 import { Level } from 'level'
 import { connect, closeAll, dmId, makeUsers, pool } from './clients.mjs'
 import { Procs, ROOT } from './procs.mjs'
-import { chatTexts } from './texts.mjs'
+import { messageTexts } from './texts.mjs'
 
 const run = promisify(execFile)
-const DEFAULTS = { messages: 1_000_000, pairs: 100, window: 8, textBytes: 100, nodes: 3, randomText: 0, seed: 1 }
+const DEFAULTS = { messages: 1_000_000, pairs: 100, window: 8, textBytes: 100, nodes: 3 }
 const HELP = `usage: npm run bench:storage -- [--messages N] [--pairs N] [--window N] [--text-bytes N]
   --messages N     1:1 messages to store (default ${DEFAULTS.messages}; 20000 is a quick check)
   --pairs N        sender/receiver pairs, each its own channel (default ${DEFAULTS.pairs})
   --window N       unacknowledged sends per sender (default ${DEFAULTS.window})
   --nodes N        cluster nodes, replicas min(3, N) (default ${DEFAULTS.nodes}); every replica stores the
                    same log and state, so --nodes 1 measures the same bytes per replica for a third of the work
-  --text-bytes N   length of each message text, at most (default ${DEFAULTS.textBytes})
-  --random-text 1  random characters instead of words (no compression, few long words)
-  --seed N         seed of the texts (default ${DEFAULTS.seed})`
+  --text-bytes N   length of each message text (default ${DEFAULTS.textBytes})`
 
 function parseArgs(argv) {
   const o = { ...DEFAULTS }
@@ -47,7 +45,7 @@ function parseArgs(argv) {
     }
     const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase())
     const v = Number(argv[++i])
-    if (!(key in DEFAULTS) || !Number.isInteger(v) || v < 0) throw new Error(`bad flag ${argv[i - 1]}\n${HELP}`)
+    if (!(key in DEFAULTS) || !Number.isInteger(v) || v <= 0) throw new Error(`bad flag ${argv[i - 1]}\n${HELP}`)
     o[key] = v
   }
   return o
@@ -118,8 +116,8 @@ async function store(target, users, o) {
   let acked = 0
   let refused = 0
   let textBytes = 0
-  const words = chatTexts(o.seed, o.textBytes)
-  const makeText = o.randomText ? () => randomBytes(o.textBytes).toString('base64').slice(0, o.textBytes) : words
+  const pool = messageTexts(o.textBytes)
+  const makeText = () => pool[issued % pool.length]
   const started = performance.now()
   let lastReport = started
   await new Promise((resolve, reject) => {
@@ -232,8 +230,7 @@ async function main() {
 function report(o, load, before, after, alone, loadBefore) {
   const stored = after[0].messages
   const per = (b, n = stored) => (b / n).toFixed(1)
-  const kind = o.randomText ? 'random characters' : 'Zipf-distributed words'
-  console.log(`\nstorage per message, ${o.messages} 1:1 messages acknowledged (${after.map((a) => a.messages).join(' / ')} stored on ${after.map((_, i) => `n${i + 1}`).join(' / ')}) of ${load.meanTextBytes.toFixed(1)} B text on average (${kind}) over ${o.pairs} channels, ${o.nodes} node(s), replicas ${Math.min(3, o.nodes)}`)
+  console.log(`\nstorage per message, ${o.messages} 1:1 messages acknowledged (${after.map((a) => a.messages).join(' / ')} stored on ${after.map((_, i) => `n${i + 1}`).join(' / ')}) of ${load.meanTextBytes.toFixed(1)} B text on average (words with Zipf frequencies) over ${o.pairs} channels, ${o.nodes} node(s), replicas ${Math.min(3, o.nodes)}`)
   console.log(`${cpus().length} CPUs, Node ${process.version}; load average before ${loadBefore.map((x) => x.toFixed(1)).join(' ')}, after ${loadavg().map((x) => x.toFixed(1)).join(' ')}; stored at ${Math.round(load.perSec)} msg/s`)
   console.log('\nnode | log + state (before) | compacted (after) | state alone | after / state alone')
   console.log('---|---|---|---|---')

@@ -1,53 +1,63 @@
 /**
- * Message texts that look like chat to the parts of the node that care: words of a 20,000-word
- * vocabulary drawn with Zipf frequencies (a few very common, most rare, as in real messages),
- * joined by spaces, about `bytes` long. LevelDB's compression and the search index (one posting
- * per distinct word of a message) see them as they would see people's messages; random bytes
- * would compress not at all and make a handful of long words. Seeded: runs compare.
+ * Message texts of an exact length. A chat node indexes every word of a message for search and
+ * stores it in LevelDB (compressed), so what a text looks like changes what a send costs: one
+ * 100-character word is one posting and compresses to nothing. `words` (the default) builds
+ * sentences from a 2,000-word vocabulary with Zipf frequencies, about 15 words per 100 characters,
+ * as people write; `repeat` is one letter repeated (the cheapest case, as earlier figures used).
+ * A fixed pool is made once per run (seeded, so every run and system gets the same texts).
  */
+const POOL = 4096
+const VOCABULARY = 2000
 
-/** mulberry32. */
-export function rng(seed) {
+/** A small seeded generator (mulberry32): same texts on every run. */
+function rng(seed) {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
-const SYLLABLES = ['ka', 'lo', 'mi', 'ra', 'te', 'su', 'no', 'vi', 'de', 'po', 'chu', 'bre', 'ta', 'ne', 'gri', 'sol']
-
-/** A maker of texts of about `bytes` UTF-8 bytes (never more), from `seed`. */
-export function chatTexts(seed, bytes) {
-  const random = rng(seed)
-  const vocabulary = Array.from({ length: 20_000 }, (_, i) => {
+function vocabulary(rand) {
+  const letters = 'etaoinshrdlcumwfgypbvkjxqz'
+  const words = new Set()
+  while (words.size < VOCABULARY) {
+    const len = 3 + Math.floor(rand() * 7)
     let w = ''
-    for (let n = i + 1; n > 0; n = Math.floor(n / SYLLABLES.length)) w += SYLLABLES[n % SYLLABLES.length]
-    return w
-  })
-  // Zipf(s=1) by inverse CDF over the harmonic sums.
-  const cdf = new Float64Array(vocabulary.length)
-  let sum = 0
-  for (let i = 0; i < vocabulary.length; i++) cdf[i] = sum += 1 / (i + 1)
-  const word = () => {
-    const x = random() * sum
-    let lo = 0
-    let hi = cdf.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (cdf[mid] < x) lo = mid + 1
-      else hi = mid
-    }
-    return vocabulary[lo]
+    // Frequent letters more often, so words look a little like words.
+    for (let i = 0; i < len; i++) w += letters[Math.floor(rand() * rand() * letters.length)]
+    words.add(w)
   }
-  return () => {
-    let text = word()
-    for (;;) {
-      const next = word()
-      if (text.length + 1 + next.length > bytes) return text
-      text += ` ${next}`
-    }
+  return [...words]
+}
+
+/** Index into the vocabulary with Zipf(1) frequencies: rank r is drawn with weight 1/r. */
+function zipf(rand, n) {
+  const harmonic = Math.log(n) + 0.5772
+  return Math.min(n - 1, Math.floor(Math.exp(rand() * harmonic)) - 1)
+}
+
+const made = new Map()
+
+/** `POOL` texts of exactly `length` characters (made once per length and kind). */
+export function messageTexts(length, kind = 'words') {
+  const key = `${kind}:${length}`
+  if (!made.has(key)) made.set(key, make(length, kind))
+  return made.get(key)
+}
+
+function make(length, kind) {
+  if (kind === 'repeat') return ['x'.repeat(length)]
+  const rand = rng(12)
+  const vocab = vocabulary(rand)
+  const out = []
+  for (let i = 0; i < POOL; i++) {
+    let text = ''
+    while (text.length < length) text += (text ? ' ' : '') + vocab[zipf(rand, vocab.length)]
+    out.push(text.slice(0, length).replace(/ $/, 'a'))
   }
+  return out
 }

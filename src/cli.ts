@@ -63,7 +63,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   try {
     // Loaded only now: a bad flag is answered before the node's dependencies load.
     const { ChatNode } = await import('./node.js')
-    node = await ChatNode.start(config, log)
+    node = await ChatNode.start(config, { log })
   } catch (err) {
     const message = err instanceof StorageLockedError ? err.message : `failed to start: ${(err as Error).message}`
     log.fatal({ err }, message)

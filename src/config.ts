@@ -29,6 +29,10 @@ export interface Config {
   deadAfterMs: number
   rateLimitPerSec: number
   rateBurst: number
+  /** Event-loop lag (ms) past which new writes are shed with UNAVAILABLE; 0 = never. */
+  maxLagMs: number
+  /** Writes admitted on this node and not yet answered, past which new ones are shed; 0 = no bound. */
+  maxInFlightWrites: number
   maxQueuedBytes: number
   tokenTtlMs: number
   logLevel: string
@@ -117,6 +121,8 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--heartbeat-ms': { key: 'heartbeatMs', env: 'CHAT_HEARTBEAT_MS', kind: 'int', min: 10, max: 60_000, help: 'cluster heartbeat interval (default 1000)' },
   '--dead-after-ms': { key: 'deadAfterMs', env: 'CHAT_DEAD_AFTER_MS', kind: 'int', min: 50, max: 600_000, help: 'silence after which a node is presumed down (default 3000)' },
   '--rate-limit': { key: 'rateLimitPerSec', env: 'CHAT_RATE_LIMIT', kind: 'int', min: 1, max: 1_000_000, help: 'sends per second per device (default 50)' },
+  '--max-lag-ms': { key: 'maxLagMs', env: 'CHAT_MAX_LAG_MS', kind: 'int', min: 0, max: 600_000, help: 'event-loop lag past which new writes are refused with UNAVAILABLE, 0 = never (default 1000)' },
+  '--max-inflight-writes': { key: 'maxInFlightWrites', env: 'CHAT_MAX_INFLIGHT_WRITES', kind: 'int', min: 0, max: 10_000_000, help: 'writes admitted and unanswered on this node past which new ones are refused with UNAVAILABLE, 0 = no bound (default 20000)' },
   '--rate-burst': { key: 'rateBurst', env: 'CHAT_RATE_BURST', kind: 'int', min: 1, max: 1_000_000, help: 'burst of sends per device (default 200)' },
   '--max-queued-bytes': { key: 'maxQueuedBytes', env: 'CHAT_MAX_QUEUED_BYTES', kind: 'int', min: 1024, max: 1 << 30, help: 'unsent bytes per socket before it is closed with 1013 (default 8 MiB)' },
   '--token-ttl-ms': { key: 'tokenTtlMs', env: 'CHAT_TOKEN_TTL_MS', kind: 'int', min: 1000, max: 10 * 365 * 86_400_000, help: 'lifetime of login tokens (default 30 days)' },
@@ -291,6 +297,8 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     deadAfterMs: (given.deadAfterMs as number | undefined) ?? 3000,
     rateLimitPerSec: (given.rateLimitPerSec as number | undefined) ?? 50,
     rateBurst: (given.rateBurst as number | undefined) ?? 200,
+    maxLagMs: (given.maxLagMs as number | undefined) ?? 1000,
+    maxInFlightWrites: (given.maxInFlightWrites as number | undefined) ?? 20_000,
     maxQueuedBytes: (given.maxQueuedBytes as number | undefined) ?? 8 * 1024 * 1024,
     tokenTtlMs: (given.tokenTtlMs as number | undefined) ?? 30 * 86_400_000,
     logLevel,

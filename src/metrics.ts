@@ -16,6 +16,8 @@ export interface MetricSources {
   storageBytes?(): Promise<number>
   /** Logins and sign-ups waiting for a password hash. */
   hashWaiting?(): number
+  /** Event-loop lag (ms) and writes admitted and unanswered, from admission control. */
+  load?(): { lagMs: number; writesInFlight: number }
 }
 
 /** Latency buckets in seconds, from a fast local ack to a failover. */
@@ -27,7 +29,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
  */
 export type Bound =
   | 'login_throttle' | 'address_limit' | 'hash_queue' | 'max_devices' | 'history_bytes' | 'sync_bytes'
-  | 'send_queue' | 'push_queue' | 'fanout_queue' | 'oversize_frame' | 'grpc_unauthenticated'
+  | 'send_queue' | 'push_queue' | 'fanout_queue' | 'oversize_frame' | 'grpc_unauthenticated' | 'overload'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -45,6 +47,9 @@ export class Metrics {
   })
   readonly messages = new Counter({ name: 'chat_messages_total', help: 'messages acknowledged to senders', registers: [this.registry] })
   readonly pushes = new Counter({ name: 'chat_pushes_total', help: 'frames pushed to sockets', registers: [this.registry] })
+  readonly peerPushFailures = new Counter({ name: 'chat_peer_push_failures_total', help: 'pushes to another node that failed, timed out, were dropped or could not be sent (their devices are told to resync)', registers: [this.registry] })
+  readonly resyncCloses = new Counter({ name: 'chat_resync_closes_total', help: 'sockets closed with 1013 because pushes meant for them may have been lost between nodes', registers: [this.registry] })
+  readonly resyncAbandoned = new Counter({ name: 'chat_resync_abandoned_total', help: 'sessions on a node that never answered again, whose resync request was given up', registers: [this.registry] })
   readonly slowConsumers = new Counter({ name: 'chat_slow_consumer_closes_total', help: 'sockets closed with 1013 for not keeping up', registers: [this.registry] })
   readonly notifications = new Counter({ name: 'chat_push_notifications_total', help: 'push notifications handed to this node\'s notifier (one per subscription)', registers: [this.registry] })
   readonly bounds = new Counter<'bound'>({
@@ -105,6 +110,14 @@ export class Metrics {
     new Gauge({
       name: 'chat_password_hash_waiting', help: 'logins and sign-ups waiting for a password hash', registers: [this.registry],
       collect() { this.set(sources.hashWaiting?.() ?? 0) },
+    })
+    new Gauge({
+      name: 'chat_event_loop_lag_seconds', help: 'how late the event loop last ran a timer (admission control sheds writes past --max-lag-ms)', registers: [this.registry],
+      collect() { this.set((sources.load?.().lagMs ?? 0) / 1000) },
+    })
+    new Gauge({
+      name: 'chat_writes_in_flight', help: 'writes admitted on this node and not yet answered', registers: [this.registry],
+      collect() { this.set(sources.load?.().writesInFlight ?? 0) },
     })
     new Gauge({
       name: 'chat_ws_connections', help: 'open WebSocket connections on this node', registers: [this.registry],

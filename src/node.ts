@@ -1,199 +1,151 @@
 /**
- * The composition root: wires storage, actors, routing and the gateway of one node, and owns the
- * order in which they start and stop. A node without NATS is standalone: every actor is local and
- * stored only here. With NATS it joins a cluster: actors live on the node the ring picks and
- * their data is replicated to a majority of their replica set.
+ * The composition root of a node: its core (node-core.ts) and its HTTP gateway, with real parts by
+ * default (LevelDB in the data dir, NATS membership and gRPC when `config.nats` is set, the system
+ * clock, the operating system's randomness), and the order in which they start and stop. A node
+ * without NATS is standalone: every actor is local and stored only here. With NATS it joins a
+ * cluster: actors live on the node the ring picks and their data is replicated to a majority of
+ * their replica set. Tests pass in-memory parts to run several nodes in one process.
  */
-import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
-import type { Logger } from 'pino'
-import { Actors, type ActorEnv, type Pusher, type Router } from './actors/env.js'
-import { actorFactory } from './actors/factory.js'
-import { Rewaker, wakePending } from './actors/wake.js'
-import { LocalRouter } from './actors/local-router.js'
-import { type ActorFactory, ActorRuntime } from './actors/runtime.js'
-import { Cluster } from './cluster/cluster.js'
-import { PROTOCOL_VERSION } from './cluster/protocol-version.js'
+import { systemClock } from './clock.js'
+import { NatsMembership } from './cluster/membership-nats.js'
+import { natsAuthOptions } from './cluster/nats-auth.js'
+import { MIN_PEER_PROTOCOL, PROTOCOL_VERSION } from './cluster/protocol-version.js'
+import { GrpcTransport, type IncompatiblePeer } from './cluster/transport-grpc.js'
 import type { Config } from './config.js'
-import { errors } from './errors.js'
-import { ChatService } from './gateway/chat-service.js'
-import type { Topology } from './gateway/deps.js'
 import { AddressLimits } from './gateway/address-limits.js'
 import { PasswordHasher } from './gateway/hasher.js'
 import { buildHttp } from './gateway/http.js'
-import { SessionRegistry } from './gateway/sessions.js'
-import { Tokens } from './gateway/tokens.js'
+import type { SessionRegistry } from './gateway/sessions.js'
+import { createLogger, type Logger } from './log.js'
 import { Metrics } from './metrics.js'
-import { startPush, type Push } from './push/node-push.js'
-import { CLOSE_CODES } from './protocol/frames.js'
-import { LocalActorStorage } from './storage/actor-store.js'
-import { nodeKey } from './storage/keys.js'
-import type { Kv } from './storage/kv.js'
-import { LevelKv } from './storage/leveldb.js'
-import { dirBytes } from './storage/disk-usage.js'
+import { NodeCore, type NodeParts } from './node-core.js'
 import { AdminSocket } from './ops/admin-socket.js'
 import { nodeAdminOps } from './ops/node-admin.js'
+import { CLOSE_CODES } from './protocol/frames.js'
+import { startPush } from './push/node-push.js'
+import { systemRandom } from './random.js'
+import { dirBytes } from './storage/disk-usage.js'
+import { LevelKv } from './storage/leveldb.js'
+import { LoadShedder } from './gateway/load-shedder.js'
 import { SOFTWARE_VERSION } from './version.js'
 
 /** How long a leaving node spends handing its data to the new replicas. */
 const HANDOFF_MS = 8000
+/** A peer refused for its protocol version is logged at most this often. */
+const INCOMPATIBLE_LOG_MS = 60_000
 
 export class ChatNode {
-  private serving = false
   private leaving = false
-  private http: FastifyInstance | null = null
-  private cluster: Cluster | null = null
-  private runtime: ActorRuntime | null = null
-  private router: Router | null = null
-  private pusher: Pusher | null = null
-  private topology: Topology | null = null
+  private closed = false
+  /** The local admin socket (backup, compact, status); none when storage is not LevelDB. */
   private admin: AdminSocket | null = null
-  private rewaker: Rewaker | null = null
-  private push: Push | null = null
-  readonly registry: SessionRegistry
-  readonly metrics: Metrics
-  private readonly hasher: PasswordHasher
-  httpUrl = ''
 
-  private constructor(readonly config: Config, readonly log: Logger, private readonly kv: LevelKv) {
-    this.registry = new SessionRegistry(config.presenceTimeoutMs)
-    this.hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => this.metrics.bounds.inc({ bound: 'hash_queue' }))
-    this.metrics = new Metrics({
-      actors: () => this.runtime?.size ?? 0,
-      connections: () => this.registry.size,
-      hashWaiting: () => this.hasher.stats.waiting,
+  private constructor(
+    readonly core: NodeCore,
+    readonly metrics: Metrics,
+    private readonly hasher: PasswordHasher,
+    private readonly shedder: LoadShedder,
+    private readonly http: FastifyInstance,
+    readonly httpUrl: string,
+  ) {}
+
+  /**
+   * Builds, listens and joins. `parts` replace the real ones: a test passes in-memory membership,
+   * transport and storage to run a cluster in one process.
+   */
+  static async start(config: Config, parts: Partial<NodeParts> = {}): Promise<ChatNode> {
+    const log = parts.log ?? createLogger(config.logLevel, config.id)
+    const clock = parts.clock ?? systemClock
+    const kv = parts.kv ?? (await LevelKv.open(config.dataDir, { fsync: config.fsync }))
+    const shedder = new LoadShedder({ maxLagMs: config.maxLagMs, maxInFlight: config.maxInFlightWrites, clock })
+    const hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => metrics.bounds.inc({ bound: 'hash_queue' }))
+    // Gauges are read at scrape time, once `core` below exists.
+    const metrics: Metrics = new Metrics({
+      actors: () => core.runtime.size,
+      connections: () => core.sessions.size,
+      hashWaiting: () => hasher.stats.waiting,
+      load: () => ({ lagMs: shedder.lagMs, writesInFlight: shedder.admitted }),
       ring: () => {
-        const c = this.cluster
-        if (!c?.view) return { version: 0, members: 1, live: 1 }
-        const members = c.view.members()
-        return { version: c.view.version, members: members.length, live: members.filter((m) => c.view.isLive(m.id)).length }
+        const view = core.cluster?.view
+        if (!view) return { version: 0, members: 1, live: 1 }
+        const members = view.members()
+        return { version: view.version, members: members.length, live: members.filter((m) => view.isLive(m.id)).length }
       },
-      replicationLag: () => this.cluster?.storage?.lag() ?? new Map(),
+      replicationLag: () => core.cluster?.storage.lag() ?? new Map(),
       storageBytes: () => dirBytes(config.dataDir),
     }, { version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION, fsync: config.fsync })
-  }
-
-  static async start(config: Config, log: Logger): Promise<ChatNode> {
-    const kv = await LevelKv.open(config.dataDir, { fsync: config.fsync })
-    const node = new ChatNode(config, log, kv)
+    let core: NodeCore
     try {
-      await node.compose()
+      core = await NodeCore.create(config, {
+        log, kv, clock, metrics,
+        random: parts.random ?? systemRandom,
+        hasher: parts.hasher ?? hasher,
+        membership: parts.membership ?? ((self, own) => new NatsMembership({
+          servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log, self, ...own,
+          auth: natsAuthOptions(config),
+        })),
+        // Standalone nodes have no peers (and, without --secret, nothing to sign calls with).
+        transport: parts.transport ?? (config.nats.length > 0 ? grpcTransport(config, log, metrics, clock) : undefined),
+        push: parts.push ?? ((node) => startPush({ config, secret: node.secret, actors: node.actors, metrics, log, clock, random: node.random })),
+      })
+    } catch (err) {
+      await hasher.close().catch(() => undefined)
+      await kv.close().catch(() => undefined)
+      shedder.stop()
+      throw err
+    }
+    let http: FastifyInstance | null = null
+    try {
+      let url = ''
+      http = await buildHttp({
+        config, service: core.service, actors: core.actors, tokens: core.tokens, registry: core.sessions, metrics, shedder,
+        addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow, () => core.clock.now()),
+        topology: core.topology(() => url), log, healthy: () => core.serving, now: () => core.clock.now(), clock: core.clock, random: core.random,
+        push: { vapidPublicKey: () => core.push.vapid?.current()?.publicKey ?? null, httpsOnly: config.pushHttpsOnly },
+      })
+      await http.listen({ host: config.host, port: config.port })
+      const address = http.server.address()
+      const port = typeof address === 'object' && address ? address.port : config.port
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host
+      url = `${config.httpTlsCert ? 'https' : 'http'}://${host}:${port}`
+      await core.start(url)
+      const node = new ChatNode(core, metrics, hasher, shedder, http, url)
+      if (kv instanceof LevelKv) {
+        node.admin = await AdminSocket.listen(config.dataDir, nodeAdminOps({
+          config, kv, cluster: () => core.cluster, serving: () => core.serving && !node.leaving,
+        }), log)
+      }
+      // The ready line is part of the contract: printed whatever the log level.
+      log.child({}, { level: 'info' }).info({
+        http: url, grpc: core.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
+        mode: core.cluster ? 'cluster' : 'standalone', ...(core.cluster ? { ringVersion: core.cluster.view.version, cluster: config.cluster } : {}),
+      }, 'ready')
       return node
     } catch (err) {
-      await node.close().catch(() => {})
+      await http?.close().catch(() => undefined)
+      await core.crash()
+      await hasher.close().catch(() => undefined)
+      shedder.stop()
       throw err
     }
   }
 
+  get config(): Config {
+    return this.core.config
+  }
+
+  get log(): Logger {
+    return this.core.log
+  }
+
+  get registry(): SessionRegistry {
+    return this.core.sessions
+  }
+
   get actorCount(): number {
-    return this.runtime?.size ?? 0
-  }
-
-  private async compose(): Promise<void> {
-    const { config, log, kv } = this
-    await checkMode(kv, config.nats.length > 0 ? 'cluster' : 'standalone', config.dataDir)
-    const secret = config.secret ?? (await standaloneSecret(kv))
-    const router = this.lateRouter()
-    const rewaker = this.rewaker = new Rewaker(() => router, log)
-    const actors = new Actors(router)
-    const push = this.push = startPush({ config, secret, actors, metrics: this.metrics, log })
-    const env: ActorEnv = {
-      actors,
-      pusher: { push: (devices, frame) => this.pusher?.push(devices, frame) },
-      notifier: push.notifier,
-      wake: (key) => rewaker.wake(key),
-      config: { nodeId: config.id, maxGroupSize: config.maxGroupSize, maxDevices: config.maxDevices, push: push.policy },
-      log,
-      now: Date.now,
-      onFanoutSpill: () => this.metrics.bounds.inc({ bound: 'fanout_queue' }),
-    }
-    await this.listen(env.actors, new Tokens(secret, config.tokenTtlMs))
-    const runtimeOptions = { passivateAfterMs: config.passivateAfterMs, onError: (key: string, err: unknown) => log.error({ err, key }, 'actor handler failed') }
-    if (config.nats.length === 0) {
-      this.runtime = new ActorRuntime({
-        ...runtimeOptions, factory: this.counted(actorFactory(new LocalActorStorage(kv), env)), onDeactivated: (key) => this.passivated(key),
-      })
-      this.router = new LocalRouter(this.runtime)
-      this.pusher = localPusher(config.id, this.registry)
-      this.topology = standaloneTopology(this)
-    } else {
-      const cluster = new Cluster({ config, log, kv, incarnation: await incarnation(kv), httpUrl: this.httpUrl, registry: this.registry, metrics: this.metrics })
-      this.cluster = cluster
-      await cluster.join()
-      const storage = cluster.storage
-      this.runtime = new ActorRuntime({
-        ...runtimeOptions, factory: this.counted(actorFactory(storage, env)),
-        onDeactivated: (key) => {
-          storage.release(key)
-          this.passivated(key)
-        },
-      })
-      cluster.serve(this.runtime)
-      this.router = cluster.router
-      this.pusher = cluster.pusher
-      this.topology = cluster.topology()
-    }
-    this.admin = await AdminSocket.listen(config.dataDir, nodeAdminOps({
-      config, kv, cluster: () => this.cluster, serving: () => this.serving && !this.leaving,
-    }), log)
-    this.serving = true
-    void wakePending(kv, this.router!, log).catch((err) => log.warn({ err }, 'waking pending actors failed'))
-    // The ready line is part of the contract: printed whatever the log level.
-    log.child({}, { level: 'info' }).info({
-      http: this.httpUrl, grpc: this.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
-      mode: this.cluster ? 'cluster' : 'standalone', ...(this.cluster ? { ringVersion: this.cluster.view.version, cluster: config.cluster } : {}),
-    }, 'ready')
-  }
-
-  /** The actor factory, counting activations by kind (`user`, `channel`) for the metrics. */
-  private counted(factory: ActorFactory): ActorFactory {
-    return (key) => {
-      this.metrics.activations.inc({ kind: actorKind(key) })
-      return factory(key)
-    }
-  }
-
-  private passivated(key: string): void {
-    this.metrics.passivations.inc({ kind: actorKind(key) })
-  }
-
-  /** The router, once composed; calls before that are UNAVAILABLE. */
-  private lateRouter(): Router {
-    const current = () => {
-      if (!this.router) throw errors.unavailable('node is starting')
-      return this.router
-    }
-    return {
-      call: async (key, req) => current().call(key, req),
-      callMany: async (keys, req) => current().callMany(keys, req),
-    }
-  }
-
-  private async listen(actors: Actors, tokens: Tokens): Promise<void> {
-    const { config } = this
-    this.http = await buildHttp({
-      config,
-      service: new ChatService(actors, tokens, config.maxGroupSize, this.hasher),
-      actors,
-      tokens,
-      addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow),
-      registry: this.registry,
-      metrics: this.metrics,
-      topology: {
-        ringVersion: () => this.topology?.ringVersion() ?? 0,
-        members: () => this.topology?.members() ?? [],
-        replica: async (key) => this.topology?.replica?.(key) ?? null,
-      },
-      log: this.log,
-      push: { vapidPublicKey: () => this.push?.vapid.current()?.publicKey ?? null, httpsOnly: config.pushHttpsOnly },
-      healthy: () => this.serving && !this.leaving,
-      now: Date.now,
-    })
-    await this.http.listen({ host: config.host, port: config.port })
-    const address = this.http.server.address()
-    const port = typeof address === 'object' && address ? address.port : config.port
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host
-    this.httpUrl = `${config.httpTlsCert ? 'https' : 'http'}://${host}:${port}`
+    return this.core.runtime.size
   }
 
   /**
@@ -203,82 +155,67 @@ export class ChatNode {
   async stop(): Promise<void> {
     if (this.leaving) return
     this.leaving = true
-    await this.cluster?.leave()
-    this.registry.closeAll(CLOSE_CODES.SERVICE_RESTART, 'node restarting; reconnect')
+    await this.core.leave()
+    this.core.sessions.closeAll(CLOSE_CODES.SERVICE_RESTART, 'node restarting; reconnect')
     await this.closeHttp()
-    await this.runtime?.stop()
-    // Actors stopped with fan-out unfinished: their keys' new owners take it up.
-    await this.rewaker?.flush(2000)
-    this.push?.stop()
-    await this.cluster?.close(HANDOFF_MS)
-    await this.close()
+    await this.core.stop(HANDOFF_MS)
+    await this.admin?.close().catch(() => undefined)
+    await this.hasher.close()
     this.log.info({ nodeId: this.config.id }, 'stopped')
   }
 
-  private async close(): Promise<void> {
-    this.push?.stop()
-    await this.closeHttp().catch(() => {})
-    await this.admin?.close().catch(() => {})
+  /**
+   * A crash, as far as a process shared with other nodes allows (tests): sockets are cut without a
+   * close frame, timers cancelled, peers no longer reach it, storage is closed as it is.
+   */
+  async crash(): Promise<void> {
+    if (this.leaving) return
+    this.leaving = true
+    for (const client of this.http.websocketServer?.clients ?? []) client.terminate()
+    this.http.server.closeAllConnections()
+    await this.core.crash()
+    await this.closeHttp()
+    await this.admin?.close().catch(() => undefined)
     await this.hasher.close()
-    await this.kv.close()
   }
 
   private async closeHttp(): Promise<void> {
-    const http = this.http
-    this.http = null
-    await http?.close()
+    if (this.closed) return
+    this.closed = true
+    this.shedder.stop()
+    await this.http.close()
   }
-}
-
-function actorKind(key: string): string {
-  return key.slice(0, Math.max(0, key.indexOf(':'))) || 'other'
 }
 
 /**
- * A data dir belongs to one mode for life: standalone state has no replication log, so a cluster
- * could not hand it to other replicas, and a cluster's replica data means nothing standalone.
+ * gRPC between nodes: every call signed with the cluster secret; with certificates, the channel is
+ * mutual TLS too. Refused calls are counted, and logged at most once every 10 s; so are calls
+ * refused for the node protocol version (protocol-version.ts), once a minute per peer.
  */
-async function checkMode(kv: Kv, mode: 'standalone' | 'cluster', dataDir: string): Promise<void> {
-  const recorded = await stored(kv, 'mode', () => mode)
-  if (recorded !== mode) {
-    throw new Error(`data dir ${dataDir} holds a ${recorded} node's data and cannot be used by a ${mode} node; use another --data-dir`)
+function grpcTransport(config: Config, log: Logger, metrics: Metrics, clock: { now(): number }): GrpcTransport {
+  let warnedAt = 0
+  const incompatibleLogged = new Map<string, number>()
+  const onIncompatible = (e: IncompatiblePeer): void => {
+    metrics.incompatiblePeers.inc({ peer: e.peer })
+    const now = clock.now()
+    if (now - (incompatibleLogged.get(e.peer) ?? 0) < INCOMPATIBLE_LOG_MS) return
+    incompatibleLogged.set(e.peer, now)
+    const what = e.direction === 'incoming' ? 'refused a call from' : 'ignored the answer of'
+    log.error({
+      peer: e.peer, peerProtocol: e.peerVersion, peerMinProtocol: e.peerMin, protocol: PROTOCOL_VERSION, minProtocol: MIN_PEER_PROTOCOL,
+    }, `${what} a node speaking an incompatible node protocol (${e.peerMin}..${e.peerVersion}; this node ${MIN_PEER_PROTOCOL}..${PROTOCOL_VERSION}); upgrade it as docs/OPERATIONS.md says`)
   }
-}
-
-async function standaloneSecret(kv: Kv): Promise<string> {
-  return stored(kv, 'token-secret', () => randomBytes(32).toString('base64url'))
-}
-
-/** Names this data dir's life: a wiped data dir comes back as a new incarnation. */
-async function incarnation(kv: Kv): Promise<string> {
-  return stored(kv, 'incarnation', () => randomBytes(8).toString('hex'))
-}
-
-async function stored(kv: Kv, name: string, make: () => string): Promise<string> {
-  const key = nodeKey(name)
-  const existing = await kv.get<string>(key)
-  if (existing) return existing
-  const value = make()
-  await kv.batch([{ type: 'put', key, value }])
-  return value
-}
-
-function localPusher(nodeId: string, registry: SessionRegistry): Pusher {
-  return {
-    push(devices, frame) {
-      const local: string[] = []
-      for (const d of devices) if (d.node === nodeId) local.push(d.sessionId)
-      registry.push(local, frame)
+  return new GrpcTransport({
+    onIncompatible,
+    auth: { secret: config.secret!, self: config.id },
+    ...(config.tlsCa && config.tlsCert && config.tlsKey
+      ? { tls: { ca: readFileSync(config.tlsCa), cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
+      : {}),
+    onRefused: (reason) => {
+      metrics.bounds.inc({ bound: 'grpc_unauthenticated' })
+      if (clock.now() - warnedAt < 10_000) return
+      warnedAt = clock.now()
+      log.warn({ reason }, 'refused a node-to-node call without valid cluster credentials')
     },
-  }
-}
-
-function standaloneTopology(node: ChatNode): Topology {
-  return {
-    ringVersion: () => 0,
-    members: () => [{
-      id: node.config.id, http: node.httpUrl, grpc: null, region: node.config.region,
-      live: true, connections: node.registry.size, actors: node.actorCount,
-    }],
-  }
+  })
 }

@@ -37,6 +37,8 @@ interface Info {
 export const HISTORY_PAGE_BYTES = 1024 * 1024
 /** Messages read from storage at once while a history page is built. */
 const HISTORY_READ_CHUNK = 20
+/** Refusals that newer state could turn into a yes (a channel created, a member added, a message sent). */
+const STATE_REFUSALS: ReadonlySet<string> = new Set(['NOT_FOUND', 'FORBIDDEN'])
 interface Counters { lastSeq: number; lastEv: number }
 type StoredEvent =
   | { t: 'm'; seq: number }
@@ -78,7 +80,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
     this.counters = (counters as Counters | undefined) ?? { lastSeq: 0, lastEv: 0 }
     const fanoutDone = (done as number | undefined) ?? 0
     // Events committed but not known delivered (after a restart or a move) are read back from the log.
-    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, fanoutDone, (after, max) => this.eventsAfter(after, max), this.counters.lastEv, this.env.onFanoutSpill)
+    this.fanout = new Fanout(this.channelId, this.env.actors, this.env.log, this.env.clock, fanoutDone, (after, max) => this.eventsAfter(after, max), this.counters.lastEv, this.env.onFanoutSpill)
   }
 
   /**
@@ -129,7 +131,11 @@ export class ChannelActor implements Actor<ChannelRequest> {
       case 'setBlock': return this.handleSetBlock(req)
       case 'edit': case 'delete': case 'react': return this.handleChange(req)
       case 'search': return this.handleSearch(req)
-      case 'wake': return null
+      // Someone has work for this channel's owner (fan-out left by a predecessor). An activation
+      // deposed without knowing it (cut off while another node took over) holds none of that work
+      // and would swallow the wake: it confirms it still owns the channel, or steps down, and the
+      // waker retries on a fresh activation.
+      case 'wake': await this.store.confirm(); return null
       default: {
         const never: never = req
         throw errors.badFrame(`unknown channel request ${(never as { kind: string }).kind}`)
@@ -228,7 +234,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
    * (not a member, too long, malformed) does not affect the others; a failed commit fails all of
    * the batch's new messages, none of which is then acknowledged, and every repeat of one of them
    * in the same batch (a client's retry queued behind its first attempt): an answer taken from
-   * this batch's own changes shares their fate.
+   * this batch's own changes shares their fate. A refusal decided on the channel's state (no such
+   * channel, not a member) goes out only once that state is known current (`confirmed`).
    */
   private async handleSends(reqs: Array<Extract<ChannelRequest, { kind: 'send' }>>): Promise<Array<Settled<ChannelReplies['send']>>> {
     const results: Array<Settled<ChannelReplies['send']>> = []
@@ -236,6 +243,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
     const fresh: Array<{ message: Message; ev: number }> = []
     /** Answers that hold only if this batch's commit succeeds: its new messages and their repeats. */
     const uncommitted: number[] = []
+    /** Refusals decided on this activation's state, which must be confirmed current. */
+    const refusals: number[] = []
     const seen = new Map<string, { seq: number; ts: number }>()
     let counters = this.counters
     let info: Info | null = null
@@ -269,17 +278,28 @@ export class ChannelActor implements Actor<ChannelRequest> {
         fresh.push({ ev, message: { channel: this.channelId, seq, from: req.from, text, ts, clientMsgId } })
         results.push({ ok: true, value: { channel: this.channelId, seq, ts, clientMsgId } })
       } catch (err) {
-        results.push({ ok: false, error: asChatError(err) })
+        const error = asChatError(err)
+        if (STATE_REFUSALS.has(error.code)) refusals.push(results.length)
+        results.push({ ok: false, error })
       }
     }
-    if (fresh.length === 0) return results
+    if (fresh.length === 0) {
+      if (refusals.length > 0) {
+        // Nothing to commit to prove this owner current: ask the store.
+        await this.store.confirm().catch((err) => {
+          for (const index of refusals) results[index] = { ok: false, error: asChatError(err) }
+        })
+      }
+      return results
+    }
     ops.push({ type: 'put', key: K.counters, value: counters }, { type: 'put', key: K.fanout, value: this.fanout.done })
     this.flagWake(ops)
     try {
       await this.store.commit(ops)
     } catch (err) {
+      // The commit proves nothing current either: the refusals go with it.
       const error = asChatError(err)
-      for (const index of uncommitted) results[index] = { ok: false, error }
+      for (const index of [...uncommitted, ...refusals]) results[index] = { ok: false, error }
       return results
     }
     this.info = info
@@ -351,12 +371,15 @@ export class ChannelActor implements Actor<ChannelRequest> {
    * A change that changes nothing stores and emits nothing.
    */
   private async handleChange(req: ChangeRequest): Promise<null> {
-    const info = await this.requireExisting()
-    if (!info.members.includes(req.by)) throw errors.forbidden('not a member of this channel')
     const seq = req.seq
-    if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.counters.lastSeq) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
-    const current = await this.store.get<StoredMessage>(K.message(seq))
-    if (!current) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
+    const { info, current } = await this.confirmed(async () => {
+      const info = await this.requireExisting()
+      if (!info.members.includes(req.by)) throw errors.forbidden('not a member of this channel')
+      if (!Number.isSafeInteger(seq) || seq < 1 || seq > this.counters.lastSeq) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
+      const current = await this.store.get<StoredMessage>(K.message(seq))
+      if (!current) throw errors.notFound(`no message ${seq} in ${this.channelId}`)
+      return { info, current }
+    })
     const change = applyChange(current, req, info, this.env.now())
     if (!change) return null
     const { next, event } = change
@@ -480,6 +503,25 @@ export class ChannelActor implements Actor<ChannelRequest> {
    * The channel's info. A 1:1 channel exists implicitly once both users exist; its info is
    * written (into `ops`, with the first message) the first time it is used for a send.
    */
+  /**
+   * Runs `look`, which reads this activation's state and may refuse on what it finds (no such
+   * channel or message, not a member). Such a refusal is right only if that state is current: an
+   * owner deposed without knowing it yet (paused, cut off from its peers) may lack what a newer
+   * owner stored, and a client would take its NOT_FOUND for an answer. So before a refusal goes
+   * out the store confirms this node still owns the channel (ActorStore.confirm); if it does not,
+   * the caller gets UNAVAILABLE and retries where the channel lives now. Only refusals pay for the
+   * check, and it writes nothing (junk requests cost no storage).
+   */
+  private async confirmed<T>(look: () => Promise<T>): Promise<T> {
+    try {
+      return await look()
+    } catch (err) {
+      const error = asChatError(err)
+      if (STATE_REFUSALS.has(error.code)) await this.store.confirm()
+      throw error
+    }
+  }
+
   private async requireExisting(ops?: KvOp[]): Promise<Info> {
     if (this.info) return this.info
     if (this.id.kind === 'group') throw errors.notFound(`no channel ${this.channelId}`)

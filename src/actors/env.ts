@@ -4,6 +4,8 @@
  * plugs in a local or a cluster implementation.
  */
 import type { Logger } from 'pino'
+import type { Clock } from '../clock.js'
+import type { Random } from '../random.js'
 import { asChatError } from '../errors.js'
 import type { ChannelReplies, ChannelRequest, DeviceRef, UserReplies, UserRequest } from './messages.js'
 import { channelKey, userKey } from './messages.js'
@@ -95,7 +97,12 @@ export interface ActorEnv {
   wake(key: string): void
   config: ActorConfig
   log: Logger
+  /** The time stamped on messages and events: the clock's `now`. */
   now(): number
+  /** Timers of background work (fan-out retries). */
+  clock: Clock
+  /** Ids made by actors (notification ids). */
+  random: Random
   /** A channel's fan-out queue reached its bound (its events wait in the log): for the metric. */
   onFanoutSpill?: () => void
 }

@@ -14,6 +14,7 @@
  * time (`refill`), in order. A new activation starts the same way, from the durable mark.
  */
 import type { Logger } from 'pino'
+import type { Clock, TimerHandle } from '../clock.js'
 import type { Actors } from './env.js'
 import type { ChannelEvent } from './messages.js'
 
@@ -41,7 +42,7 @@ export class Fanout {
   private readonly inFlight = new Set<string>()
   private readonly backoff = new Map<string, { until: number; delay: number }>()
   private base: number
-  private timer: NodeJS.Timeout | null = null
+  private timer: TimerHandle | null = null
   private scheduled = false
   private stopped = false
   private idleWaiters: Array<() => void> = []
@@ -58,6 +59,8 @@ export class Fanout {
     private readonly channel: string,
     private readonly actors: Actors,
     private readonly log: Logger,
+    /** Backoff between retries to an unreachable member. */
+    private readonly clock: Clock,
     /** Everything up to here is known delivered (the channel's durable fan-out mark). */
     done: number,
     private readonly refill: Refill,
@@ -153,7 +156,7 @@ export class Fanout {
 
   stop(): void {
     this.stopped = true
-    if (this.timer) clearTimeout(this.timer)
+    this.clock.clearTimeout(this.timer)
     this.wakeIdle()
   }
 
@@ -161,7 +164,7 @@ export class Fanout {
     if (this.stopped) return
     if (delayMs > 0) {
       if (this.timer) return
-      this.timer = setTimeout(() => {
+      this.timer = this.clock.setTimeout(() => {
         this.timer = null
         this.schedule()
       }, delayMs)
@@ -179,7 +182,7 @@ export class Fanout {
   private pump(): void {
     if (this.stopped) return
     if (this.queue.length === 0 && this.spilled !== null) return void this.refillNow()
-    const now = Date.now()
+    const now = this.clock.now()
     // Members with events to receive, grouped by the exact batch they need, so that members in
     // the same state share one request per destination node.
     const batches = new Map<string, { events: ChannelEvent[]; users: string[] }>()
@@ -238,7 +241,7 @@ export class Fanout {
         this.log.warn({ channel: this.channel, user }, 'fan-out to a missing user dropped')
       } else {
         const delay = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, (this.backoff.get(user)?.delay ?? RETRY_MIN_MS / 2) * 2))
-        this.backoff.set(user, { until: Date.now() + delay, delay })
+        this.backoff.set(user, { until: this.clock.now() + delay, delay })
         this.log.debug({ channel: this.channel, user, code: r.error.code }, 'fan-out retry scheduled')
       }
     })

@@ -7,6 +7,7 @@
  * Contract: for one key, non-read-only messages run in the order `call` was invoked, one at a
  * time; at most one activation of a key exists in this runtime at a time.
  */
+import { type Clock, type TimerHandle, systemClock } from '../clock.js'
 import { ChatError, asChatError, errors } from '../errors.js'
 
 export interface ActorRequest { kind: string }
@@ -59,14 +60,15 @@ class Activation {
   readonly mailbox: Envelope[] = []
   running = false
   inFlightReadOnly = 0
-  lastUsed = Date.now()
+  lastUsed: number
   ready: Promise<void>
   /** Wakes a deactivation waiting for the mailbox to drain. */
   drained?: () => void
   /** Settles once this activation is deactivated and removed. */
   gone?: Promise<void>
 
-  constructor(readonly key: string, start: () => Promise<Actor>) {
+  constructor(readonly key: string, now: number, start: () => Promise<Actor>) {
+    this.lastUsed = now
     this.ready = start().then((actor) => {
       this.actor = actor
       this.state = 'valid'
@@ -90,16 +92,20 @@ export interface RuntimeOptions {
   onError?: (key: string, err: unknown) => void
   /** Called once an activation has ended (its storage may let go of the key). */
   onDeactivated?: (key: string) => void
+  /** Passivation's time; the system clock by default. */
+  clock?: Clock
 }
 
 export class ActorRuntime {
   private readonly activations = new Map<string, Activation>()
-  private readonly sweeper: NodeJS.Timeout
+  private readonly sweeper: TimerHandle
+  private readonly clock: Clock
   private stopping = false
 
   constructor(private readonly options: RuntimeOptions) {
+    this.clock = options.clock ?? systemClock
     const every = Math.max(5, Math.floor(options.passivateAfterMs / 2))
-    this.sweeper = setInterval(() => void this.sweep(), every)
+    this.sweeper = this.clock.setInterval(() => void this.sweep(), every)
     this.sweeper.unref()
   }
 
@@ -131,7 +137,7 @@ export class ActorRuntime {
       activation = this.activations.get(key)
     }
     if (!activation) activation = this.activate(key)
-    activation.lastUsed = Date.now()
+    activation.lastUsed = this.clock.now()
     if (activation.state === 'activating') {
       try {
         await activation.ready
@@ -161,12 +167,12 @@ export class ActorRuntime {
   /** Drains every mailbox, deactivates every actor, and refuses new calls. */
   async stop(): Promise<void> {
     this.stopping = true
-    clearInterval(this.sweeper)
+    this.clock.clearInterval(this.sweeper)
     await Promise.all([...this.activations.values()].map((a) => this.deactivateActivation(a)))
   }
 
   private activate(key: string): Activation {
-    const activation = new Activation(key, async () => {
+    const activation = new Activation(key, this.clock.now(), async () => {
       const actor = await this.options.factory(key)
       await actor.activate()
       return actor
@@ -184,7 +190,7 @@ export class ActorRuntime {
       throw err
     } finally {
       activation.inFlightReadOnly--
-      activation.lastUsed = Date.now()
+      activation.lastUsed = this.clock.now()
       activation.drained?.()
       this.dropIfEmpty(activation)
     }
@@ -220,7 +226,7 @@ export class ActorRuntime {
         }
       } finally {
         activation.running = false
-        activation.lastUsed = Date.now()
+        activation.lastUsed = this.clock.now()
         activation.drained?.()
         this.dropIfEmpty(activation)
       }
@@ -250,7 +256,7 @@ export class ActorRuntime {
   }
 
   private async sweep(): Promise<void> {
-    const cutoff = Date.now() - this.options.passivateAfterMs
+    const cutoff = this.clock.now() - this.options.passivateAfterMs
     for (const activation of this.activations.values()) {
       if (activation.state !== 'valid' || !activation.idle || activation.lastUsed > cutoff) continue
       if (!activation.actor!.canPassivate()) continue

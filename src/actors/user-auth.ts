@@ -13,7 +13,7 @@
  * Failed logins: at most FAILURE_LIMIT within FAILURE_WINDOW_MS; a login attempt in progress
  * (its password being hashed) counts too, so parallel guesses cannot slip past the limit.
  */
-import { randomBytes } from 'node:crypto'
+import type { Random } from '../random.js'
 import type { KvOp } from '../storage/kv.js'
 
 export const FAILURE_LIMIT = 10
@@ -41,7 +41,8 @@ export class UserAuth {
   /** Attempts whose passwords are being checked: id -> start time. In memory only. */
   private readonly attempts = new Map<string, number>()
 
-  constructor(private readonly now: () => number) {}
+  /** `random` names login attempts (ids that only need to differ). */
+  constructor(private readonly now: () => number, private readonly random: Random) {}
 
   load(stored: AuthRecord | undefined): void {
     if (stored) this.record = { gen: stored.gen ?? 0, revoked: stored.revoked ?? {}, failures: stored.failures ?? [] }
@@ -66,7 +67,7 @@ export class UserAuth {
       const until = failures.length >= FAILURE_LIMIT ? failures[failures.length - FAILURE_LIMIT]! + FAILURE_WINDOW_MS : now + 1000
       return { kind: 'throttled', retryAfterSec: Math.max(1, Math.ceil((until - now) / 1000)) }
     }
-    const attempt = randomBytes(8).toString('hex')
+    const attempt = this.random.bytes(8).toString('hex')
     this.attempts.set(attempt, now)
     return { kind: 'go', attempt }
   }

@@ -63,8 +63,8 @@ export class UserActor implements Actor<UserRequest> {
   private readonly blocked = new Set<string>()
 
   constructor(private readonly username: string, private readonly store: ActorStore, private readonly env: ActorEnv) {
-    this.push = new UserPush(username, store, { actors: env.actors, notifier: env.notifier, policy: env.config.push ?? DEFAULT_PUSH_POLICY, now: env.now })
-    this.auth = new UserAuth(env.now)
+    this.push = new UserPush(username, store, { actors: env.actors, notifier: env.notifier, policy: env.config.push ?? DEFAULT_PUSH_POLICY, now: env.now, clock: env.clock, random: env.random })
+    this.auth = new UserAuth(env.now, env.random)
   }
 
   async activate(): Promise<void> {
@@ -146,7 +146,8 @@ export class UserActor implements Actor<UserRequest> {
       case 'presence': this.requireProfile(); return this.presenceView()
       case 'presenceFor': return this.handlePresenceFor(req)
       case 'presenceQuery': return this.handlePresenceQuery(req)
-      case 'wake': return null
+      // As for channels: a deposed activation must not swallow the wake (ChannelActor.receive).
+      case 'wake': await this.store.confirm(); return null
       case 'push': this.requireProfile(); return this.push.handle(req.op)
       case 'presenceChanged': this.pushAll(JSON.stringify({ op: 'presence', ...req.presence })); return null
       case 'typing': this.pushLive(JSON.stringify({ op: 'typing', channel: req.channel, user: req.from })); return null

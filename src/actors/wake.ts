@@ -4,6 +4,8 @@
  * router takes each wake to the key's current owner, whose activation finishes the work.
  */
 import type { Logger } from 'pino'
+import type { Clock, TimerHandle } from '../clock.js'
+import { type Random, jitter } from '../random.js'
 import { WAKE_INDEX_RANGE } from '../storage/keys.js'
 import type { Kv } from '../storage/kv.js'
 import type { Router } from './env.js'
@@ -42,19 +44,19 @@ const REWAKE_GIVE_UP_MS = 10 * 60_000
  * conversation stays out of its members' inboxes. Retries with backoff until a wake succeeds.
  */
 export class Rewaker {
-  private readonly timers = new Map<string, NodeJS.Timeout>()
+  private readonly timers = new Map<string, TimerHandle>()
   private stopped = false
 
-  constructor(private readonly router: () => Router, private readonly log: Logger) {}
+  constructor(private readonly router: Router, private readonly log: Logger, private readonly clock: Clock, private readonly random: Random) {}
 
   wake(key: string): void {
     if (this.stopped || this.timers.has(key)) return
-    this.attempt(key, REWAKE_FIRST_MS, Date.now() + REWAKE_GIVE_UP_MS)
+    this.attempt(key, REWAKE_FIRST_MS, this.clock.now() + REWAKE_GIVE_UP_MS)
   }
 
   stop(): void {
     this.stopped = true
-    for (const t of this.timers.values()) clearTimeout(t)
+    for (const t of this.timers.values()) this.clock.clearTimeout(t)
     this.timers.clear()
   }
 
@@ -66,28 +68,28 @@ export class Rewaker {
     const keys = [...this.timers.keys()]
     this.stop()
     if (keys.length === 0) return
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))
-    const wakes = Promise.allSettled(keys.map((key) => this.router().call(key, { kind: 'wake' })))
+    let timer: TimerHandle | undefined
+    const deadline = new Promise<void>((r) => (timer = this.clock.setTimeout(r, timeoutMs)))
+    const wakes = Promise.allSettled(keys.map((key) => this.router.call(key, { kind: 'wake' })))
     await Promise.race([wakes, deadline])
-    clearTimeout(timer)
+    this.clock.clearTimeout(timer)
   }
 
   private attempt(key: string, delayMs: number, giveUpAt: number): void {
-    const timer = setTimeout(() => {
-      void this.router().call(key, { kind: 'wake' }).then(
+    const timer = this.clock.setTimeout(() => {
+      void this.router.call(key, { kind: 'wake' }).then(
         () => this.timers.delete(key),
         (err) => {
           this.timers.delete(key)
           if (this.stopped) return
-          if (Date.now() >= giveUpAt) {
+          if (this.clock.now() >= giveUpAt) {
             this.log.warn({ key, err }, 'could not wake an actor with unfinished work; the next wake pass will')
             return
           }
           this.attempt(key, Math.min(REWAKE_MAX_MS, delayMs * 2), giveUpAt)
         },
       )
-    }, delayMs * (0.75 + Math.random() / 2))
+    }, jitter(this.random, delayMs))
     timer.unref()
     this.timers.set(key, timer)
   }

@@ -4,6 +4,7 @@
 import type { AckFrame, ChangeEvent, InboxEvent, Message, PresenceView, ServerFrame } from '../protocol/frames.js'
 import { LIMITS } from '../protocol/frames.js'
 import { backoffDelay, type BackoffOptions } from './backoff.js'
+import { EchoWatch } from './echo-watch.js'
 import { MessageCache, DEFAULT_CACHE_PER_CHANNEL } from './cache.js'
 import { applyChange } from './changes.js'
 import { Connector, type AttemptResult } from './connector.js'
@@ -25,8 +26,10 @@ import type { ChatClientEvents, ChatClientOptions, ConnectionState, ReadyInfo, S
  *   code 4401, or a refused upgrade), which emits `auth_failed` and stops for good.
  * - **Exactly-once, in-order inbox.** After every (re)connect it syncs from its cursor, paging to
  *   the end. Pushed and synced events go through one path that drops any `inboxSeq` already
- *   applied and turns a gap in pushes into a sync. The `event` listeners therefore see every inbox
- *   event after the starting cursor once, in `inboxSeq` order, across reconnects.
+ *   applied and turns a gap in pushes into a sync. It also syncs when the event of an acked
+ *   message of its own has not arrived within `echoWaitMs` (a push lost on the way, with no later
+ *   event to show the gap). The `event` listeners therefore see every inbox event after the
+ *   starting cursor once, in `inboxSeq` order, across reconnects.
  * - **No lost sends.** `send` keeps each message in an outbox until its ack. After a reconnect
  *   (and its catch-up sync) every unacked message is sent again, in the order of the `send` calls,
  *   with the same `clientMsgId`, so the server stores it once and the promise resolves once, with
@@ -67,6 +70,7 @@ export class ChatClient {
   private started = false
   private waiters: Array<{ resolve(info: ReadyInfo): void; reject(err: Error): void }> = []
   private wake: (() => void) | undefined
+  private readonly echoes: EchoWatch | undefined
 
   constructor(options: ChatClientOptions) {
     const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
@@ -81,6 +85,7 @@ export class ChatClient {
       requestTimeoutMs: this.requestTimeoutMs,
       retryDelay: (failures) => backoffDelay(failures, this.backoff, this.random),
       onAck: ({ text }, ack) => {
+        this.echoes?.acked(ack.channel, ack.seq)
         const from = this.readyInfo?.user
         if (from !== undefined) this.cache.add({ channel: ack.channel, seq: ack.seq, from, text, ts: ack.ts, clientMsgId: ack.clientMsgId })
       },
@@ -88,6 +93,8 @@ export class ChatClient {
         this.emitter.emit('error', new ChatError(err.code, `send ${clientMsgId} to ${channel} will be retried: ${err.message}`, { ref: err.ref, cause: err }))
       },
     })
+    const echoWaitMs = options.echoWaitMs ?? 3_000
+    if (echoWaitMs > 0) this.echoes = new EchoWatch(echoWaitMs, () => this.resyncForEcho())
     this.inbox = new InboxSync(options.inboxSeq, (event) => this.deliver(event), options.syncPageSize ?? LIMITS.syncDefaultLimit)
     const endpoint = new Endpoint({
       url: options.url, discover: options.discover, region: options.region, fetch: options.fetch, timeoutMs: this.requestTimeoutMs,
@@ -363,6 +370,7 @@ export class ChatClient {
     this.emitter.emit('event', event)
     switch (event.op) {
       case 'message': {
+        if (event.from === this.readyInfo?.user) this.echoes?.seen(event.channel, event.seq)
         const { op: _op, inboxSeq: _inboxSeq, ...message } = event
         this.cache.add(message)
         this.emitter.emit('message', event)
@@ -389,6 +397,16 @@ export class ChatClient {
     this.emitter.emit('change', { event, message })
   }
 
+  /** An own message's event is overdue: sync the open session (a reconnect syncs anyway). */
+  private resyncForEcho(): void {
+    const session = this.session
+    if (session === undefined || !session.isOpen || !this.flushing || this.stopped) return
+    this.inbox.sync(session, this.requestTimeoutMs).then(
+      () => this.emitter.emit('synced', { inboxSeq: this.inbox.inboxSeq ?? 0 }),
+      (err) => this.dropSession(session, err),
+    )
+  }
+
   /** A session whose sync failed is closed so that the next one starts with a fresh catch-up. */
   private dropSession(session: Session, err: unknown): void {
     if (session !== this.session || this.stopped) return
@@ -408,6 +426,7 @@ export class ChatClient {
   private stop(error: ChatError, state: StateChange): void {
     if (this.stopped) return
     this.stopped = true
+    this.echoes?.stop()
     this.wake?.()
     this.session?.abandon(1000, 'client closed')
     this.connector.abort()

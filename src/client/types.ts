@@ -46,6 +46,12 @@ export interface ChatClientOptions {
    * `requestTimeoutMs` drops the socket and reconnects.
    */
   keepAliveMs?: number
+  /**
+   * How long after an ack of its own message the client waits for the message's inbox event
+   * before it syncs, in ms (default 3000; 0 turns the check off). A push lost between nodes would
+   * otherwise stay unseen until a later event showed the gap.
+   */
+  echoWaitMs?: number
   /** Messages kept per channel in the local cache. Default 200. */
   cacheSize?: number
   /** Page size of `sync` requests. Default 200 (the server caps it at 1000). */

@@ -1,141 +1,120 @@
 /**
- * A node's membership in a cluster: membership over NATS, the view, the gRPC transport,
+ * A node's membership in a cluster, built from the parts it is given (a Membership and a
+ * Transport: NATS and gRPC in a real node, in-memory ones in tests and the simulator): the view,
  * replication, the router and the pusher, and what happens when the ring or liveness changes
  * (actors this node no longer owns are handed over, devices on dead nodes are dropped, sessions
  * re-register with their user's new owner, replicas are repaired).
+ *
+ * Built in one go, in dependency order; `start` binds the transport and joins the ring.
  */
 import type { Logger } from 'pino'
 import type { ActorRequest, ActorRuntime } from '../actors/runtime.js'
 import { userKey } from '../actors/messages.js'
 import { wakePending } from '../actors/wake.js'
+import type { Clock, TimerHandle } from '../clock.js'
 import type { Config } from '../config.js'
-import type { MemberStatus, Topology } from '../gateway/deps.js'
-import type { SessionRegistry } from '../gateway/sessions.js'
-import { readFileSync } from 'node:fs'
-import type { Metrics } from '../metrics.js'
+import type { Random } from '../random.js'
 import type { Kv } from '../storage/kv.js'
-import { NatsMembership } from './membership-nats.js'
-import { natsAuthOptions } from './nats-auth.js'
-import { PROTOCOL_VERSION, MIN_PEER_PROTOCOL } from './protocol-version.js'
+import type { LocalSessions } from './local-sessions.js'
+import type { Membership } from './membership.js'
 import { PeerService } from './peer-service.js'
-import { ClusterPusher } from './pusher.js'
-import type { ReplicationContext } from './replication/context.js'
+import { ClusterPusher, type PusherEvents } from './pusher.js'
+import type { ReplicationContext, ReplicationMetrics } from './replication/context.js'
 import { ReplicationBatcher } from './replication/batcher.js'
 import { Compactor } from './replication/compactor.js'
 import { Repairer } from './replication/repair.js'
 import { ReplicaStore } from './replication/replica.js'
 import { ReplicatedActorStorage } from './replication/storage.js'
 import { ClusterRouter } from './router.js'
-import { GrpcTransport, type IncompatiblePeer } from './transport-grpc.js'
-import type { ActorCall, ActorMultiCall, PeerRequest, PushBatch, Reply, TransportHandlers } from './transport.js'
+import type { MemberStatus, Topology } from './topology.js'
+import type { Transport } from './transport.js'
 import { ClusterView } from './view.js'
 
 export interface ClusterParts {
   config: Config
   log: Logger
   kv: Kv
+  clock: Clock
+  random: Random
   incarnation: string
-  httpUrl: string
-  registry: SessionRegistry
-  metrics?: Metrics
+  membership: Membership
+  transport: Transport
+  sessions: LocalSessions
+  /** Pushes to other nodes that failed, were dropped or abandoned (for the metrics). */
+  pushEvents?: PusherEvents
+  /** Replication's counters (the node's Metrics fit): takeovers, quorum failures, snapshots, compaction. */
+  metrics?: ReplicationMetrics
 }
 
-/** A peer refused for its protocol version is logged at most this often. */
-const INCOMPATIBLE_LOG_MS = 60_000
-
 export class Cluster {
-  readonly transport: GrpcTransport
-  membership!: NatsMembership
-  view!: ClusterView
-  replica!: ReplicaStore
-  storage!: ReplicatedActorStorage
-  router!: ClusterRouter
-  pusher!: ClusterPusher
-  repairer!: Repairer
+  readonly membership: Membership
+  readonly transport: Transport
+  readonly view: ClusterView
+  readonly replica: ReplicaStore
+  readonly storage: ReplicatedActorStorage
+  readonly runtime: ActorRuntime
+  readonly router: ClusterRouter
+  readonly pusher: ClusterPusher
+  readonly repairer: Repairer
+  /** Folds applied log entries into the state, in the repair sweeps. */
+  readonly compactor: Compactor
   grpcAddress = ''
-  private ctx!: ReplicationContext
-  private service: PeerService | null = null
-  private runtime: ActorRuntime | null = null
-  private loadTimer: NodeJS.Timeout | null = null
-  private wakeTimer: NodeJS.Timeout | null = null
+  private readonly ctx: ReplicationContext
+  private readonly service: PeerService
+  private loadTimer: TimerHandle | null = null
+  private wakeTimer: TimerHandle | null = null
   private readonly registeredOwner = new Map<string, string | undefined>()
-  private readonly incompatibleLogged = new Map<string, number>()
-  compactor!: Compactor
 
-  constructor(private readonly parts: ClusterParts) {
-    const { config, log, metrics } = parts
-    let warnedAt = 0
-    // Every call is signed with the cluster secret; with certificates, the channel is mutual TLS too.
-    this.transport = new GrpcTransport({
-      auth: { secret: config.secret!, self: config.id },
-      ...(config.tlsCa && config.tlsCert && config.tlsKey
-        ? { tls: { ca: readFileSync(config.tlsCa), cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }
-        : {}),
-      onRefused: (reason) => {
-        metrics?.bounds.inc({ bound: 'grpc_unauthenticated' })
-        // A flood of such calls is one line every 10 s; the metric counts them all.
-        if (Date.now() - warnedAt < 10_000) return
-        warnedAt = Date.now()
-        log.warn({ reason }, 'refused a node-to-node call without valid cluster credentials')
-      },
-      onIncompatible: (e) => this.onIncompatible(e),
+  /**
+   * `runtime` builds this node's actor runtime over the replicated storage; the cluster routes
+   * calls into it and deactivates actors whose owner role moved or that stepped down.
+   */
+  constructor(private readonly parts: ClusterParts, runtime: (storage: ReplicatedActorStorage) => ActorRuntime) {
+    const { config, log, kv, clock, random, membership, transport, sessions } = parts
+    this.membership = membership
+    this.transport = transport
+    this.view = new ClusterView(membership, config.replicas, config.id, log)
+    this.replica = new ReplicaStore(kv, config.id, parts.incarnation, {
+      clock, random, onSnapshotInstalled: () => parts.metrics?.snapshots.inc({ direction: 'received' }),
     })
-  }
-
-  /** A peer that speaks no protocol version in common: one clear log line per peer a minute, and a metric. */
-  private onIncompatible(e: IncompatiblePeer): void {
-    this.parts.metrics?.incompatiblePeers.inc({ peer: e.peer })
-    const now = Date.now()
-    if (now - (this.incompatibleLogged.get(e.peer) ?? 0) < INCOMPATIBLE_LOG_MS) return
-    this.incompatibleLogged.set(e.peer, now)
-    const what = e.direction === 'incoming' ? 'refused a call from' : 'ignored the answer of'
-    this.parts.log.error({
-      peer: e.peer, peerProtocol: e.peerVersion, peerMinProtocol: e.peerMin, protocol: PROTOCOL_VERSION, minProtocol: MIN_PEER_PROTOCOL,
-    }, `${what} a node speaking an incompatible node protocol (${e.peerMin}..${e.peerVersion}; this node ${MIN_PEER_PROTOCOL}..${PROTOCOL_VERSION}); upgrade it as docs/OPERATIONS.md says`)
-  }
-
-  /** Listens for peers, then joins: resolves once this node is on the ring and may own keys. */
-  async join(): Promise<void> {
-    const { config, log, kv, incarnation, httpUrl } = this.parts
-    const port = await this.transport.listen(config.host, config.grpcPort, this.handlers())
-    this.grpcAddress = `${config.host}:${port}`
-    this.membership = new NatsMembership({
-      servers: config.nats, cluster: config.cluster, heartbeatMs: config.heartbeatMs, deadAfterMs: config.deadAfterMs, logger: log,
-      auth: natsAuthOptions(config),
-      self: { id: config.id, http: httpUrl, grpc: this.grpcAddress, incarnation, ...(config.region ? { region: config.region } : {}) },
-    })
-    this.view = new ClusterView(this.membership, config.replicas, config.id, log)
-    await this.membership.start()
-    await this.view.start()
-    this.replica = new ReplicaStore(kv, config.id, incarnation, () => this.parts.metrics?.snapshots.inc({ direction: 'received' }))
-    const ctx: ReplicationContext = this.ctx = {
-      self: config.id, replica: this.replica, view: this.view, log,
-      peer: (node) => {
-        const address = this.view.address(node)
-        return address ? this.transport.peer(address) : undefined
-      },
-      rpcTimeoutMs: Math.max(1000, config.deadAfterMs),
-      commitTimeoutMs: Math.max(2000, 2 * config.deadAfterMs),
-      ...(this.parts.metrics ? { metrics: this.parts.metrics } : {}),
+    const rpcTimeoutMs = Math.max(1000, config.deadAfterMs)
+    const peer = (node: string) => {
+      const address = this.view.address(node)
+      return address ? transport.peer(address) : undefined
     }
-    ctx.batcher = new ReplicationBatcher({ self: config.id, peer: ctx.peer, ringVersion: () => this.view.version, timeoutMs: ctx.rpcTimeoutMs })
-    this.storage = new ReplicatedActorStorage(ctx, kv, (key) => void this.runtime?.deactivate(key))
-    this.compactor = new Compactor(ctx, { intervalMs: config.compactIntervalMs, maxLag: config.compactMaxLag })
-    this.repairer = new Repairer(ctx, {
+    this.ctx = {
+      self: config.id, replica: this.replica, view: this.view, log, clock, random, peer, rpcTimeoutMs,
+      commitTimeoutMs: Math.max(2000, 2 * config.deadAfterMs),
+      batcher: new ReplicationBatcher({ self: config.id, peer, ringVersion: () => this.view.version, timeoutMs: rpcTimeoutMs, clock }),
+      ...(parts.metrics ? { metrics: parts.metrics } : {}),
+    }
+    // An owner that stepped down deactivates its actor; the runtime is built just below and this
+    // runs only once a key was taken over, after construction.
+    this.storage = new ReplicatedActorStorage(this.ctx, kv, (key) => void this.runtime.deactivate(key))
+    this.replica.onPromise((key, epoch) => this.storage.superseded(key, epoch))
+    this.runtime = runtime(this.storage)
+    this.router = new ClusterRouter(this.view, this.runtime, transport, log, clock, random)
+    this.pusher = new ClusterPusher(this.view, sessions, transport, log, clock, random, parts.pushEvents)
+    this.service = new PeerService(this.view, this.runtime, sessions, this.replica, log)
+    this.compactor = new Compactor(this.ctx, { intervalMs: config.compactIntervalMs, maxLag: config.compactMaxLag })
+    this.repairer = new Repairer(this.ctx, {
       intervalMs: config.repairIntervalMs, bytesPerSec: 16 << 20, compactor: this.compactor,
       // Keys this node owns but has not taken over since the ring changed: taking them over now,
       // while the old replicas are still around, frees them from needing those replicas later.
-      touch: (key) => void this.router?.call(key, { kind: 'wake' }).catch(() => undefined),
+      touch: (key) => void this.router.call(key, { kind: 'wake' }).catch(() => undefined),
     }, log)
   }
 
-  /** Starts serving: routes calls, answers peers, follows changes. */
-  serve(runtime: ActorRuntime): void {
-    const { log, registry } = this.parts
-    this.runtime = runtime
-    this.router = new ClusterRouter(this.view, runtime, this.transport, log)
-    this.pusher = new ClusterPusher(this.view, registry, this.transport, log, (n) => this.parts.metrics?.bounds.inc({ bound: 'push_queue' }, n))
-    this.service = new PeerService(this.view, runtime, registry, this.replica, log)
+  /**
+   * Binds the transport, then joins: resolves once this node is on the ring, answers its peers and
+   * may own keys. `http` is the gateway's address, advertised with the transport's.
+   */
+  async start(http: string): Promise<void> {
+    const { config, clock, sessions } = this.parts
+    const port = await this.transport.listen(config.host, config.grpcPort, this.service)
+    this.grpcAddress = `${config.host}:${port}`
+    await this.membership.start({ http, grpc: this.grpcAddress })
+    await this.view.start()
     this.service.ready = true
     this.repairer.start()
     this.view.onChange(() => this.onViewChange())
@@ -145,7 +124,7 @@ export class Cluster {
         this.scheduleWake()
       }
     })
-    this.loadTimer = setInterval(() => this.membership.setLoad({ connections: registry.size, actors: runtime.size }), this.parts.config.heartbeatMs)
+    this.loadTimer = clock.setInterval(() => this.membership.setLoad({ connections: sessions.size, actors: this.runtime.size }), config.heartbeatMs)
     this.loadTimer.unref()
   }
 
@@ -160,12 +139,17 @@ export class Cluster {
           const self = m.id === this.parts.config.id
           return {
             id: m.id, http: m.http, grpc: m.grpc, region: m.region ?? null, live: this.membership.isLive(m.id),
-            connections: self ? this.parts.registry.size : (l?.connections ?? 0),
-            actors: self ? (this.runtime?.size ?? 0) : (l?.actors ?? 0),
+            connections: self ? this.parts.sessions.size : (l?.connections ?? 0),
+            actors: self ? this.runtime.size : (l?.actors ?? 0),
           }
         })
       },
     }
+  }
+
+  /** What this node's replication did since it started: log entries compacted away, snapshots installed here. */
+  stats(): { compactedEntries: number; snapshotsInstalled: number } {
+    return { compactedEntries: this.compactor.stats.entries, snapshotsInstalled: this.replica.snapshotsInstalled }
   }
 
   /** Compacts every log this node holds now (an operator's `chat-node compact`); resolves with the entries removed. */
@@ -183,33 +167,24 @@ export class Cluster {
 
   /** Graceful leave, step two (after actors stopped): hand committed data to the new replicas, then disconnect. */
   async close(handoffMs: number): Promise<void> {
-    if (this.loadTimer) clearInterval(this.loadTimer)
-    if (this.wakeTimer) clearTimeout(this.wakeTimer)
-    this.repairer?.stop()
-    if (handoffMs > 0 && this.repairer) {
-      const handoff = new Repairer(this.ctx, { intervalMs: 1e9, bytesPerSec: 64 << 20 }, this.parts.log)
-      await handoff.sweep(Date.now() + handoffMs).catch((err) => this.parts.log.warn({ err }, 'handoff failed'))
-      this.parts.log.info({ installs: handoff.stats.installs, entries: handoff.stats.entries }, 'handed data over')
+    const { clock, log } = this.parts
+    clock.clearInterval(this.loadTimer)
+    clock.clearTimeout(this.wakeTimer)
+    this.repairer.stop()
+    this.pusher.stop()
+    if (handoffMs > 0 && this.service.ready) {
+      const handoff = new Repairer(this.ctx, { intervalMs: 1e9, bytesPerSec: 64 << 20 }, log)
+      await handoff.sweep(clock.now() + handoffMs).catch((err) => log.warn({ err }, 'handoff failed'))
+      log.info({ installs: handoff.stats.installs, entries: handoff.stats.entries }, 'handed data over')
     }
-    if (this.service) this.service.ready = false
-    await this.replica?.state.close()
-    await this.membership?.stop()
+    this.service.ready = false
+    await this.replica.state.close()
+    await this.membership.stop()
     await this.transport.close()
   }
 
-  private handlers(): TransportHandlers {
-    const notReady: Reply = { ok: false, error: { code: 'NOT_READY', message: 'node is starting' } }
-    return {
-      call: (req: ActorCall) => this.service ? this.service.call(req) : Promise.resolve(notReady),
-      callMany: (req: ActorMultiCall) => this.service ? this.service.callMany(req) : Promise.resolve(req.keys.map(() => notReady)),
-      push: (batch: PushBatch) => this.service ? this.service.push(batch) : Promise.resolve(),
-      peer: (req: PeerRequest) => this.service ? this.service.peer(req) : Promise.resolve(notReady),
-    }
-  }
-
   private onViewChange(): void {
-    const runtime = this.runtime
-    if (!runtime) return
+    const { runtime } = this
     // Actors this node no longer owns finish their current message and stop; the new owner takes
     // over. So do actors whose replica set changed: ownership must be taken again under the new
     // ring, so that what they commit is on a majority of the replica set future owners will ask.
@@ -220,32 +195,32 @@ export class Cluster {
     }
     // Devices re-register with their user's new owner (its device list lives in memory).
     // A session unknown here connected since the last change: registering it again is harmless.
-    for (const session of this.parts.registry.all()) {
+    const { sessions } = this.parts
+    for (const session of sessions.all()) {
       const owner = this.view.owner(userKey(session.user))
       if (!this.registeredOwner.has(session.id) || this.registeredOwner.get(session.id) !== owner) {
         this.registeredOwner.set(session.id, owner)
         session.reregister()
       }
     }
-    for (const id of this.registeredOwner.keys()) if (!this.parts.registry.has(id)) this.registeredOwner.delete(id)
+    for (const id of this.registeredOwner.keys()) if (!sessions.has(id)) this.registeredOwner.delete(id)
     this.repairer.trigger()
   }
 
   /** After a node died, actors it owned with unfinished work are woken on their new owners. */
   private scheduleWake(): void {
     if (this.wakeTimer) return
-    this.wakeTimer = setTimeout(() => {
+    const { clock, kv, log, config } = this.parts
+    this.wakeTimer = clock.setTimeout(() => {
       this.wakeTimer = null
-      void wakePending(this.parts.kv, this.router, this.parts.log).catch(() => undefined)
-    }, this.parts.config.deadAfterMs)
+      void wakePending(kv, this.router, log).catch(() => undefined)
+    }, config.deadAfterMs)
     this.wakeTimer.unref()
   }
 
   private dropDevicesOf(node: string): void {
-    const runtime = this.runtime
-    if (!runtime) return
-    for (const key of runtime.keys()) {
-      if (key.startsWith('user:')) void runtime.call(key, { kind: 'dropNode', node } as ActorRequest).catch(() => undefined)
+    for (const key of this.runtime.keys()) {
+      if (key.startsWith('user:')) void this.runtime.call(key, { kind: 'dropNode', node } as ActorRequest).catch(() => undefined)
     }
   }
 }

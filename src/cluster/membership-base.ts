@@ -1,9 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises'
+import { type Clock, type TimerHandle, sleep, systemClock } from '../clock.js'
+import { type Random, systemRandom } from '../random.js'
 import { LivenessView } from './liveness.js'
 import {
   MEMBERSHIP_DEFAULTS, MembershipError, sameMemberInfo, silentLogger, toMemberInfo, validateCluster, withMember,
   withoutMember,
-  type Heartbeat, type LiveMember, type MemberInfo, type MemberLoad, type Membership, type MembershipEvent,
+  type Heartbeat, type LiveMember, type MemberAddresses, type MemberInfo, type MemberLoad, type Membership, type MembershipEvent,
   type MembershipLogger, type MembershipOptions, type RingRecord,
 } from './membership.js'
 
@@ -17,10 +18,12 @@ export type RecordChange = (members: MemberInfo[]) => MemberInfo[] | null
  * travel, how one compare-and-set is attempted, and how the record is read.
  */
 export abstract class MembershipBase implements Membership {
-  readonly self: MemberInfo
+  private me: MemberInfo
   protected readonly heartbeatMs: number
   protected readonly deadAfterMs: number
   protected readonly log: MembershipLogger
+  protected readonly clock: Clock
+  protected readonly random: Random
   protected readonly now: () => number
   protected readonly abort = new AbortController()
   protected view: LivenessView
@@ -28,23 +31,36 @@ export abstract class MembershipBase implements Membership {
   protected leaving = false
   protected started = false
   private readonly listeners = new Set<(e: MembershipEvent) => void>()
-  private readonly timers: NodeJS.Timeout[] = []
+  private readonly timers: TimerHandle[] = []
   private load: MemberLoad = { connections: 0, actors: 0 }
   private autoRemoving = false
 
   constructor(protected readonly options: MembershipOptions & { opTimeoutMs?: number }) {
     validateCluster(options.cluster)
-    const self = toMemberInfo(options.self)
-    if (self === undefined) throw new TypeError('self needs non-empty id, http and grpc')
-    this.self = self
+    const { id, region, incarnation, http, grpc } = options.self
+    if (typeof id !== 'string' || id.length === 0) throw new TypeError('self needs a non-empty id')
+    this.me = { id, http: http ?? '', grpc: grpc ?? '', ...(region ? { region } : {}), ...(incarnation ? { incarnation } : {}) }
     this.heartbeatMs = options.heartbeatMs ?? MEMBERSHIP_DEFAULTS.heartbeatMs
     this.deadAfterMs = options.deadAfterMs ?? MEMBERSHIP_DEFAULTS.deadAfterMs
     this.log = options.logger ?? silentLogger
-    this.now = options.now ?? Date.now
-    this.view = new LivenessView(self.id, this.deadAfterMs, this.now)
+    this.clock = options.clock ?? systemClock
+    this.random = options.random ?? systemRandom
+    this.now = () => this.clock.now()
+    this.view = new LivenessView(id, this.deadAfterMs, this.now)
   }
 
-  abstract start(): Promise<void>
+  get self(): MemberInfo {
+    return this.me
+  }
+
+  /** Takes the addresses `start` was given; this member may not join without both. */
+  protected bind(addresses: MemberAddresses | undefined): void {
+    const self = toMemberInfo({ ...this.me, ...addresses })
+    if (self === undefined) throw new TypeError('a member needs non-empty http and grpc addresses to start')
+    this.me = self
+  }
+
+  abstract start(addresses?: MemberAddresses): Promise<void>
   abstract refresh(): Promise<RingRecord>
   abstract previous(version: number): Promise<RingRecord>
   /** Sends one heartbeat; may drop it silently while disconnected. */
@@ -97,7 +113,7 @@ export abstract class MembershipBase implements Membership {
   async stop(): Promise<void> {
     if (this.abort.signal.aborted) return
     this.abort.abort()
-    for (const t of this.timers) clearInterval(t)
+    for (const t of this.timers) this.clock.clearInterval(t)
     await this.closeTransport().catch((err) => this.log.warn({ err }, 'closing the membership transport failed'))
   }
 
@@ -105,9 +121,9 @@ export abstract class MembershipBase implements Membership {
   protected startTimers(): void {
     this.view = new LivenessView(this.self.id, this.deadAfterMs, this.now)
     this.heartbeat()
-    this.timers.push(setInterval(() => this.heartbeat(), this.heartbeatMs))
+    this.timers.push(this.clock.setInterval(() => this.heartbeat(), this.heartbeatMs))
     const sweepMs = Math.max(10, Math.min(this.heartbeatMs, this.deadAfterMs / 4))
-    this.timers.push(setInterval(() => this.sweep(), sweepMs))
+    this.timers.push(this.clock.setInterval(() => this.sweep(), sweepMs))
   }
 
   /** Joins, or refreshes this member's addresses, until the local record contains self. */
@@ -164,8 +180,8 @@ export abstract class MembershipBase implements Membership {
         if (this.abort.signal.aborted) throw new MembershipError(`${what}: membership stopped`, { cause: err })
         if (this.now() >= deadline) throw new MembershipError(`${what}: the store stayed unreachable`, { cause: err })
         this.log.warn({ err, attempt }, `${what} failed; retrying`)
-        const backoff = Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)
-        await sleep(backoff, undefined, { signal: this.abort.signal }).catch(() => undefined)
+        const backoff = Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + this.random.next() / 2)
+        await sleep(this.clock, backoff, this.abort.signal)
       }
     }
   }

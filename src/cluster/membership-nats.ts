@@ -1,11 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { type ConnectionOptions, connect, type NatsConnection, type QueuedIterator } from '@nats-io/transport-node'
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
 import { Kvm, type KV, type KvEntry, type KvWatchEntry } from '@nats-io/kv'
+import { sleep } from '../clock.js'
 import { MembershipBase, type RecordChange } from './membership-base.js'
 import {
   encodeRecordValue, MembershipError, parseRecordValue, toMemberInfo,
-  type Heartbeat, type MembershipOptions, type RingRecord,
+  type Heartbeat, type MemberAddresses, type MembershipOptions, type RingRecord,
 } from './membership.js'
 
 export interface NatsMembershipOptions extends MembershipOptions {
@@ -47,8 +47,9 @@ export class NatsMembership extends MembershipBase {
     this.bucket = `${opts.cluster}-members`
   }
 
-  async start(): Promise<void> {
+  async start(addresses?: MemberAddresses): Promise<void> {
     if (this.started) throw new MembershipError('start() may be called once')
+    this.bind(addresses)
     this.started = true
     const nc = await connect({
       ...this.auth,
@@ -125,12 +126,12 @@ export class NatsMembership extends MembershipBase {
       const value = encodeRecordValue(next)
       try {
         const revision = exists ? await kv.update(RECORD_KEY, value, entry.revision) : await kv.create(RECORD_KEY, value)
-        this.setRecord(parseRecordValue(revision, { members: next }, Date.now()))
+        this.setRecord(parseRecordValue(revision, { members: next }, this.now()))
         return
       } catch (err) {
         if (!isConflict(err)) throw err
         this.log.debug({ what }, 'the ring record changed underneath; retrying')
-        await sleep(Math.random() * 20, undefined, { signal: this.abort.signal })
+        await sleep(this.clock, this.random.next() * 20, this.abort.signal)
       }
     }
   }
@@ -174,7 +175,7 @@ export class NatsMembership extends MembershipBase {
       if (this.abort.signal.aborted) return
       // Watches survive reconnects; should one end anyway, open another rather than go stale.
       this.log.warn({}, 'ring watch ended; reopening')
-      await sleep(this.heartbeatMs, undefined, { signal: this.abort.signal }).catch(() => undefined)
+      await sleep(this.clock, this.heartbeatMs, this.abort.signal)
       if (!this.abort.signal.aborted) await this.startWatch(kv).catch(() => undefined)
     })()
   }

@@ -14,13 +14,12 @@
  * Implementations: membership-nats.ts (JetStream KV + core NATS) and membership-memory.ts (one
  * in-process bus shared by several members, for fast tests).
  */
+import type { Clock } from '../clock.js'
+import type { Random } from '../random.js'
 
-export interface MemberInfo {
+/** Who a member is, known before it listens anywhere. */
+export interface MemberIdentity {
   id: string
-  /** Base URL of the member's HTTP gateway, e.g. 'http://127.0.0.1:8080'. */
-  http: string
-  /** host:port of the member's node-to-node gRPC server, e.g. '127.0.0.1:9090'. */
-  grpc: string
   region?: string
   /**
    * Names one life of the member's data dir: a node that comes back with an empty data dir gets a
@@ -28,6 +27,16 @@ export interface MemberInfo {
    */
   incarnation?: string
 }
+
+/** Where a member listens: known once its servers are bound, advertised from `start`. */
+export interface MemberAddresses {
+  /** Base URL of the member's HTTP gateway, e.g. 'http://127.0.0.1:8080'. */
+  http: string
+  /** host:port of the member's node-to-node server, e.g. '127.0.0.1:9090'. */
+  grpc: string
+}
+
+export interface MemberInfo extends MemberIdentity, MemberAddresses {}
 
 export interface MemberLoad {
   connections: number
@@ -59,13 +68,15 @@ export type MembershipEvent =
   | { type: 'nats'; connected: boolean }
 
 export interface Membership {
+  /** This member; its addresses are empty until `start`. */
   readonly self: MemberInfo
   /**
    * Connects (retrying forever), joins the ring record by compare-and-set if absent (updating this
    * member's addresses if present) and starts heartbeats. Resolves once the local view of the
-   * record contains self.
+   * record contains self. `addresses` are where this member listens (a node binds its servers
+   * after it built the parts that follow the membership); without them, those of the options.
    */
-  start(): Promise<void>
+  start(addresses?: MemberAddresses): Promise<void>
   /** The latest record this member has seen. Versions only move forward. */
   ring(): RingRecord
   /**
@@ -104,13 +115,16 @@ export interface MembershipLogger {
 export interface MembershipOptions {
   /** Names the record's bucket (`<cluster>-members`) and the heartbeat subject. [A-Za-z0-9_-]+ */
   cluster: string
-  self: MemberInfo
+  self: MemberIdentity & Partial<MemberAddresses>
   heartbeatMs?: number
   deadAfterMs?: number
   /** Off unless set: a record member down this long is removed by the lowest-id live member. */
   autoRemoveAfterMs?: number
   logger?: MembershipLogger
-  now?: () => number
+  /** Heartbeats, sweeps and retries; the system clock by default. */
+  clock?: Clock
+  /** Retry jitter; the system's by default. */
+  random?: Random
 }
 
 export const MEMBERSHIP_DEFAULTS = { heartbeatMs: 1000, deadAfterMs: 3000 } as const

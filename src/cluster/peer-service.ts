@@ -6,7 +6,7 @@
 import type { Logger } from 'pino'
 import type { ActorRequest, ActorRuntime } from '../actors/runtime.js'
 import { asChatError } from '../errors.js'
-import type { SessionRegistry } from '../gateway/sessions.js'
+import type { LocalSessions } from './local-sessions.js'
 import { UnknownKindError, answerReplication } from './replication/handler.js'
 import type { ReplicaStore } from './replication/replica.js'
 import { PEER_KINDS } from './replication/types.js'
@@ -21,7 +21,7 @@ export class PeerService implements TransportHandlers {
   constructor(
     private readonly view: ClusterView,
     private readonly runtime: ActorRuntime,
-    private readonly registry: SessionRegistry,
+    private readonly sessions: LocalSessions,
     private readonly replica: ReplicaStore,
     private readonly log: Logger,
   ) {}
@@ -37,7 +37,8 @@ export class PeerService implements TransportHandlers {
   }
 
   async push(batch: PushBatch): Promise<void> {
-    for (const p of batch.pushes) this.registry.push(p.sessions, p.frame)
+    for (const p of batch.pushes) this.sessions.push(p.sessions, p.frame)
+    if (batch.resync) this.sessions.resync(batch.resync)
   }
 
   async peer(req: PeerRequest): Promise<Reply> {

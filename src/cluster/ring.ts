@@ -21,6 +21,34 @@ export const DEFAULT_VNODES = 160
 /** Replica sets remembered per ring (a few MiB at most). */
 const PLACEMENT_MEMO = 50_000
 
+/** Rings (with their remembered placements) kept per member set; see `placement`. */
+const RINGS_KEPT = 4
+
+interface Placement { ring: HashRingLike; placed: Map<string, string[]> }
+
+/**
+ * Placement depends only on the member ids and vnodes, not on the record's version, and building
+ * a ring hashes every virtual node (640 MD5s per member). Records often change without changing the
+ * members (liveness, a leave and a rejoin, the previous record re-read), and nodes sharing one
+ * process (tests, the simulator) build the same rings: each member set is built once and shared.
+ */
+const rings = new Map<string, Placement>()
+
+function placement(members: string[], vnodes: number): Placement {
+  const id = `${vnodes}\0${members.join('\0')}`
+  let known = rings.get(id)
+  if (known) {
+    rings.delete(id)
+  } else {
+    const spec: Record<string, { vnodes: number }> = {}
+    for (const m of members) spec[m] = { vnodes }
+    known = { ring: new HashRing(spec), placed: new Map() }
+    if (rings.size >= RINGS_KEPT) rings.delete(rings.keys().next().value!)
+  }
+  rings.set(id, known)
+  return known
+}
+
 /**
  * Placement over one version of the ring record. A pure function of `(record, vnodes)`: members
  * are sorted by id before the ring is built, so every node that holds the same record computes the
@@ -32,17 +60,13 @@ export class Ring {
   readonly version: number
   /** Member ids, sorted. */
   readonly members: string[]
-  private readonly ring: HashRingLike | undefined
+  private readonly placement: Placement | undefined
 
   constructor(record: RingRecord, vnodes: number = DEFAULT_VNODES) {
     if (!Number.isInteger(vnodes) || vnodes < 1) throw new RangeError(`vnodes must be a positive integer, got ${vnodes}`)
     this.version = record.version
     this.members = [...new Set(record.members.map((m) => m.id))].sort()
-    if (this.members.length > 0) {
-      const spec: Record<string, { vnodes: number }> = {}
-      for (const id of this.members) spec[id] = { vnodes }
-      this.ring = new HashRing(spec)
-    }
+    if (this.members.length > 0) this.placement = placement(this.members, vnodes)
   }
 
   get size(): number {
@@ -60,19 +84,18 @@ export class Ring {
   replicas(key: string, n: number): string[] {
     const want = Math.min(Math.floor(n), this.members.length)
     // hashring reads a size of 0 as "all servers", so small sizes are answered here.
-    if (this.ring === undefined || want <= 0) return []
+    if (this.placement === undefined || want <= 0) return []
     // Placement is asked on every call and the ring never changes: remember recent answers.
+    const { ring, placed } = this.placement
     const memo = `${want}\0${key}`
-    const known = this.placed.get(memo)
+    const known = placed.get(memo)
     if (known) return known
     // Frozen: callers share the remembered array.
-    const set = Object.freeze(this.ring.range(key, want, true)) as string[]
-    this.placed.set(memo, set)
-    if (this.placed.size > PLACEMENT_MEMO) this.placed.delete(this.placed.keys().next().value!)
+    const set = Object.freeze(ring.range(key, want, true)) as string[]
+    placed.set(memo, set)
+    if (placed.size > PLACEMENT_MEMO) placed.delete(placed.keys().next().value!)
     return set
   }
-
-  private readonly placed = new Map<string, string[]>()
 
   /**
    * The member that should serve the key now: the first live member of its `n`-replica set, or

@@ -8,7 +8,9 @@ import type { Logger } from 'pino'
 import type { Router, Settled } from '../actors/env.js'
 import { settleAll } from '../actors/local-router.js'
 import type { ActorRequest, ActorRuntime } from '../actors/runtime.js'
+import { type Clock, sleep } from '../clock.js'
 import { errors, fromWire } from '../errors.js'
+import type { Random } from '../random.js'
 import type { Transport, Reply, RemoteError } from './transport.js'
 import type { ClusterView } from './view.js'
 
@@ -24,12 +26,15 @@ export class ClusterRouter implements Router {
     private readonly runtime: ActorRuntime,
     private readonly transport: Transport,
     private readonly log: Logger,
+    /** Backoff between attempts, with jitter. */
+    private readonly clock: Clock,
+    private readonly random: Random,
   ) {}
 
   async call(key: string, req: ActorRequest): Promise<unknown> {
     let lastProblem = 'no live replica'
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      if (attempt > 0) await backoff(attempt)
+      if (attempt > 0) await sleep(this.clock, Math.min(1000, 25 * 2 ** attempt) * (0.5 + this.random.next() / 2))
       const owner = this.view.owner(key)
       if (!owner) {
         lastProblem = `no live replica of ${key}`
@@ -107,9 +112,4 @@ export class ClusterRouter implements Router {
       await this.view.membership.refresh().catch(() => undefined)
     }
   }
-}
-
-function backoff(attempt: number): Promise<void> {
-  const ms = Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2)
-  return new Promise((r) => setTimeout(r, ms))
 }

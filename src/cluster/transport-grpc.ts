@@ -55,7 +55,7 @@ interface WirePeer { kind?: string; body?: Buffer; ringVersion?: number; from?: 
 interface WireError { code?: string; message?: string; ringVersion?: number; owner?: string }
 interface WireReply { ok?: boolean; body?: Buffer; error?: WireError }
 interface WireMultiReply { replies?: WireReply[] }
-interface WirePushBatch { pushes?: { sessions?: string[]; frame?: string }[] }
+interface WirePushBatch { pushes?: { sessions?: string[]; frame?: string }[]; resync?: string[] }
 interface WirePushAck { error?: WireError }
 
 type Method = grpc.MethodDefinition<object, object>
@@ -374,7 +374,8 @@ function serviceImpl(
     const r = admit<WirePushBatch>(methods.Push, rpc, callback as grpc.sendUnaryData<never>)
     if (!r) return
     const pushes = (r.pushes ?? []).map((p) => ({ sessions: p.sessions ?? [], frame: p.frame ?? '' }))
-    answer(callback, Promise.resolve().then(() => handlers.push({ pushes })).then(
+    const resync = r.resync ?? []
+    answer(callback, Promise.resolve().then(() => handlers.push(resync.length > 0 ? { pushes, resync } : { pushes })).then(
       (): WirePushAck => ({}),
       (err: unknown): WirePushAck => ({ error: { code: 'INTERNAL', message: errorMessage(err) } }),
     ))

@@ -33,7 +33,11 @@ export interface RemoteError { code: string; message: string; ringVersion?: numb
 export type Reply = { ok: true; body: unknown } | { ok: false; error: RemoteError }
 
 /** `frame` is pre-serialized JSON text, sent as-is to each session's socket. */
-export interface PushBatch { pushes: { sessions: string[]; frame: string }[] }
+export interface PushBatch {
+  pushes: { sessions: string[]; frame: string }[]
+  /** Sessions that may have missed pushes: the receiver closes them (1013) so they resync. */
+  resync?: string[]
+}
 
 export interface TransportHandlers {
   call(req: ActorCall): Promise<Reply>

@@ -2,7 +2,6 @@
  * The product's use cases over the actors, shared by the HTTP routes and the WebSocket session so
  * each rule lives in one place. Stateless: every call names the acting user.
  */
-import { randomBytes } from 'node:crypto'
 import type { Actors } from '../actors/env.js'
 import { checkClientMsgId, checkText, isUsername, parseChannelId } from '../actors/ids.js'
 import { checkEmoji } from '../actors/message-changes.js'
@@ -10,6 +9,7 @@ import type { FriendState, HistoryPage, SearchPage, SendAck, SyncResult } from '
 import { UserAuth } from '../actors/user-auth.js'
 import { type ChatError, asChatError, errors, fromWire, quote } from '../errors.js'
 import type { ChannelView, Message, PresenceView, UserView } from '../protocol/frames.js'
+import { type Random, systemRandom } from '../random.js'
 import { type Derive, burnPasswordCheck, hashPassword, verifyPassword } from './passwords.js'
 import type { SearchParams } from './search-params.js'
 import type { TokenClaims, Tokens } from './tokens.js'
@@ -37,6 +37,8 @@ export class ChatService {
     /** Where password hashes are computed (the node's bounded hasher threads), and its admission check. */
     private readonly hasher?: { derive: Derive; admit(): void },
     private readonly now: () => number = Date.now,
+    /** Group and device ids. */
+    private readonly random: Random = systemRandom,
   ) {}
 
   private get derive(): Derive | undefined {
@@ -75,7 +77,7 @@ export class ChatService {
     }
     await this.actors.user(username, { kind: 'loginResult', attempt: creds.attempt, outcome: ok ? 'ok' : 'failed' })
     if (!ok) throw errors.unauthorized('wrong username or password')
-    const device = deviceId ?? `d-${randomBytes(8).toString('hex')}`
+    const device = deviceId ?? `d-${this.random.bytes(8).toString('hex')}`
     return { token: this.tokens.issue(username, device, creds.gen).token, user: creds.user, deviceId: device }
   }
 
@@ -88,7 +90,7 @@ export class ChatService {
     const key = username.slice(0, 64)
     let guard = this.unknownLogins.get(key)
     if (guard) this.unknownLogins.delete(key)
-    else guard = new UserAuth(this.now)
+    else guard = new UserAuth(this.now, this.random)
     this.unknownLogins.set(key, guard)
     if (this.unknownLogins.size > UNKNOWN_TRACKED) this.unknownLogins.delete(this.unknownLogins.keys().next().value!)
     const verdict = guard.begin()
@@ -175,7 +177,7 @@ export class ChatService {
     const distinct = [...new Set([user, ...members])]
     if (distinct.length > this.maxGroupSize) throw errors.groupFull(this.maxGroupSize)
     await this.requireUsers(user, distinct.filter((m) => m !== user))
-    const id = `g:${randomBytes(9).toString('base64url')}`
+    const id = `g:${this.random.bytes(9).toString('base64url')}`
     return this.actors.channel(id, { kind: 'create', name, by: user, members: distinct })
   }
 

@@ -1,30 +1,18 @@
 /** What the gateway needs from its node; it holds no chat state of its own. */
 import type { Logger } from 'pino'
 import type { Actors } from '../actors/env.js'
+import type { Clock } from '../clock.js'
+import type { Topology } from '../cluster/topology.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
+import type { Random } from '../random.js'
 import type { AddressLimits } from './address-limits.js'
 import type { ChatService } from './chat-service.js'
+import type { LoadShedder } from './load-shedder.js'
 import type { SessionRegistry } from './sessions.js'
 import type { Tokens } from './tokens.js'
 
-export interface MemberStatus {
-  id: string
-  http: string
-  grpc: string | null
-  region: string | null
-  live: boolean
-  connections: number
-  actors: number
-}
-
-/** The node's view of the cluster, for `/v1/cluster` and `/v1/discover`. */
-export interface Topology {
-  ringVersion(): number
-  members(): MemberStatus[]
-  /** This node's replica of an actor key (cluster only): log marks and a state digest, for operators and checks. */
-  replica?(key: string): Promise<object | null>
-}
+export type { MemberStatus, Topology } from '../cluster/topology.js'
 
 export interface GatewayDeps {
   config: Config
@@ -34,6 +22,8 @@ export interface GatewayDeps {
   /** Sign-ups and logins per client address. */
   addressLimits: AddressLimits
   registry: SessionRegistry
+  /** Admission control for writes (absent: every write is admitted). */
+  shedder?: LoadShedder
   metrics: Metrics
   topology: Topology
   log: Logger
@@ -42,4 +32,6 @@ export interface GatewayDeps {
   /** False once the node is leaving; /healthz then answers 503. */
   healthy(): boolean
   now(): number
+  clock: Clock
+  random: Random
 }

@@ -4,19 +4,21 @@
  * await, so no frame is lost during set-up. Pushes never wait on the socket: past
  * `maxQueuedBytes` of unsent data the socket is closed with 1013 and the device re-syncs later.
  */
-import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { WebSocket, RawData } from 'ws'
 import { type Actors, REREGISTER_FRAME, REVOKED_FRAME } from '../actors/env.js'
 import { parseChannelId } from '../actors/ids.js'
 import { type ChatError, asChatError, errors, publicError } from '../errors.js'
 import { CLOSE_CODES, type ClientFrame, type Ref, type SendFrame } from '../protocol/frames.js'
+import type { Clock, TimerHandle } from '../clock.js'
 import type { Metrics } from '../metrics.js'
+import type { Random } from '../random.js'
 import type { ChatService } from './chat-service.js'
 import { FrameError, parseFrame } from './frames.js'
 import { formatCursor, searchParams } from './search-params.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionRegistry } from './sessions.js'
+import type { LoadShedder } from './load-shedder.js'
 import type { TokenClaims } from './tokens.js'
 
 export interface SessionDeps {
@@ -29,14 +31,24 @@ export interface SessionDeps {
   rateLimitPerSec: number
   rateBurst: number
   maxQueuedBytes: number
+  /** Admission control for writes (absent: every write is admitted). */
+  shedder?: LoadShedder
   now(): number
+  /** Timers (read throttling) and session ids. */
+  clock: Clock
+  random: Random
 }
 
 /**
  * A frame as it arrived: parsed, or the error to answer it with; `at` is when it arrived (the ack
  * latency metric starts there) and `req` names it in log lines.
  */
-type Waiting = ({ frame: ClientFrame } | { error: ChatError; ref: Ref | undefined }) & { at: number; req: string }
+type Waiting = ({ frame: ClientFrame } | { error: ChatError; ref: Ref | undefined }) & {
+  at: number
+  req: string
+  /** Ends the write's admission (load-shedder.ts) once it is answered. */
+  release?: () => void
+}
 
 /** Queued sends to one channel handed over together, at most (one commit for all of them). */
 const MAX_SENDS_TOGETHER = 64
@@ -59,7 +71,7 @@ const FRAME_BURST = 2000
 const THROTTLE_MS = 100
 
 export class DeviceSession {
-  readonly id = randomUUID()
+  readonly id: string
   lastFrameAt: number
   live = true
   private started = false
@@ -70,7 +82,7 @@ export class DeviceSession {
   private presenceChain: Promise<unknown> = Promise.resolve()
   private readonly sends: TokenBucket
   private readonly frames: TokenBucket
-  private throttle: NodeJS.Timeout | null = null
+  private throttle: TimerHandle | null = null
   /** Log lines of this session carry its user and device (never message text). */
   private readonly log: Logger
   private frameCount = 0
@@ -85,6 +97,7 @@ export class DeviceSession {
     private readonly token: Pick<TokenClaims, 'tid' | 'gen' | 'exp'>,
     private readonly deps: SessionDeps,
   ) {
+    this.id = deps.random.uuid()
     this.log = deps.log.child({ user, device: deviceId, session: this.id.slice(0, 8) })
     this.expiresAt = token.exp
     this.lastFrameAt = deps.now()
@@ -235,6 +248,15 @@ export class DeviceSession {
       this.deps.metrics.wsFrames.inc({ op: 'frame' in item ? item.frame.op : 'invalid', outcome: 'rate_limited' })
       return this.replyError(ref, errors.rateLimited())
     }
+    const shedder = this.deps.shedder
+    if (shedder && 'frame' in item && WRITES.has(item.frame.op)) {
+      if (shedder.shedding) {
+        this.deps.metrics.wsFrames.inc({ op: item.frame.op, outcome: 'shed' })
+        this.deps.metrics.bounds.inc({ bound: 'overload' })
+        return this.replyError(ref, errors.unavailable('node overloaded; nothing was stored; retry shortly'))
+      }
+      item.release = shedder.admit()
+    }
     this.waiting.push(item)
     if (this.started) void this.drain()
   }
@@ -243,7 +265,7 @@ export class DeviceSession {
   private pauseReading(): void {
     if (this.throttle || this.closed) return
     this.socket.pause()
-    this.throttle = setTimeout(() => {
+    this.throttle = this.deps.clock.setTimeout(() => {
       this.throttle = null
       if (!this.closed) this.socket.resume()
     }, THROTTLE_MS)
@@ -255,9 +277,20 @@ export class DeviceSession {
     this.handling = true
     try {
       for (let item = this.waiting.shift(); item !== undefined && !this.closed; item = this.waiting.shift()) {
-        if ('frame' in item && item.frame.op === 'send') await this.handleSends(this.takeSends(item.frame), item)
-        else if ('frame' in item) await this.handle(item.frame, item)
-        else {
+        if ('frame' in item && item.frame.op === 'send') {
+          const taken = this.takeSends(item, item.frame)
+          try {
+            await this.handleSends(taken.map((t) => t.frame), item)
+          } finally {
+            for (const t of taken) t.release?.()
+          }
+        } else if ('frame' in item) {
+          try {
+            await this.handle(item.frame, item)
+          } finally {
+            item.release?.()
+          }
+        } else {
           this.deps.metrics.wsFrames.inc({ op: 'invalid', outcome: 'error' })
           this.log.debug({ req: item.req, code: item.error.code }, 'bad frame')
           this.replyError(item.ref, item.error)
@@ -269,13 +302,13 @@ export class DeviceSession {
   }
 
   /** This send and the sends to the same channel queued right behind it (a pipelining client). */
-  private takeSends(first: SendFrame): SendFrame[] {
-    const sends = [first]
+  private takeSends(item: Waiting, first: SendFrame): Array<{ frame: SendFrame; release?: () => void }> {
+    const sends: Array<{ frame: SendFrame; release?: () => void }> = [{ frame: first, release: item.release }]
     while (sends.length < MAX_SENDS_TOGETHER) {
       const next = this.waiting[0]
       if (!next || !('frame' in next) || next.frame.op !== 'send' || next.frame.channel !== first.channel) break
       this.waiting.shift()
-      sends.push(next.frame)
+      sends.push({ frame: next.frame, release: next.release })
     }
     return sends
   }
@@ -398,13 +431,34 @@ export class DeviceSession {
       this.close(CLOSE_CODES.TRY_AGAIN_LATER, 'too slow; reconnect and sync')
       return
     }
+    this.cork()
     this.socket.send(text)
   }
+
+  /**
+   * Holds the socket's writes until the current burst of work is done: the ack and the pushes a
+   * group commit releases for this device leave in one write instead of one system call each.
+   */
+  private cork(): void {
+    if (this.corked) return
+    const raw = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket
+    if (!raw) return
+    this.corked = true
+    raw.cork()
+    process.nextTick(() => {
+      this.corked = false
+      raw.uncork()
+    })
+  }
+
+  private corked = false
 
   private onClose(): void {
     if (this.closed) return
     this.closed = true
-    if (this.throttle) clearTimeout(this.throttle)
+    this.deps.clock.clearTimeout(this.throttle)
+    // Queued writes are never answered now: they no longer count as admitted.
+    for (const item of this.waiting.splice(0)) item.release?.()
     this.deps.registry.remove(this)
     const lastActiveAt = this.lastFrameAt
     void this.presence(() => this.deps.actors.user(this.user, { kind: 'disconnect', sessionId: this.id, lastActiveAt })).catch(() => {})

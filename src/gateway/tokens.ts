@@ -8,7 +8,8 @@
  * The signature says the token is genuine; whether it was revoked since is the user actor's to
  * say (`checkToken`), so a revocation holds on every node.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import { type Random, systemRandom } from '../random.js'
 
 export interface TokenClaims { user: string; device: string; iat: number; exp: number; tid: string; gen: number }
 
@@ -16,11 +17,17 @@ export interface TokenClaims { user: string; device: string; iat: number; exp: n
 const CLOCK_SKEW_MS = 60_000
 
 export class Tokens {
-  constructor(private readonly secret: string, private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly secret: string,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+    /** Token ids (not secret: the signature is what a forger lacks). */
+    private readonly random: Random = systemRandom,
+  ) {}
 
   issue(user: string, device: string, gen: number): { token: string; claims: TokenClaims } {
     const iat = this.now()
-    const claims: TokenClaims = { user, device, iat, exp: iat + this.ttlMs, tid: randomBytes(12).toString('base64url'), gen }
+    const claims: TokenClaims = { user, device, iat, exp: iat + this.ttlMs, tid: this.random.bytes(12).toString('base64url'), gen }
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url')
     return { token: `v2.${payload}.${this.sign(payload)}`, claims }
   }

@@ -30,7 +30,10 @@ export function wsRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       rateLimitPerSec: deps.config.rateLimitPerSec,
       rateBurst: deps.config.rateBurst,
       maxQueuedBytes: deps.config.maxQueuedBytes,
+      shedder: deps.shedder,
       now: deps.now,
+      clock: deps.clock,
+      random: deps.random,
     })
     void session.start()
   })

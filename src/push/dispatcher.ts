@@ -10,6 +10,7 @@
  * arrive, only means the next owner of the user sends it again under the same id.
  */
 import type { Logger } from 'pino'
+import { type Clock, type TimerHandle, systemClock } from '../clock.js'
 import { type RetryPolicy, retryDelay } from './backoff.js'
 import type { PushMetrics } from './metrics.js'
 import type { Names } from './names.js'
@@ -36,6 +37,8 @@ export interface DispatcherOptions {
   log: Logger
   now(): number
   random(): number
+  /** Retry and report timers; the system clock by default. */
+  clock?: Clock
 }
 
 type Kind = 'webpush' | 'webhook' | 'operator'
@@ -44,7 +47,7 @@ interface Held {
   job: PushJob
   attempts: number
   state: 'queued' | 'sending' | 'waiting'
-  timer: NodeJS.Timeout | null
+  timer: TimerHandle | null
   /** Cancelled while its request was in flight: it ends after that attempt, whatever the answer. */
   cancelled: boolean
 }
@@ -58,11 +61,13 @@ export class PushDispatcher implements Notifier {
   private readonly ready: string[] = []
   private sending = 0
   private readonly reports = new Map<string, { results: PushResult[]; kinds: Map<string, Kind> }>()
-  private reportTimer: NodeJS.Timeout | null = null
+  private reportTimer: TimerHandle | null = null
   private stopped = false
+  private readonly clock: Clock
 
   constructor(private readonly o: DispatcherOptions) {
     this.operatorWebhook = o.operator !== null
+    this.clock = o.clock ?? systemClock
   }
 
   get queued(): number { return this.held.size }
@@ -99,7 +104,7 @@ export class PushDispatcher implements Notifier {
         h.cancelled = true
         continue
       }
-      if (h.timer) clearTimeout(h.timer)
+      this.clock.clearTimeout(h.timer)
       this.held.delete(id)
     }
   }
@@ -107,10 +112,10 @@ export class PushDispatcher implements Notifier {
   /** Forgets everything (the node stops): what was pending stays in the users' state. */
   stop(): void {
     this.stopped = true
-    for (const h of this.held.values()) if (h.timer) clearTimeout(h.timer)
+    for (const h of this.held.values()) this.clock.clearTimeout(h.timer)
     this.held.clear()
     this.ready.length = 0
-    if (this.reportTimer) clearTimeout(this.reportTimer)
+    this.clock.clearTimeout(this.reportTimer)
   }
 
   private pump(): void {
@@ -185,7 +190,7 @@ export class PushDispatcher implements Notifier {
     this.o.metrics.retried.inc({ kind })
     this.o.log.debug({ user: job.user, id: job.body.id, attempt: h.attempts, reason: result.reason, delay }, 'push attempt failed; retrying')
     h.state = 'waiting'
-    h.timer = setTimeout(() => {
+    h.timer = this.clock.setTimeout(() => {
       h.timer = null
       if (this.held.get(job.body.id) !== h) return
       h.state = 'queued'
@@ -211,7 +216,7 @@ export class PushDispatcher implements Notifier {
     if (!batch) this.reports.set(job.user, batch = { results: [], kinds: new Map() })
     batch.results.push({ id: job.body.id, sub: job.target.id, outcome })
     batch.kinds.set(job.target.id, kindOf(job))
-    this.reportTimer ??= setTimeout(() => {
+    this.reportTimer ??= this.clock.setTimeout(() => {
       this.reportTimer = null
       const due = [...this.reports]
       this.reports.clear()
@@ -231,7 +236,7 @@ export class PushDispatcher implements Notifier {
         this.o.log.warn({ user, err: (err as Error).message }, 'push outcome not reported; the notification will be sent again')
         return
       }
-      const timer = setTimeout(() => void this.report(user, results, kinds, attemptNo + 1), 250 * 2 ** attemptNo)
+      const timer = this.clock.setTimeout(() => void this.report(user, results, kinds, attemptNo + 1), 250 * 2 ** attemptNo)
       timer.unref()
     }
   }

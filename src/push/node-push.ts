@@ -5,8 +5,10 @@
  */
 import type { Logger } from 'pino'
 import type { Actors } from '../actors/env.js'
+import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import type { Metrics } from '../metrics.js'
+import type { Random } from '../random.js'
 import { PushDispatcher } from './dispatcher.js'
 import { PushMetrics } from './metrics.js'
 import { Names } from './names.js'
@@ -27,9 +29,12 @@ export interface PushParts {
   actors: Actors
   metrics: Metrics
   log: Logger
+  /** The node's time and randomness (backoff jitter). */
+  clock: Clock
+  random: Random
 }
 
-export function startPush({ config, secret, actors, metrics, log }: PushParts): Push {
+export function startPush({ config, secret, actors, metrics, log, clock, random }: PushParts): Push {
   const vapid = VapidSource.start(config, secret, log)
   let dispatcher: PushDispatcher | null = null
   const pushMetrics = new PushMetrics(metrics.registry, () => dispatcher?.queued ?? 0, () => dispatcher?.inFlight ?? 0)
@@ -44,12 +49,13 @@ export function startPush({ config, secret, actors, metrics, log }: PushParts): 
     vapid: () => vapid.current(),
     operator: config.pushWebhook ? { url: config.pushWebhook, secret: config.pushWebhookSecret } : null,
     report: (user, results) => actors.user(user, { kind: 'push', op: { kind: 'settled', results } }) as Promise<PushReplies['settled']>,
-    names: new Names(actors),
+    names: new Names(actors, () => clock.now()),
     onSubmitted: (n) => metrics.notifications.inc(n),
     metrics: pushMetrics,
     log,
-    now: Date.now,
-    random: Math.random,
+    now: () => clock.now(),
+    random: () => random.next(),
+    clock,
   })
   const notifier = dispatcher
   return {

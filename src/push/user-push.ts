@@ -11,8 +11,9 @@
  * Sub-keys (docs/STORAGE.md): `s/<subId>` subscription, `n/<id>` pending notification, and the
  * actor's `~wake` flag while anything is pending, so a new owner after a crash resumes it.
  */
-import { randomBytes } from 'node:crypto'
 import type { Actors } from '../actors/env.js'
+import type { Clock, TimerHandle } from '../clock.js'
+import type { Random } from '../random.js'
 import { errors } from '../errors.js'
 import type { InboxEvent } from '../protocol/frames.js'
 import type { ActorStore } from '../storage/actor-store.js'
@@ -40,6 +41,9 @@ export interface UserPushEnv {
   notifier: Notifier
   policy: PushPolicy
   now(): number
+  /** Timers for notifications that fall due; notification ids. */
+  clock: Clock
+  random: Random
 }
 
 export class UserPush {
@@ -52,7 +56,7 @@ export class UserPush {
    */
   private readonly handed = new Map<string, number>()
   private wakeSet = false
-  private timer: NodeJS.Timeout | null = null
+  private timer: TimerHandle | null = null
   private timerAt = Infinity
   private stopped = false
 
@@ -79,7 +83,7 @@ export class UserPush {
   /** The activation ends (handoff, shutdown): whoever owns the user next sends what is pending. */
   stop(): void {
     this.stopped = true
-    if (this.timer) clearTimeout(this.timer)
+    this.env.clock.clearTimeout(this.timer)
     this.timer = null
     this.env.notifier.cancel([...this.handed.keys()])
     this.handed.clear()
@@ -127,7 +131,7 @@ export class UserPush {
           working.set(id, { ...p, body: { ...p.body, ...fields, count: p.body.count + 1 } })
           continue
         }
-        const id = randomBytes(16).toString('base64url')
+        const id = this.env.random.bytes(16).toString('base64url')
         working.set(id, { sub, createdAt: now, sendAt: now + this.env.policy.coalesceMs, body: { id, user: this.username, ...fields, count: 1 } })
       }
     }
@@ -162,11 +166,11 @@ export class UserPush {
       : s.kind === 'webhook' && s.url === sub.url && s.deviceId === deviceId)
     // Subscribing again (a browser does on every start) replaces the old record under its id.
     if (!same && this.subs.size >= this.env.policy.maxSubscriptions) throw errors.limitReached(`at most ${this.env.policy.maxSubscriptions} push subscriptions per user; delete one first`)
-    const id = same?.id ?? randomBytes(12).toString('base64url')
+    const id = same?.id ?? this.env.random.bytes(12).toString('base64url')
     const createdAt = this.env.now()
     const record: Subscription = sub.kind === 'webpush'
       ? { id, kind: 'webpush', deviceId, createdAt, endpoint: sub.endpoint, keys: { p256dh: sub.keys.p256dh, auth: sub.keys.auth } }
-      : { id, kind: 'webhook', deviceId, createdAt, url: sub.url, secret: randomBytes(32).toString('base64url') }
+      : { id, kind: 'webhook', deviceId, createdAt, url: sub.url, secret: this.env.random.bytes(32).toString('base64url') }
     await this.store.commit([{ type: 'put', key: K.sub(id), value: record }])
     this.subs.set(id, record)
     return record.kind === 'webhook' ? { id, kind: 'webhook', secret: record.secret } : { id, kind: 'webpush' }
@@ -263,14 +267,14 @@ export class UserPush {
       if (due < at) at = due
     }
     if (at === Infinity || at >= this.timerAt) return
-    if (this.timer) clearTimeout(this.timer)
+    this.env.clock.clearTimeout(this.timer)
     this.timerAt = at
-    this.timer = setTimeout(() => {
+    this.timer = this.env.clock.setTimeout(() => {
       this.timer = null
       this.timerAt = Infinity
       // Through the mailbox: the hand-over must not interleave with a commit in progress.
       void this.env.actors.user(this.username, { kind: 'push', op: { kind: 'due' } }).catch(() => {
-        if (!this.stopped) setTimeout(() => this.schedule(), 1000).unref()
+        if (!this.stopped) this.env.clock.setTimeout(() => this.schedule(), 1000).unref()
       })
     }, Math.max(0, at - this.env.now()))
     this.timer.unref()

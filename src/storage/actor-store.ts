@@ -18,6 +18,15 @@ export interface ActorStore {
    * (UNAVAILABLE) when it cannot, and then nothing is acknowledged to anyone.
    */
   commit(ops: KvOp[]): Promise<void>
+  /**
+   * Resolves once what this store reads is known to be the key's current state, so that a refusal
+   * decided on it (no such message, not a member) is right. Standalone: at once. In a cluster an
+   * owner may have been deposed without knowing it yet (paused, cut off) and lack what a newer
+   * owner stored: it asks a majority of the replicas whether they still hold its epoch (or, for a
+   * key it never wrote, whether they still never saw it), writing nothing, and rejects with
+   * UNAVAILABLE when a newer owner took over or too few answered.
+   */
+  confirm(): Promise<void>
 }
 
 /** Opens actor stores; opening may do work first (a cluster owner's takeover). */
@@ -69,6 +78,9 @@ export class PrefixedStore implements ActorStore {
   commit(ops: KvOp[]): Promise<void> {
     return this.kv.batch(this.qualify(ops))
   }
+
+  /** One node's copy is the state. */
+  async confirm(): Promise<void> {}
 
   /** The ops with full keys, plus the node-level index ops they imply. */
   qualify(ops: KvOp[]): KvOp[] {

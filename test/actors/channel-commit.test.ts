@@ -5,6 +5,8 @@
  * was acknowledged with a seq that was never stored (the partition bug), and the next message
  * took the same seq.
  */
+import { systemClock } from '../../src/clock.js'
+import { systemRandom } from '../../src/random.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,8 +24,16 @@ import { LevelKv } from '../../src/storage/leveldb.js'
 /** An actor store whose commits fail while `failing` is set, as an owner without a majority's do. */
 class FlakyStore extends PrefixedStore {
   failing = false
+  /** Set: this store's owner was deposed without knowing it, and `confirm` says so. */
+  deposed = false
+  confirms = 0
   /** The next commit waits for this before it runs (to hold a mailbox busy). */
   hold: Promise<void> | null = null
+
+  override async confirm(): Promise<void> {
+    this.confirms++
+    if (this.deposed) throw errors.unavailable('a replica promised a newer epoch')
+  }
 
   override async commit(ops: KvOp[]): Promise<void> {
     const hold = this.hold
@@ -56,6 +66,8 @@ async function setup(tt: { teardown(fn: () => unknown): void }, opts: { router?:
     config: { nodeId: 'n1', maxGroupSize: 100, maxDevices: 20 },
     log: pino({ level: 'silent' }),
     now: () => Date.now(),
+    clock: systemClock,
+    random: systemRandom,
   }
   const actor = new ChannelActor('g:test', store, env)
   await actor.activate()
@@ -139,4 +151,33 @@ t.test('a channel deactivated with fan-out unfinished asks to be woken again; it
   woken.length = 0
   await again.deactivate()
   t.same(woken, [], 'a channel with nothing pending does not ask to be woken')
+})
+
+t.test('a refusal decided on the channel\'s own state goes out only once that state is confirmed current', async (t) => {
+  const { actor, store } = await setup(t)
+  await actor.receive(send('m1'))
+  // The owner still owns the channel: refusals stand.
+  await t.rejects(actor.receive({ kind: 'edit', by: 'ann', seq: 7, text: 'x' }), { code: 'NOT_FOUND' }, 'no message 7')
+  const [outsider] = await actor.receiveMany([{ kind: 'send', from: 'eve', clientMsgId: 'e1', text: 'hi' }])
+  t.equal(outsider!.ok ? 'ok' : outsider!.error.code, 'FORBIDDEN', 'not a member')
+  t.equal(store.confirms, 2, 'each refusal was confirmed first')
+  // Deposed without knowing it (a newer owner may have stored message 7, or added eve): the
+  // client hears UNAVAILABLE and retries where the channel lives now, not a wrong refusal.
+  store.deposed = true
+  await t.rejects(actor.receive({ kind: 'react', by: 'bob', seq: 7, emoji: 'x', on: true }), { code: 'UNAVAILABLE' }, 'the change is not refused')
+  const [again] = await actor.receiveMany([{ kind: 'send', from: 'eve', clientMsgId: 'e2', text: 'hi' }])
+  t.equal(again!.ok ? 'ok' : again!.error.code, 'UNAVAILABLE', 'the send is not refused')
+  // Input errors need no confirmation.
+  const before = store.confirms
+  await t.rejects(actor.receive({ kind: 'edit', by: 'ann', seq: 1, text: '' }), { code: 'BAD_FRAME' })
+  t.equal(store.confirms, before, 'a malformed change is refused at once')
+})
+
+t.test('a wake reaching an activation deposed without knowing it is refused, so the waker retries on a fresh one', async (t) => {
+  const { actor, store } = await setup(t)
+  t.equal(await actor.receive({ kind: 'wake' }), null, 'the current owner takes the wake')
+  store.deposed = true
+  // A newer owner elsewhere left fan-out this activation never saw: swallowing the wake would
+  // leave it undelivered until the channel's next message.
+  await t.rejects(actor.receive({ kind: 'wake' }), { code: 'UNAVAILABLE' }, 'the deposed one does not swallow it')
 })

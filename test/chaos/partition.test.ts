@@ -3,7 +3,7 @@
 // `npm run chaos -- --nemesis partition --minutes N --seed S` runs longer.
 import t from 'tap'
 import { Network } from '../helpers/netns.js'
-import { writeWaits } from './checker.js'
+import { writeWaits } from '../../src/sim/checker.js'
 import { runChaos } from './run.js'
 
 const seconds = Number(process.env.CHAOS_SECONDS ?? 75)

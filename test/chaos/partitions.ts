@@ -7,8 +7,8 @@
  */
 import type { TestCluster } from '../helpers/cluster.js'
 import type { Network } from '../helpers/netns.js'
-import type { Fault } from './history.js'
-import { PARTITION_FAULTS } from './history.js'
+import type { Fault } from '../../src/sim/history.js'
+import { PARTITION_FAULTS } from '../../src/sim/history.js'
 import type { Rng } from './rng.js'
 import { sleep } from './writer.js'
 

@@ -6,7 +6,7 @@
 import WebSocket from 'ws'
 import { Replies } from '../helpers/replies.js'
 import type { Rng } from './rng.js'
-import type { SendRecord } from './history.js'
+import type { SendRecord } from '../../src/sim/history.js'
 
 const REPLY_TIMEOUT_MS = 4000
 

@@ -166,3 +166,42 @@ t.test('read marks go to the server', async (t) => {
   await client.read('dm:bob:alice', 3)
   t.same(server.framesOf('read').map(({ channel, seq }) => [channel, seq]), [[DM, 3]])
 })
+
+t.test('an acked message whose own event never comes is fetched by a sync after echoWaitMs', async (t) => {
+  const { server, client, seqs } = await setup(t, {}, { inboxSeq: 0, echoWaitMs: 200 })
+  const synced = new Promise((resolve) => client.once('synced', resolve))
+  await client.connect()
+  await synced
+  // The node stores the message and acks it, but the push of its event to this device is lost.
+  server.onFrame = (conn, frame) => {
+    if (frame.op !== 'send') return false
+    conn.send({ ...server.store(conn.user, frame, false), ref: frame.ref })
+    return true
+  }
+  const ack = await client.send(DM, 'hello')
+  t.equal(ack.seq, 1)
+  await waitFor(() => seqs().length === 1, { timeout: 3000, what: 'the own message via sync' })
+  t.equal(server.framesOf('sync').length, 2, 'one catch-up sync, then one for the missing echo')
+  t.same(client.cachedMessages(DM).map((m) => m.text), ['hello'])
+})
+
+t.test('an echo that arrives (even before its ack) causes no extra sync', async (t) => {
+  const { server, client, seqs } = await setup(t, {}, { inboxSeq: 0, echoWaitMs: 100 })
+  const synced = new Promise((resolve) => client.once('synced', resolve))
+  await client.connect()
+  await synced
+  // The event's push overtakes the ack for the second message.
+  let n = 0
+  server.onFrame = (conn, frame) => {
+    if (frame.op !== 'send') return false
+    const ack = server.store(conn.user, frame, n++ !== 1)
+    if (n === 2) for (const e of server.inbox(conn.user).slice(-1)) conn.send(e)
+    conn.send({ ...ack, ref: frame.ref })
+    return true
+  }
+  await client.send(DM, 'one')
+  await client.send(DM, 'two')
+  await waitFor(() => seqs().length === 2, { what: 'both echoes' })
+  await new Promise((r) => setTimeout(r, 400))
+  t.equal(server.framesOf('sync').length, 1, 'only the catch-up sync')
+})

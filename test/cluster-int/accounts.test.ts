@@ -4,14 +4,14 @@
  * on every node exactly one wins, and only the winner's password logs in anywhere.
  */
 import t, { type Test } from 'tap'
-import { TestCluster } from '../helpers/cluster.js'
+import { InProcessCluster } from '../helpers/in-process.js'
 import { Device } from '../helpers/device.js'
 import { api } from '../helpers/node-process.js'
 import { apiRetrying, clusterView, ownerOf } from '../helpers/traffic.js'
 
 t.setTimeout(60_000)
 
-const cluster = await TestCluster.start(t, { nodes: 3, replicas: 3, args: ['--log-level', 'warn'] })
+const cluster = await InProcessCluster.start(t, { nodes: 3, replicas: 3, args: ['--log-level', 'warn'] })
 const [A, B, C] = ['n1', 'n2', 'n3'].map((id) => cluster.node(id)) as [ReturnType<typeof cluster.node>, ReturnType<typeof cluster.node>, ReturnType<typeof cluster.node>]
 
 t.test('sign up on A, log in on B, a second signup of the name on C is 409', async (t) => {

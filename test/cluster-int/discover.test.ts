@@ -4,33 +4,33 @@
  * by open sockets, and the answer follows the load as sockets open, and liveness as nodes die.
  */
 import t from 'tap'
-import { SECRET } from '../helpers/cluster.js'
+import { MemoryBus } from '../../src/cluster/membership-memory.js'
+import { MemoryNetwork } from '../../src/cluster/transport-memory.js'
 import { Device } from '../helpers/device.js'
-import { startNats } from '../helpers/nats.js'
-import { NodeProcess, api } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { api } from '../helpers/node-process.js'
 import { clusterView, signIn } from '../helpers/traffic.js'
 import { waitFor } from '../helpers/wait.js'
 
 t.setTimeout(90_000)
 
-const nats = await startNats()
-t.teardown(() => nats.stop())
+const medium = { bus: new MemoryBus(), network: new MemoryNetwork() }
 const REGIONS: Record<string, string> = { n1: 'eu', n2: 'eu', n3: 'us' }
-const nodes: NodeProcess[] = []
+const nodes: InProcessNode[] = []
 for (const [id, region] of Object.entries(REGIONS)) {
-  nodes.push(await NodeProcess.start(t, {
-    id, nats: nats.url, secret: SECRET,
+  nodes.push(await InProcessNode.start(t, {
+    id, cluster: medium,
     args: ['--replicas', '3', '--heartbeat-ms', '200', '--dead-after-ms', '1000', '--region', region, '--log-level', 'warn'],
   }))
 }
-const [n1, n2, n3] = nodes as [NodeProcess, NodeProcess, NodeProcess]
+const [n1, n2, n3] = nodes as [InProcessNode, InProcessNode, InProcessNode]
 await waitFor(async () => {
   const views = await Promise.all(nodes.map((n) => clusterView(n.url)))
   return views.every((v) => v.members.length === 3 && v.members.every((m) => m.live) && v.ringVersion === views[0]!.ringVersion)
 }, { timeout: 20_000, what: 'three live members everywhere' })
 const token = await signIn(n1.url, 'discoverer')
 
-async function discover(from: NodeProcess, region?: string): Promise<{ url: string; nodeId: string }> {
+async function discover(from: InProcessNode, region?: string): Promise<{ url: string; nodeId: string }> {
   const r = await api(from.url, 'GET', `/v1/discover${region ? `?region=${region}` : ''}`)
   if (r.status !== 200) throw new Error(`discover from ${from.id}: ${r.status} ${r.text}`)
   return r.body
@@ -67,6 +67,10 @@ t.test('the asked region is preferred, and within it the least loaded node', asy
   await everyoneSays('us', 'n3')
   // Load n2 more than n1: the eu answer moves back.
   const onN2 = await Promise.all(Array.from({ length: 8 }, (_, i) => Device.open(t, n2.wsUrl, token, `load-n2-${i}`, 300)))
+  // Loads travel with heartbeats: until n2's full load is heard, n1 and n2 may look equal.
+  await waitFor(async () => (await Promise.all(nodes.map((n) => clusterView(n.url)))).every((v) => v.members.find((m) => m.id === 'n2')!.connections >= 8), {
+    timeout: 10_000, what: 'n2\'s load heard everywhere',
+  })
   await everyoneSays('eu', 'n1')
   t.pass('eu with n2 loaded more: n1 from every node')
   // Without a region, the idle us node wins; an unknown region is no region.

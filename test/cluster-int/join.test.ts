@@ -4,13 +4,13 @@
  * nothing may be lost or duplicated on the way.
  */
 import t from 'tap'
-import { TestCluster } from '../helpers/cluster.js'
+import { InProcessCluster } from '../helpers/in-process.js'
 import { Traffic, clusterView, judge, ownerOf, usersOn, workload } from '../helpers/traffic.js'
 import { waitFor } from '../helpers/wait.js'
 
 t.setTimeout(90_000)
 
-const cluster = await TestCluster.start(t, { nodes: 3, replicas: 3, args: ['--log-level', 'warn', '--rate-limit', '1000'] })
+const cluster = await InProcessCluster.start(t, { nodes: 3, replicas: 3, args: ['--log-level', 'warn', '--rate-limit', '1000'] })
 const view = await clusterView(cluster.node('n1').url)
 // Two users whose actors the ring will move to n4 once it joins (placement only reads member ids).
 const future = { ...view, members: [...view.members, { ...view.members[0]!, id: 'n4' }] }

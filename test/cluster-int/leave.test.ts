@@ -5,14 +5,14 @@
  * inboxSeq run 1..N.
  */
 import t from 'tap'
-import { TestCluster } from '../helpers/cluster.js'
+import { InProcessCluster } from '../helpers/in-process.js'
 import { Device } from '../helpers/device.js'
 import { Traffic, clusterView, judge, ownerOf, usersOn, workload } from '../helpers/traffic.js'
 
 t.setTimeout(90_000)
 
 const VICTIM = 'n3'
-const cluster = await TestCluster.start(t, { nodes: 4, replicas: 3, args: ['--log-level', 'warn', '--rate-limit', '1000'] })
+const cluster = await InProcessCluster.start(t, { nodes: 4, replicas: 3, args: ['--log-level', 'warn', '--rate-limit', '1000'] })
 const view = await clusterView(cluster.node('n1').url)
 // Two users on every node, so the victim owns user actors (and, by the same hash, some channels).
 const users = usersOn(view, ['n1', 'n2', 'n3', 'n4', 'n1', 'n2', 'n3', 'n4'], 'lv')

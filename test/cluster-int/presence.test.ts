@@ -4,7 +4,7 @@
  * queries for both; a stranger is told nothing.
  */
 import t from 'tap'
-import { TestCluster } from '../helpers/cluster.js'
+import { InProcessCluster } from '../helpers/in-process.js'
 import { Device } from '../helpers/device.js'
 import { api } from '../helpers/node-process.js'
 import { apiRetrying, clusterView, ownerOf, signIn, usersOn } from '../helpers/traffic.js'
@@ -13,7 +13,7 @@ import { waitFor } from '../helpers/wait.js'
 t.setTimeout(60_000)
 
 const PRESENCE_TIMEOUT_MS = 2000
-const cluster = await TestCluster.start(t, { nodes: 3, replicas: 3, args: ['--log-level', 'warn', '--presence-timeout-ms', String(PRESENCE_TIMEOUT_MS)] })
+const cluster = await InProcessCluster.start(t, { nodes: 3, replicas: 3, args: ['--log-level', 'warn', '--presence-timeout-ms', String(PRESENCE_TIMEOUT_MS)] })
 const [n1, n2, n3] = ['n1', 'n2', 'n3'].map((id) => cluster.node(id)) as [ReturnType<typeof cluster.node>, ReturnType<typeof cluster.node>, ReturnType<typeof cluster.node>]
 const view = await clusterView(n1.url)
 // alice lives on n1, bob on n2, carol (friend of both) on n3, dave (nobody's friend) anywhere.

@@ -1,5 +1,7 @@
 // The cluster router and pusher over the in-process transport: one request per destination node
 // for a fan-out, misplaced keys retried against a refreshed view, bounded retries, batched pushes.
+import { systemClock } from '../../src/clock.js'
+import { systemRandom } from '../../src/random.js'
 import t from 'tap'
 import { pino } from 'pino'
 import { ClusterRouter, PLACEMENT_CODES } from '../../src/cluster/router.js'
@@ -49,7 +51,7 @@ async function setup(t: Tap.Test, owners: (key: string) => string) {
   const runtime = { call: async (key: string) => { local.push(key); return { key, on: 'n1' } } } as unknown as ActorRuntime
   const transport = new MemoryTransport(network)
   t.teardown(() => transport.close())
-  return { router: new ClusterRouter(view, runtime, transport, log), peers, local, view, transport, network }
+  return { router: new ClusterRouter(view, runtime, transport, log, systemClock, systemRandom), peers, local, view, transport, network }
 }
 
 const spread = (key: string) => ['n1', 'n2', 'n3'][Number(key.slice(5)) % 3]!
@@ -98,7 +100,7 @@ t.test('pushes to another node are batched: one request per node per tick', asyn
   const { view, transport, peers } = await setup(t, spread)
   const registry = new SessionRegistry(60_000)
   t.teardown(() => registry.closeAll(1000, 'done'))
-  const pusher = new ClusterPusher(view, registry, transport, log)
+  const pusher = new ClusterPusher(view, registry, transport, log, systemClock, systemRandom)
   for (let i = 0; i < 50; i++) pusher.push([{ node: 'n2', sessionId: `s${i}`, deviceId: 'd' }, { node: 'n3', sessionId: `t${i}`, deviceId: 'd' }], `{"op":"message","n":${i}}`)
   await new Promise((r) => setTimeout(r, 50))
   t.equal(peers.get('n2')!.pushes, 1, 'one push request to n2 for 50 frames')

@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
+import { systemClock } from '../../src/clock.js'
+import { systemRandom } from '../../src/random.js'
 import { LevelKv } from '../../src/storage/leveldb.js'
 import { ReplicaStore } from '../../src/cluster/replication/replica.js'
 import { answerReplication } from '../../src/cluster/replication/handler.js'
@@ -49,7 +51,7 @@ export async function world(t: Teardown): Promise<World> {
     kvs.set(id, kv)
     const incarnation = `inc-${id}-${lives++}`
     incarnations.set(id, incarnation)
-    replicas.set(id, new ReplicaStore(kv, id, incarnation, () => installed.set(id, (installed.get(id) ?? 0) + 1)))
+    replicas.set(id, new ReplicaStore(kv, id, incarnation, { onSnapshotInstalled: () => installed.set(id, (installed.get(id) ?? 0) + 1) }))
   }
   for (const id of NODES) await open(id)
   const cut = new Set<string>()
@@ -78,7 +80,7 @@ export async function world(t: Teardown): Promise<World> {
     replicas, kvs, cut, down, installed,
     ctx: (self) => ({
       self, replica: replicas.get(self)!, view: { ...view, self } as never, log,
-      peer: (node) => client(node), rpcTimeoutMs: 300, commitTimeoutMs: 500,
+      peer: (node) => client(node), rpcTimeoutMs: 300, commitTimeoutMs: 500, clock: systemClock, random: systemRandom,
     }),
     wipe: async (node) => {
       await kvs.get(node)!.close()

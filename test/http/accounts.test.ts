@@ -1,20 +1,21 @@
 /**
- * Accounts on the real binary: POST /v1/users, POST /v1/sessions, GET and PATCH /v1/me with every
+ * Accounts on a node in the test process (its real gateway on a socket): POST /v1/users, POST /v1/sessions, GET and PATCH /v1/me with every
  * error the contract lists for them, and the password kept out of the log and the LevelDB files.
  * One node serves the whole file; the last test stops it to read its files.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { InProcessNode } from '../helpers/in-process.js'
 import { Tokens } from '../../src/gateway/tokens.js'
-import { NodeProcess, api } from '../helpers/node-process.js'
+import { api } from '../helpers/node-process.js'
 
 const SECRET = 'accounts-test-secret-0123456789'
 /** Distinctive, so that finding them anywhere is a leak and not a coincidence. */
 const PASSWORD = 'Zebra-Quartz-4711-pw'
 const WRONG_PASSWORD = 'Walrus-Ochre-0815-pw'
 
-const node = await NodeProcess.start(t, { secret: SECRET, args: ['--log-level', 'debug'] })
+const node = await InProcessNode.start(t, { secret: SECRET, args: ['--log-level', 'debug'] })
 const base = node.url
 
 function error(t: Test, res: { status: number; body: any }, status: number, code: string, what: string): void {

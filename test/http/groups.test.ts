@@ -1,15 +1,16 @@
 /**
- * Groups on the real binary started with --max-group-size 3: creation with the creator and
+ * Groups on a node in the test process (its real gateway on a socket) started with --max-group-size 3: creation with the creator and
  * duplicates folded in, the size limit, who may add and remove whom (the contract's "Group
  * rules"), the member events each member gets (read back with a WebSocket `sync`), and
  * GET /v1/channels.
  */
 import t, { type Test } from 'tap'
+import { InProcessNode } from '../helpers/in-process.js'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
-const node = await NodeProcess.start(t, { args: ['--max-group-size', '3'] })
+const node = await InProcessNode.start(t, { args: ['--max-group-size', '3'] })
 const base = node.url
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'] as const
 type User = (typeof USERS)[number]

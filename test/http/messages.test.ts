@@ -1,14 +1,15 @@
 /**
- * GET /v1/channels/:id/messages on the real binary: every history window of the contract, limits,
+ * GET /v1/channels/:id/messages on a node in the test process (its real gateway on a socket): every history window of the contract, limits,
  * 1:1 ids in either order, and its errors (400 for malformed ids and query values, 403 for
  * non-members, 404 for channels that do not exist); lastSeq and readSeq in GET /v1/channels.
  */
 import t, { type Test } from 'tap'
+import { InProcessNode } from '../helpers/in-process.js'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
-const node = await NodeProcess.start(t)
+const node = await InProcessNode.start(t)
 const base = node.url
 const tokens: Record<string, string> = {}
 for (const u of ['alice', 'bob', 'carol']) tokens[u] = await login(base, u, `${u}-web`)

@@ -1,13 +1,14 @@
 /**
- * Operations and input handling on the real binary: /healthz, /metrics (Prometheus text with
+ * Operations and input handling on a node in the test process (its real gateway on a socket): /healthz, /metrics (Prometheus text with
  * requests by route and status, active actors, process metrics), the shape of /v1/cluster and
  * /v1/discover, JSON 404s for unknown routes, 413 for bodies over 1 MiB, and wrong types on every
  * route answered 400, never 500.
  */
 import t, { type Test } from 'tap'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { api, login } from '../helpers/node-process.js'
 
-const node = await NodeProcess.start(t, { id: 'ops-node' })
+const node = await InProcessNode.start(t, { id: 'ops-node' })
 const base = node.url
 const alice = await login(base, 'alice', 'alice-web')
 await login(base, 'bob', 'bob-web')

@@ -1,14 +1,15 @@
 /**
- * Friends and presence over HTTP on the real binary: a request, then friends once both asked,
+ * Friends and presence over HTTP on a node in the test process (its real gateway on a socket): a request, then friends once both asked,
  * the three states as each side sees them, every error the contract lists, and presence that
  * only friends and channel peers can see.
  */
 import t, { type Test } from 'tap'
+import { InProcessNode } from '../helpers/in-process.js'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
-const node = await NodeProcess.start(t)
+const node = await InProcessNode.start(t)
 const base = node.url
 const tokens: Record<string, string> = {}
 for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) tokens[u] = await login(base, u, `${u}-web`)

@@ -15,10 +15,12 @@ import { actorFactory } from '../../src/actors/factory.js'
 import { LocalRouter } from '../../src/actors/local-router.js'
 import type { ChannelEvent, UserRequest } from '../../src/actors/messages.js'
 import { ActorRuntime } from '../../src/actors/runtime.js'
+import { systemClock } from '../../src/clock.js'
 import type { Notifier, PushJob, PushOp } from '../../src/push/types.js'
 import { LocalActorStorage } from '../../src/storage/actor-store.js'
 import { wakeIndexKey } from '../../src/storage/keys.js'
 import { LevelKv } from '../../src/storage/leveldb.js'
+import { systemRandom } from '../../src/random.js'
 import { waitFor } from '../helpers/wait.js'
 
 class RecordingNotifier implements Notifier {
@@ -38,7 +40,7 @@ async function setup(tt: { teardown(fn: () => unknown): void }, coalesceMs: numb
   const env: ActorEnv = {
     actors: new Actors(router), pusher: { push: () => {} }, notifier,
     config: { nodeId: 'n1', maxGroupSize: 100, push: { maxSubscriptions: 10, coalesceMs } },
-    log: pino({ level: 'silent' }), now: Date.now,
+    log: pino({ level: 'silent' }), now: Date.now, clock: systemClock, random: systemRandom,
   }
   runtime = new ActorRuntime({ factory: actorFactory(new LocalActorStorage(kv), env), passivateAfterMs: 60_000 })
   tt.teardown(async () => {

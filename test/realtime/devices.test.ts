@@ -6,9 +6,10 @@
  */
 import t from 'tap'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { api, login } from '../helpers/node-process.js'
 
-const node = await NodeProcess.start(t)
+const node = await InProcessNode.start(t)
 const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((u) => login(node.url, u)))
 const AB = 'dm:alice:bob'
 

@@ -7,7 +7,8 @@ import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { api } from '../helpers/node-process.js'
 import { tokenFor as forgeToken } from '../helpers/tokens.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -17,7 +18,7 @@ const PER_SENDER = 5
 const TOTAL = SENDERS * PER_SENDER
 
 const SECRET = 'realtime-group-secret-0123456789'
-const node = await NodeProcess.start(t, { args: ['--secret', SECRET] })
+const node = await InProcessNode.start(t, { args: ['--secret', SECRET] })
 const names = Array.from({ length: MEMBERS }, (_, i) => `member_${String(i).padStart(3, '0')}`)
 
 /** A token as the node issues them. Logging in 101 users would double the slow password work. */

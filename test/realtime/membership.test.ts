@@ -5,10 +5,11 @@
  */
 import t from 'tap'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
-const node = await NodeProcess.start(t)
+const node = await InProcessNode.start(t)
 const users = ['alice', 'bob', 'carol', 'dave', 'eve'] as const
 const tok = Object.fromEntries(await Promise.all(users.map(async (u) => [u, await login(node.url, u)] as const))) as Record<(typeof users)[number], string>
 

@@ -4,11 +4,12 @@
  */
 import t from 'tap'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
 // Generous send limits: this file measures paging, not the rate limiter.
-const node = await NodeProcess.start(t, { args: ['--rate-limit', '100000', '--rate-burst', '100000'] })
+const node = await InProcessNode.start(t, { args: ['--rate-limit', '100000', '--rate-burst', '100000'] })
 const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((u) => login(node.url, u)))
 const AB = 'dm:alice:bob'
 const BC = 'dm:bob:carol'

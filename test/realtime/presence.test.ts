@@ -5,11 +5,12 @@
  */
 import t from 'tap'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
 const TIMEOUT_MS = 500
-const node = await NodeProcess.start(t, { args: ['--presence-timeout-ms', String(TIMEOUT_MS)] })
+const node = await InProcessNode.start(t, { args: ['--presence-timeout-ms', String(TIMEOUT_MS)] })
 const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'] as const
 type Name = (typeof names)[number]
 const tok = Object.fromEntries(await Promise.all(names.map(async (u) => [u, await login(node.url, u)] as const))) as Record<Name, string>

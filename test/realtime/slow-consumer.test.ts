@@ -5,11 +5,12 @@
  */
 import t from 'tap'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
 const MAX_QUEUED = 64 * 1024
-const node = await NodeProcess.start(t, { args: ['--max-queued-bytes', String(MAX_QUEUED), '--rate-limit', '1000', '--rate-burst', '1000'] })
+const node = await InProcessNode.start(t, { args: ['--max-queued-bytes', String(MAX_QUEUED), '--rate-limit', '1000', '--rate-burst', '1000'] })
 const [alice, bob, carol] = await Promise.all(['alice', 'bob', 'carol'].map((u) => login(node.url, u)))
 const created = await api(node.url, 'POST', '/v1/groups', { name: 'busy', members: ['bob', 'carol'] }, alice)
 const G: string = created.body.channel.id

@@ -1,5 +1,5 @@
 /**
- * The WebSocket contract of PROTOCOL.md section 3, frame by frame, against a real node: how a
+ * The WebSocket contract of PROTOCOL.md section 3, frame by frame, against a node in the test process: how a
  * socket is admitted, the `ready` frame, the reply to every client op and the shape of every
  * server push, each with exactly the contract's fields.
  */
@@ -7,12 +7,13 @@ import { createHmac } from 'node:crypto'
 import t from 'tap'
 import WebSocket from 'ws'
 import { Device } from '../helpers/device.js'
-import { NodeProcess, api, login } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { api, login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
 const SECRET = 'realtime-contract-secret-0123456789'
 
-const node = await NodeProcess.start(t, { args: ['--secret', SECRET] })
+const node = await InProcessNode.start(t, { args: ['--secret', SECRET] })
 const alice = await login(node.url, 'alice', 'phone')
 const bob = await login(node.url, 'bob', 'laptop')
 
@@ -63,7 +64,7 @@ t.test('admission: token from the query or a Bearer header, 401 or 4401 otherwis
 })
 
 t.test('an expired token is refused', async (t) => {
-  const short = await NodeProcess.start(t, { args: ['--token-ttl-ms', '3000'] })
+  const short = await InProcessNode.start(t, { args: ['--token-ttl-ms', '3000'] })
   const token = await login(short.url, 'carol')
   const fresh = await admission(`${short.wsUrl}?token=${token}`)
   t.equal(fresh.first?.op, 'ready', 'admitted while fresh')

@@ -130,3 +130,47 @@ t.test('a key written by another owner after it was read as empty is not overwri
   t.equal(await state(w, 'b', 'profile'), 'bob', "the other owner's write stands")
   storage.release(KEY)
 })
+
+t.test('an owner confirms it still owns the key before refusing on its state; a deposed one cannot, and writes nothing trying', async (t) => {
+  const w = await world(t)
+  let fenced = ''
+  const old = await OwnedLog.takeover(w.ctx('a'), KEY, (reason) => { fenced = reason })
+  t.teardown(() => old.close())
+  await old.commit(put('m1', 'from a'))
+  await old.confirm()
+  t.pass('the current owner confirms with a majority')
+
+  // a is "paused"; b takes over and stores what a does not know about.
+  w.cut.add('a')
+  w.down.add('a')
+  const fresh = await OwnedLog.takeover(w.ctx('b'), KEY, () => {})
+  t.teardown(() => fresh.close())
+  await fresh.commit(put('m2', 'from b'))
+  w.cut.delete('a')
+  const before = await Promise.all(NODES.map(async (n) => (await w.replicas.get(n)!.meta(KEY)).last))
+  // What a would refuse on its own state ("no message m2") it must not: it is no longer the owner.
+  await t.rejects(old.confirm(), { code: 'UNAVAILABLE' }, 'the deposed owner cannot confirm')
+  t.ok(old.isFenced && fenced.length > 0, `and steps down: ${fenced}`)
+  const after = await Promise.all(NODES.map(async (n) => (await w.replicas.get(n)!.meta(KEY)).last))
+  t.same(after, before, 'confirming wrote nothing')
+  await fresh.confirm()
+  t.pass('the new owner confirms')
+
+  // With a majority unreachable, nobody can confirm: the refusal waits for a retry.
+  w.cut.add('a')
+  w.cut.add('c')
+  await t.rejects(fresh.confirm(), { code: 'UNAVAILABLE' }, 'no majority answered')
+})
+
+t.test('a store read as empty confirms only while a majority still never saw the key', async (t) => {
+  const w = await world(t)
+  const storage = new ReplicatedActorStorage(w.ctx('a'), w.kvs.get('a')!, () => {})
+  const stale = await storage.open(KEY)
+  await stale.confirm()
+  for (const n of NODES) t.equal((await w.replicas.get(n)!.meta(KEY)).promised, null, `${n} untouched by the confirmation`)
+  const other = await OwnedLog.takeover(w.ctx('b'), KEY, () => {})
+  await other.commit(put('info', 'a group'))
+  other.close()
+  await t.rejects(stale.confirm(), { code: 'UNAVAILABLE' }, '"no such channel" from the stale read is not confirmed')
+  storage.release(KEY)
+})

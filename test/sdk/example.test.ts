@@ -1,11 +1,12 @@
 /**
- * `examples/chat.mjs` against a real standalone node: two terminal clients, driven through their
+ * `examples/chat.mjs` against a standalone node in the test process: two terminal clients, driven through their
  * stdin and read from their stdout, chat with each other both ways.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
-import { NodeProcess, ROOT } from '../helpers/node-process.js'
+import { InProcessNode } from '../helpers/in-process.js'
+import { ROOT } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
 interface Terminal {
@@ -15,12 +16,12 @@ interface Terminal {
   exited: Promise<number | null>
 }
 
-const node = await NodeProcess.start(t)
+const node = await InProcessNode.start(t)
 
 /** Runs the example as a user would, with a pipe for a keyboard; killed in teardown. */
 function terminal(user: string, to: string): Terminal {
   const args = [join(ROOT, 'examples', 'chat.mjs'), '--url', node.url, '--user', user, '--password', 'secret-123', '--to', to]
-  // The test runner's loader hooks in NODE_OPTIONS must not reach the example (see NodeProcess).
+  // The test runner's loader hooks in NODE_OPTIONS must not reach the example (see InProcessNode).
   const proc = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
   t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
   const lines: string[] = []

@@ -1,19 +1,19 @@
 /**
- * The SDK against a real 3-node cluster (replicas 3): when the node a client is connected to is
- * SIGKILLed, the client finds a live node through discovery, resends its unacknowledged sends
+ * The SDK against a 3-node cluster in the test process (replicas 3): when the node a client is connected to is
+ * killed, the client finds a live node through discovery, resends its unacknowledged sends
  * under the same ids, and syncs; nothing is lost and the application sees nothing twice.
  */
 import t, { type Test } from 'tap'
+import { InProcessCluster, type InProcessNode } from '../helpers/in-process.js'
 import WebSocket from 'ws'
 import {
   ChatClient, HttpApi, dmChannelId, type AckFrame, type InboxEvent, type MessageEvent, type StateChange,
 } from '../../src/client/index.js'
-import { TestCluster } from '../helpers/cluster.js'
-import { login, type NodeProcess } from '../helpers/node-process.js'
+import { login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 import { AppRecorder } from '../helpers/app-recorder.js'
 
-const cluster = await TestCluster.start(t, { nodes: 3, replicas: 3 })
+const cluster = await InProcessCluster.start(t, { nodes: 3, replicas: 3 })
 /** Every node's HTTP address: the clients' discovery list, fixed for the whole file. */
 const BASES = cluster.nodes.map((n) => n.url)
 
@@ -50,7 +50,7 @@ class App extends AppRecorder {
   }
 }
 
-function nodeOf(app: App): NodeProcess {
+function nodeOf(app: App): InProcessNode {
   return cluster.node(app.nodeId)
 }
 
@@ -66,7 +66,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
  * bursts). Resolves once every send is acknowledged; returns the acks and how many
  * sends were unacknowledged when the node died.
  */
-async function sendThroughKill(sender: App, channel: string, texts: string[], victim: NodeProcess) {
+async function sendThroughKill(sender: App, channel: string, texts: string[], victim: InProcessNode) {
   let killed: Promise<void> | undefined
   let pendingAtDeath = -1
   let acked = 0

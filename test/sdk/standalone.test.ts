@@ -1,19 +1,20 @@
 /**
- * The SDK against a real standalone node: 1:1 chat both ways, an exactly-once inbox, sends that
+ * The SDK against a standalone node in the test process: 1:1 chat both ways, an exactly-once inbox, sends that
  * survive a graceful restart and a crash of the node, history paging, the local cache, the
  * small request ops, and authentication failures.
  */
 import t, { type Test } from 'tap'
+import { InProcessNode } from '../helpers/in-process.js'
 import WebSocket from 'ws'
 import {
   ChatClient, ChatError, HttpApi, dmChannelId, type AckFrame, type ChatClientOptions, type InboxEvent,
   type MessageEvent, type ReadPushFrame, type StateChange,
 } from '../../src/client/index.js'
-import { NodeProcess, login } from '../helpers/node-process.js'
+import { login } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 import { AppRecorder } from '../helpers/app-recorder.js'
 
-const node = await NodeProcess.start(t)
+const node = await InProcessNode.start(t)
 /** Captured once: `node.url` is unavailable while the node restarts, and the port stays the same. */
 const BASE = node.url
 const WS_URL = node.wsUrl
@@ -224,7 +225,7 @@ t.test('read, presence and ping round trips', async (t) => {
 
 t.test('a token the node did not sign stops the client with auth_failed', async (t) => {
   // Another standalone node generates its own secret: its tokens are valid elsewhere, not here.
-  const other = await NodeProcess.start(t)
+  const other = await InProcessNode.start(t)
   const foreign = await login(other.url, 'auth_a')
   const genuine = await login(BASE, 'auth_a')
   const [head, payload, signature] = genuine.split('.') as [string, string, string]

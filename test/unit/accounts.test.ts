@@ -3,6 +3,8 @@
  * names, login with right and wrong passwords, tokens that carry user and device, profile
  * updates, and a stored hash that is not the password, also after a restart of the stack.
  */
+import { systemClock } from '../../src/clock.js'
+import { systemRandom } from '../../src/random.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,6 +36,8 @@ async function stack(t: Teardown, dir: string) {
     config: { nodeId: 'unit', maxGroupSize: 100, maxDevices: 20 },
     log: pino({ level: 'silent' }),
     now: Date.now,
+    clock: systemClock,
+    random: systemRandom,
   }
   const runtime = new ActorRuntime({ factory: actorFactory(new LocalActorStorage(kv), env), passivateAfterMs: 60_000 })
   env.actors = new Actors(new LocalRouter(runtime))

@@ -89,6 +89,8 @@ const SAMPLES: Record<string, [string, unknown]> = {
   '--secret-file': [SECRET_FILE, 'a-secret-from-a-file-0123'],
   '--admin-token': ['an-admin-token-0123456789', 'an-admin-token-0123456789'],
   '--max-devices': ['5', 5],
+  '--max-lag-ms': ['0', 0],
+  '--max-inflight-writes': ['5000', 5000],
   '--auth-rate-limit': ['120', 120],
   '--auth-rate-burst': ['7', 7],
   '--auth-allow': ['10.0.0.0/8, 192.0.2.7, fd00::/8', ['10.0.0.0/8', '192.0.2.7', 'fd00::/8']],

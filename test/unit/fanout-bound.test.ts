@@ -3,6 +3,7 @@
  * events wait in memory; the rest stay in the (here: fake) channel log and are read back, in
  * order, once the queue drains, so the member still gets every event exactly in `ev` order.
  */
+import { systemClock } from '../../src/clock.js'
 import { pino } from 'pino'
 import t from 'tap'
 import type { Actors } from '../../src/actors/env.js'
@@ -28,7 +29,7 @@ t.test('a member unreachable for long costs bounded memory and still gets every 
     const events = log.filter((e) => e.ev > after).slice(0, max).map((event) => ({ event, recipients: ['far'] }))
     return { events, through: events.at(-1)?.event.ev ?? after }
   }
-  const fanout = new Fanout('dm:a:far', actors, pino({ level: 'silent' }), 0, refill, 0, () => spills++)
+  const fanout = new Fanout('dm:a:far', actors, pino({ level: 'silent' }), systemClock, 0, refill, 0, () => spills++)
   t.teardown(() => fanout.stop())
   let most = 0
   for (let ev = 1; ev <= TOTAL; ev++) {
@@ -66,7 +67,7 @@ t.test('events committed while the log is being read back are not skipped', asyn
     return { events: snapshot.map((e) => ({ event: e, recipients: ['b'] })), through: snapshot.at(-1)?.ev ?? after }
   }
   // A new activation: events 1..5 are committed but not delivered.
-  const fanout = new Fanout('dm:a:b', actors, pino({ level: 'silent' }), 0, refill, 5)
+  const fanout = new Fanout('dm:a:b', actors, pino({ level: 'silent' }), systemClock, 0, refill, 5)
   t.teardown(() => fanout.stop())
   for (let ev = 6; ev <= 8; ev++) {
     log.push(event(ev))

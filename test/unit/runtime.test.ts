@@ -1,13 +1,15 @@
 /**
  * The actor runtime with a tiny counter actor over a real LevelKv: mailbox order under many
  * concurrent callers, keys running beside each other, read-only messages beside the mailbox,
- * passivation and reactivation with state intact, and a draining stop().
+ * passivation (on virtual time: minutes pass at once) and reactivation with state intact, and a
+ * draining stop().
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { type Actor, ActorRuntime, type RuntimeOptions } from '../../src/actors/runtime.js'
+import { VirtualTime } from '../../src/clock-virtual.js'
 import { ChatError, errors } from '../../src/errors.js'
 import { LocalActorStorage, type ActorStore } from '../../src/storage/actor-store.js'
 import { LevelKv } from '../../src/storage/leveldb.js'
@@ -190,29 +192,38 @@ t.test('a failed activation fails its callers and the next call activates afresh
   t.equal(attempts, 2)
 })
 
-t.test('an idle actor is passivated and reactivated with its state intact', async (t) => {
-  const { runtime, probe } = await setup(t, { passivateAfterMs: 40 })
+t.test('an idle actor is passivated after a minute (virtual) and reactivated with its state intact', async (t) => {
+  const time = new VirtualTime()
+  const { runtime, probe } = await setup(t, { passivateAfterMs: 60_000, clock: time.clock() })
   for (let i = 1; i <= 5; i++) await call(runtime, 'user:p', { kind: 'add', n: i })
-  await waitFor(() => !runtime.isActive('user:p') && runtime.size === 0, { timeout: 5000, what: 'passivation' })
+  await time.advance(50_000)
+  t.ok(runtime.isActive('user:p'), 'still active after 50 s idle')
+  await time.advance(40_000)
+  t.notOk(runtime.isActive('user:p'), 'passivated once idle past a minute')
+  t.equal(runtime.size, 0)
   t.equal(probe.deactivations.get('user:p'), 1, 'deactivate ran once')
   t.equal(await call(runtime, 'user:p', { kind: 'get' }), 15, 'the state came back from storage')
   t.equal(probe.activations.get('user:p'), 2, 'a second activation loaded it')
   t.equal(await call(runtime, 'user:p', { kind: 'add', n: 100 }), 115, 'and keeps counting from there')
 })
 
-t.test('canPassivate false keeps an idle actor in memory', async (t) => {
-  const { runtime, probe } = await setup(t, { passivateAfterMs: 20 })
+t.test('canPassivate false keeps an idle actor in memory (virtual time)', async (t) => {
+  const time = new VirtualTime()
+  const { runtime, probe } = await setup(t, { passivateAfterMs: 60_000, clock: time.clock() })
   probe.pinned.add('user:pinned')
   await call(runtime, 'user:pinned', { kind: 'add', n: 7 })
   await call(runtime, 'user:free', { kind: 'add', n: 1 })
-  await waitFor(() => !runtime.isActive('user:free'), { timeout: 5000, what: 'the unpinned actor to passivate' })
+  await time.advance(91_000)
+  t.notOk(runtime.isActive('user:free'), 'the unpinned actor passivated')
   const seen = probe.canPassivateCalls
-  await waitFor(() => probe.canPassivateCalls >= seen + 3, { timeout: 5000, what: 'three more sweeps' })
-  t.ok(runtime.isActive('user:pinned'), 'the pinned actor survived several sweeps')
+  await time.advance(10 * 60_000)
+  t.ok(probe.canPassivateCalls >= seen + 10, `asked at every sweep for ten minutes (${probe.canPassivateCalls - seen} times)`)
+  t.ok(runtime.isActive('user:pinned'), 'the pinned actor survived them all')
   t.equal(probe.deactivations.get('user:pinned'), undefined)
   t.equal(probe.activations.get('user:pinned'), 1)
   probe.pinned.delete('user:pinned')
-  await waitFor(() => !runtime.isActive('user:pinned'), { timeout: 5000, what: 'passivation once allowed' })
+  await time.advance(31_000)
+  t.notOk(runtime.isActive('user:pinned'), 'passivated at the first sweep once allowed')
 })
 
 t.test('deactivate(key) waits for the mailbox, then the key reactivates on demand', async (t) => {

@@ -3,6 +3,8 @@
  * take the unsent bytes past --max-queued-bytes closes the socket with 1013 instead of being
  * queued (the device reconnects and syncs); a frame into an empty queue always goes.
  */
+import { systemClock } from '../../src/clock.js'
+import { systemRandom } from '../../src/random.js'
 import { EventEmitter } from 'node:events'
 import { pino } from 'pino'
 import t from 'tap'
@@ -32,7 +34,7 @@ async function session(t: { teardown(fn: () => unknown): void }, maxQueuedBytes:
   const actors = { user: async () => ({ inboxSeq: 0 }) } as unknown as Actors
   const s = new DeviceSession(socket as never, 'alice', 'd1', { tid: 't', gen: 0, exp: Date.now() + 60_000 }, {
     nodeId: 'n1', service: {} as ChatService, actors, registry, metrics: new Metrics({ actors: () => 0, connections: () => 0 }),
-    log: pino({ level: 'silent' }), rateLimitPerSec: 50, rateBurst: 200, maxQueuedBytes, now: Date.now,
+    log: pino({ level: 'silent' }), rateLimitPerSec: 50, rateBurst: 200, maxQueuedBytes, now: Date.now, clock: systemClock, random: systemRandom,
   })
   await s.start()
   return { socket, s }

@@ -3,6 +3,7 @@
  * destination node (`repl.batch`): under load many actors' owners append at once, and one gRPC
  * call carrying them all costs far less than one each.
  */
+import type { Clock } from '../../clock.js'
 import { errors, fromWire } from '../../errors.js'
 import type { PeerClient, Reply } from '../transport.js'
 import { PEER_KINDS } from './types.js'
@@ -14,6 +15,7 @@ export interface BatcherDeps {
   peer(node: string): PeerClient | undefined
   ringVersion(): number
   timeoutMs: number
+  clock: Clock
 }
 
 export class ReplicationBatcher {
@@ -28,7 +30,7 @@ export class ReplicationBatcher {
       queue.push({ kind, body, resolve: resolve as (v: unknown) => void, reject })
       if (!this.scheduled) {
         this.scheduled = true
-        setImmediate(() => this.flush())
+        this.deps.clock.setImmediate(() => this.flush())
       }
     })
   }

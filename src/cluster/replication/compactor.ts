@@ -47,8 +47,8 @@ export class Compactor {
     this.forced = true
   }
 
-  /** Called at the start of a sweep: whether this sweep compacts. */
-  begin(now = Date.now()): boolean {
+  /** Called at the start of a sweep (`now` on the node's clock): whether this sweep compacts. */
+  begin(now: number): boolean {
     this.running = this.forced || (this.options.intervalMs > 0 && now - this.lastRun >= this.options.intervalMs)
     this.forced = false
     if (this.running) {

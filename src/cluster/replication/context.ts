@@ -1,6 +1,8 @@
 /** What both sides of replication need from the node: the local replica, the view, and peers. */
 import type { Logger } from 'pino'
+import type { Clock } from '../../clock.js'
 import { errors } from '../../errors.js'
+import type { Random } from '../../random.js'
 import { PEER_KINDS } from './types.js'
 import type { PeerClient } from '../transport.js'
 import type { ClusterView } from '../view.js'
@@ -14,6 +16,10 @@ export interface ReplicationContext {
   /** A client for a peer by node id; undefined when its address is unknown. */
   peer(node: string): PeerClient | undefined
   log: Logger
+  /** Commit and takeover timeouts, retries. */
+  clock: Clock
+  /** Snapshot transfer ids. */
+  random: Random
   /** Deadline of one replication request. */
   rpcTimeoutMs: number
   /** How long a commit waits for a majority before the owner steps down. */

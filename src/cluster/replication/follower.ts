@@ -5,6 +5,7 @@
  * compacted away here, it sends a snapshot of the owner's state instead (as Raft's
  * InstallSnapshot) and goes on from its point. Commits wait on `reach(p)`.
  */
+import { sleep } from '../../clock.js'
 import type { ReplicationContext } from './context.js'
 import { replicationCall } from './context.js'
 import { pushSnapshot } from './snapshot.js'
@@ -76,7 +77,7 @@ export class FollowerSync {
           await this.step()
           delay = 25
         } catch {
-          await new Promise((r) => setTimeout(r, delay))
+          await sleep(this.ctx.clock, delay)
           delay = Math.min(1000, delay * 2)
         }
       }

@@ -10,12 +10,13 @@
  * new activation with a new epoch must take over. A paused-then-resumed owner cannot commit
  * anything, because the replicas that promised a newer epoch refuse it.
  */
-import { errors } from '../../errors.js'
+import { type TimerHandle, sleep } from '../../clock.js'
+import { ChatError, errors } from '../../errors.js'
 import type { KvOp } from '../../storage/kv.js'
-import type { ReplicationContext } from './context.js'
+import { type ReplicationContext, replicationCall } from './context.js'
 import { FollowerSync } from './follower.js'
 import { type Granted, adoptLog, completeState, epochOwner, prepareAll, quorate, requireLiveMajority } from './takeover.js'
-import { type Entry, type Epoch, type PrepareReply, compareEpochs, majority } from './types.js'
+import { type Entry, type Epoch, type PrepareReply, PEER_KINDS, type StatusReply, compareEpochs, majority, sameEpoch } from './types.js'
 
 const PREPARE_ATTEMPTS = 4
 const TAKEOVER_ATTEMPTS = 3
@@ -29,7 +30,7 @@ export class OwnedLog {
   private readonly recent = new Map<number, Entry>()
   /** The log's end as adopted, before this owner's marker: 0 when the key had no data. */
   adoptedLast = 0
-  private commitTimer: NodeJS.Timeout | null = null
+  private commitTimer: TimerHandle | null = null
   private readonly followers: FollowerSync[]
 
   private constructor(
@@ -62,7 +63,7 @@ export class OwnedLog {
         if (last) ctx.metrics?.takeovers.inc({ outcome: 'failed' })
         if (last) throw err
         ctx.log.debug({ key, attempt, err: (err as Error).message }, 'takeover failed; retrying')
-        await new Promise((r) => setTimeout(r, 100 * attempt))
+        await sleep(ctx.clock, 100 * attempt)
       }
     }
   }
@@ -113,7 +114,7 @@ export class OwnedLog {
     requireLiveMajority(this.ctx, this.replicaSet, 'commit')
     const p = this.last + 1
     const entry: Entry = { p, e: this.epoch, ops, ...(cfg !== undefined ? { cfg } : {}) }
-    const local = await this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: this.lastEpoch, entries: [entry], commit: this.commitIndex })
+    const local = await this.stored(() => this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: this.lastEpoch, entries: [entry], commit: this.commitIndex }))
     if (!local.ok) {
       this.fence('the local replica refused the append')
       throw errors.unavailable(`owner of ${this.key} stepped down`)
@@ -123,8 +124,58 @@ export class OwnedLog {
     this.remember(entry)
     await this.replicate(p)
     this.commitIndex = p
-    await this.ctx.replica.commitTo(this.key, p, [entry])
+    await this.stored(() => this.ctx.replica.commitTo(this.key, p, [entry]))
     this.scheduleCommitNotice()
+  }
+
+  /**
+   * Confirms that this owner is still the key's owner, writing nothing: a majority of its replica
+   * set (itself included) answers that its promise is exactly this owner's epoch. Promises only
+   * rise and a newer owner needs a majority of them, so no newer owner had taken over when those
+   * answers were given, and what this owner holds is everything committed. A replica that promised
+   * a newer epoch deposes it; too few answers is UNAVAILABLE (the caller retries). Replicas of
+   * a newer ring refuse the question, as they refuse appends.
+   */
+  async confirm(): Promise<void> {
+    if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
+    const { ctx, key, epoch } = this
+    const need = majority(this.replicaSet.length)
+    let same = 0
+    let answered = 0
+    let newer = false
+    await new Promise<void>((resolve) => {
+      const body = { keys: [key] }
+      for (const node of this.replicaSet) {
+        replicationCall<StatusReply[]>(ctx, node, PEER_KINDS.status, body, () => ctx.replica.status(body.keys))
+          .then(([s]) => {
+            if (compareEpochs(s?.promised ?? null, epoch) > 0) newer = true
+            else if (sameEpoch(s?.promised ?? null, epoch)) same++
+          }, () => undefined)
+          .finally(() => {
+            answered++
+            if (newer || same >= need || answered === this.replicaSet.length) resolve()
+          })
+      }
+    })
+    if (newer) this.fence('a replica promised a newer epoch')
+    if (this.fenced) throw errors.unavailable(`owner of ${key} stepped down: ${this.fenced}`)
+    if (same < need) throw errors.unavailable(`could not confirm the owner of ${key} with a majority of its replicas; retry`)
+  }
+
+  /**
+   * A write to this node's own storage. If it fails (a full or failing disk), the owner steps down:
+   * the entry may be committed on the other replicas already while this node's state lacks it, and
+   * an actor that went on from its own state would reuse its seq. The next activation takes over
+   * and reads the key back from a majority.
+   */
+  private async stored<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write()
+    } catch (err) {
+      if (err instanceof ChatError) throw err
+      this.fence(`a storage write failed: ${(err as Error).message}`)
+      throw errors.unavailable(`owner of ${this.key} stepped down: its storage failed`, err)
+    }
   }
 
   /**
@@ -155,7 +206,7 @@ export class OwnedLog {
   }
 
   close(): void {
-    if (this.commitTimer) clearTimeout(this.commitTimer)
+    this.ctx.clock.clearTimeout(this.commitTimer)
     for (const f of this.followers) f.stop()
   }
 
@@ -176,16 +227,16 @@ export class OwnedLog {
     const need = majority(this.replicaSet.length) - 1
     if (need <= 0) return
     let reached = 0
-    let timer: NodeJS.Timeout | undefined
+    let timer: TimerHandle | undefined
     const ok = await new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), this.ctx.commitTimeoutMs)
+      timer = this.ctx.clock.setTimeout(() => resolve(false), this.ctx.commitTimeoutMs)
       for (const f of this.followers) {
         void f.reach(p).then(() => {
           if (f.matched >= p && ++reached >= need) resolve(true)
         })
       }
     })
-    clearTimeout(timer)
+    this.ctx.clock.clearTimeout(timer)
     if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
     if (!ok) {
       this.ctx.metrics?.quorumFailures.inc({ op: 'commit' })
@@ -197,7 +248,7 @@ export class OwnedLog {
   /** Followers learn the last commit position shortly after, without waiting for another write. */
   private scheduleCommitNotice(): void {
     if (this.commitTimer) return
-    this.commitTimer = setTimeout(() => {
+    this.commitTimer = this.ctx.clock.setTimeout(() => {
       this.commitTimer = null
       for (const f of this.followers) f.poke()
     }, 20)

@@ -8,6 +8,7 @@
  * The same sweep compacts this node's logs (compactor.ts), with the positions it just learned.
  */
 import type { Logger } from 'pino'
+import { type TimerHandle, sleep } from '../../clock.js'
 import type { Compactor } from './compactor.js'
 import { type ReplicationContext, replicationCall } from './context.js'
 import { pushSnapshot } from './snapshot.js'
@@ -29,26 +30,28 @@ export interface RepairOptions {
 const TOUCHES_PER_SWEEP = 200
 
 export class Repairer {
-  private timer: NodeJS.Timeout | null = null
+  private timer: TimerHandle | null = null
   private running: Promise<void> | null = null
   private again = false
   private budget = 0
-  private budgetAt = Date.now()
+  private budgetAt: number
   private stopped = false
   private touches = 0
   /** Counters for logs and tests. */
   readonly stats = { sweeps: 0, installs: 0, entries: 0, snapshots: 0 }
 
-  constructor(private readonly ctx: ReplicationContext, private readonly options: RepairOptions, private readonly log: Logger) {}
+  constructor(private readonly ctx: ReplicationContext, private readonly options: RepairOptions, private readonly log: Logger) {
+    this.budgetAt = ctx.clock.now()
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.trigger(), this.options.intervalMs)
+    this.timer = this.ctx.clock.setInterval(() => this.trigger(), this.options.intervalMs)
     this.timer.unref()
   }
 
   stop(): void {
     this.stopped = true
-    if (this.timer) clearInterval(this.timer)
+    this.ctx.clock.clearInterval(this.timer)
   }
 
   /** Runs a sweep soon; sweeps never overlap. */
@@ -79,10 +82,10 @@ export class Repairer {
   async sweep(deadline = Infinity): Promise<void> {
     this.stats.sweeps++
     this.touches = 0
-    this.options.compactor?.begin()
+    this.options.compactor?.begin(this.ctx.clock.now())
     let after = ''
     for (;;) {
-      if (this.stopped || Date.now() > deadline) return
+      if (this.stopped || this.ctx.clock.now() > deadline) return
       const page = await this.ctx.replica.keys(after, PAGE)
       if (page.length === 0) return
       after = page[page.length - 1]![0]
@@ -108,7 +111,7 @@ export class Repairer {
     }
     const reports = new Map<string, Map<string, StatusReply>>()
     for (const [node, keys] of wanted) {
-      if (this.stopped || Date.now() > deadline) return
+      if (this.stopped || this.ctx.clock.now() > deadline) return
       let statuses: StatusReply[]
       try {
         const body = { keys }
@@ -119,7 +122,7 @@ export class Repairer {
       reports.set(node, new Map(statuses.filter(Boolean).map((s) => [s.key, s])))
     }
     for (const [key, meta] of held) {
-      if (this.stopped || Date.now() > deadline) return
+      if (this.stopped || this.ctx.clock.now() > deadline) return
       const members = view.replicaSet(key).filter((n) => n !== self)
       for (const node of members) {
         const status = reports.get(node)?.get(key)
@@ -137,7 +140,7 @@ export class Repairer {
   private async install(node: string, key: string, status: StatusReply, upTo: number, deadline: number): Promise<void> {
     let after = status.applied
     let snapshot = status.installing === true
-    while (after < upTo && !this.stopped && Date.now() <= deadline) {
+    while (after < upTo && !this.stopped && this.ctx.clock.now() <= deadline) {
       const read = snapshot ? null : await this.ctx.replica.fetch({ key, after, upTo, maxBytes: CHUNK_BYTES })
       if (!read || after < read.base) {
         const { reply } = await pushSnapshot(this.ctx, node, key, null, (bytes) => this.spend(bytes))
@@ -163,10 +166,10 @@ export class Repairer {
 
   private async spend(bytes: number): Promise<void> {
     const rate = this.options.bytesPerSec
-    const now = Date.now()
+    const now = this.ctx.clock.now()
     this.budget = Math.min(rate, this.budget + ((now - this.budgetAt) / 1000) * rate)
     this.budgetAt = now
     this.budget -= bytes
-    if (this.budget < 0) await new Promise((r) => setTimeout(r, Math.min(5000, (-this.budget / rate) * 1000)))
+    if (this.budget < 0) await sleep(this.ctx.clock, Math.min(5000, (-this.budget / rate) * 1000))
   }
 }

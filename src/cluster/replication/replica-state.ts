@@ -12,7 +12,7 @@
  * and dropped otherwise (it then holds no committed entry after `p`: a committed one would imply
  * the same entry at `p`).
  */
-import { randomBytes } from 'node:crypto'
+import type { Random } from '../../random.js'
 import { HIGH, actorPrefix, num, replicaLogPrefix, wakeIndexOp } from '../../storage/keys.js'
 import type { KvOp, KvSnapshot } from '../../storage/kv.js'
 import type { ReplicaStore, Stored } from './replica.js'
@@ -43,7 +43,7 @@ export class ReplicaState {
   /** Snapshots peers are pulling from this replica. */
   private readonly sessions = new Map<string, Session>()
 
-  constructor(private readonly replica: ReplicaStore) {}
+  constructor(private readonly replica: ReplicaStore, private readonly random: Random) {}
 
   /** A reader of this replica's applied state of `key`, fixed at this moment; refused while the state is mid-install. */
   open(key: string): Promise<SnapshotReader> {
@@ -64,10 +64,10 @@ export class ReplicaState {
     if (!session) {
       if (this.sessions.size >= MAX_SESSIONS) return { ok: false, reason: 'too many snapshots being read' }
       const r = await this.open(req.key)
-      session = { reader: r, id: randomBytes(8).toString('hex'), seq: 0, usedAt: Date.now() }
+      session = { reader: r, id: this.random.bytes(8).toString('hex'), seq: 0, usedAt: this.replica.clock.now() }
       this.sessions.set(session.id, session)
     }
-    session.usedAt = Date.now()
+    session.usedAt = this.replica.clock.now()
     const { after, rows, done } = await session.reader.next(req.maxBytes)
     const chunk: SnapshotChunk = { key: req.key, id: session.id, seq: session.seq++, at: session.reader.at, epoch: null, after, rows, done }
     if (done) {
@@ -86,6 +86,7 @@ export class ReplicaState {
     const { replica } = this
     return replica.locked(chunk.key, async () => {
       const meta = await replica.meta(chunk.key)
+      const newer = chunk.epoch !== null && !sameEpoch(chunk.epoch, meta.promised)
       if (chunk.epoch) {
         if (compareEpochs(chunk.epoch, meta.promised) < 0) return { ok: false, reason: 'stale', promised: meta.promised }
         meta.promised = chunk.epoch
@@ -95,19 +96,21 @@ export class ReplicaState {
       if (chunk.seq === 0) {
         // Useful only if it moves the state forward (or completes a mixed one) and the log can go on from it.
         if (chunk.at.p < base || (!meta.installing && chunk.at.p <= meta.applied)) return { ok: false, reason: 'skip', applied: meta.applied, base }
-        if (!preempt && busy && busy.id !== chunk.id && Date.now() - busy.at < BUSY_MS) return { ok: false, reason: 'restart' }
+        if (!preempt && busy && busy.id !== chunk.id && replica.clock.now() - busy.at < BUSY_MS) return { ok: false, reason: 'restart' }
         meta.installing = { id: chunk.id, p: chunk.at.p, cursor: null }
       } else if (meta.installing?.id !== chunk.id || meta.installing.cursor !== chunk.after) {
         return { ok: false, reason: 'restart' }
       }
-      this.incoming.set(chunk.key, { id: chunk.id, at: Date.now() })
+      this.incoming.set(chunk.key, { id: chunk.id, at: replica.clock.now() })
       const batch = await this.rewrite(chunk)
       if (!chunk.done) {
         meta.installing = { ...meta.installing!, cursor: chunk.rows.length > 0 ? chunk.rows[chunk.rows.length - 1]![0] : chunk.after }
         await replica.save(chunk.key, meta, batch)
+        if (newer) replica.promised(chunk.key, chunk.epoch!)
         return { ok: true, applied: meta.applied, last: meta.last }
       }
       await this.finish(chunk, meta, batch)
+      if (newer) replica.promised(chunk.key, chunk.epoch!)
       this.incoming.delete(chunk.key)
       replica.onSnapshotInstalled()
       return { ok: true, applied: meta.applied, last: meta.last }
@@ -165,7 +168,7 @@ export class ReplicaState {
   }
 
   private expire(): void {
-    const cutoff = Date.now() - SESSION_IDLE_MS
+    const cutoff = this.replica.clock.now() - SESSION_IDLE_MS
     for (const [id, s] of this.sessions) {
       if (s.usedAt >= cutoff) continue
       this.sessions.delete(id)

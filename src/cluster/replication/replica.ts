@@ -12,6 +12,8 @@
  * concurrently. Everything one request changes is written in one atomic batch.
  */
 import { createHash } from 'node:crypto'
+import { type Clock, systemClock } from '../../clock.js'
+import { type Random, systemRandom } from '../../random.js'
 import { actorPrefix, num, replicaLogPrefix, replicaMetaKey, wakeIndexOp } from '../../storage/keys.js'
 import type { Kv, KvOp } from '../../storage/kv.js'
 import { ReplicaState } from './replica-state.js'
@@ -22,6 +24,12 @@ import {
 } from './types.js'
 
 export type Stored = { e: Epoch; ops: KvOp[]; cfg?: number }
+
+export interface ReplicaOptions {
+  clock?: Clock
+  random?: Random
+  onSnapshotInstalled?: () => void
+}
 
 /** Keys whose bookkeeping stays in memory: every replication request reads it. */
 const META_CACHE = 50_000
@@ -39,12 +47,38 @@ export class ReplicaStore {
   /** Snapshots: serving them to peers and installing theirs. */
   readonly state: ReplicaState
 
-  constructor(
-    readonly kv: Kv, readonly node: string, readonly incarnation: string,
-    /** Told each time a peer's snapshot was installed here completely (pushed or pulled): a metric. */
-    readonly onSnapshotInstalled: () => void = () => undefined,
-  ) {
-    this.state = new ReplicaState(this)
+  private readonly promiseListeners = new Set<(key: string, epoch: Epoch) => void>()
+
+  /** Snapshot sessions and transfers keep time on this clock. */
+  readonly clock: Clock
+  /** Snapshots of peers installed here completely since this store was opened. */
+  snapshotsInstalled = 0
+  private readonly installed: () => void
+
+  constructor(readonly kv: Kv, readonly node: string, readonly incarnation: string, options: ReplicaOptions = {}) {
+    this.clock = options.clock ?? systemClock
+    this.installed = options.onSnapshotInstalled ?? (() => undefined)
+    this.state = new ReplicaState(this, options.random ?? systemRandom)
+  }
+
+  /**
+   * Called after this replica promised a newer epoch for a key (a prepare, or an append from a
+   * newer owner): an owner on this node holding an older epoch is deposed and should know at once.
+   */
+  onPromise(listener: (key: string, epoch: Epoch) => void): () => void {
+    this.promiseListeners.add(listener)
+    return () => this.promiseListeners.delete(listener)
+  }
+
+  /** A peer's snapshot of a key was installed here completely (pushed or pulled). */
+  onSnapshotInstalled(): void {
+    this.snapshotsInstalled++
+    this.installed()
+  }
+
+  /** Tells the listeners this replica promised `epoch` for `key` (also a snapshot's, replica-state.ts). */
+  promised(key: string, epoch: Epoch): void {
+    for (const l of this.promiseListeners) l(key, epoch)
   }
 
   /** A copy of the key's bookkeeping; callers change the copy and `save` it with their batch. */
@@ -95,6 +129,7 @@ export class ReplicaStore {
       if (!sameEpoch(req.epoch, meta.promised)) {
         meta.promised = req.epoch
         await this.save(req.key, meta, [])
+        this.promised(req.key, req.epoch)
       }
       return {
         ok: true, node: this.node, incarnation: this.incarnation, last: meta.last, lastEpoch: meta.lastEpoch, commit: meta.commit,
@@ -107,6 +142,7 @@ export class ReplicaStore {
     return this.locked(req.key, async () => {
       const meta = await this.meta(req.key)
       if (compareEpochs(req.epoch, meta.promised) < 0) return { ok: false, reason: 'stale', promised: meta.promised }
+      const newer = !sameEpoch(req.epoch, meta.promised)
       meta.promised = req.epoch
       const batch: KvOp[] = []
       const pending = new Map<number, Stored>()
@@ -126,6 +162,7 @@ export class ReplicaStore {
       meta.commit = Math.max(meta.commit, Math.min(req.commit, verified, meta.last))
       await this.apply(req.key, meta, batch, pending)
       await this.save(req.key, meta, batch, pending)
+      if (newer) this.promised(req.key, req.epoch)
       return { ok: true, last: meta.last }
     })
   }

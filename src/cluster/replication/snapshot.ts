@@ -5,7 +5,6 @@
  * owner that must catch up before it serves. Either way the chunks come from one point-in-time
  * read of the source's applied state and are installed by replica-state.ts.
  */
-import { randomBytes } from 'node:crypto'
 import { errors } from '../../errors.js'
 import { type ReplicationContext, replicationCall } from './context.js'
 import {
@@ -27,7 +26,7 @@ export async function pushSnapshot(
   ctx: ReplicationContext, node: string, key: string, epoch: Epoch | null, spend?: (bytes: number) => Promise<void>,
 ): Promise<PushResult> {
   const reader = await ctx.replica.state.open(key)
-  const id = randomBytes(8).toString('hex')
+  const id = ctx.random.bytes(8).toString('hex')
   try {
     for (let seq = 0; ; seq++) {
       const { after, rows, done } = await reader.next(SNAPSHOT_CHUNK_BYTES)

@@ -9,13 +9,33 @@ import type { Kv, KvOp } from '../../storage/kv.js'
 import { errors } from '../../errors.js'
 import { type ReplicationContext, replicationCall } from './context.js'
 import { OwnedLog } from './owner.js'
-import { PEER_KINDS, type StatusReply, majority } from './types.js'
+import { type Epoch, PEER_KINDS, type StatusReply, compareEpochs, majority } from './types.js'
 
 class ReplicatedStore extends PrefixedStore {
   private log: Promise<OwnedLog> | null = null
 
-  constructor(kv: Kv, key: string, private readonly claim: () => Promise<OwnedLog>) {
+  constructor(
+    kv: Kv,
+    key: string,
+    private readonly claim: () => Promise<OwnedLog>,
+    /** Opened on a key nobody had written: not owned until its first commit. */
+    private readonly unclaimed: { stillUntouched: () => Promise<boolean> } | null,
+  ) {
     super(kv, key)
+  }
+
+  override async confirm(): Promise<void> {
+    // Read as empty and never written since by this activation: empty is current if a majority
+    // still never saw the key (checking writes nothing, so unknown keys cost no storage).
+    if (this.unclaimed && this.log === null) {
+      if (await this.unclaimed.stillUntouched()) return
+      throw errors.unavailable(`${this.actorKey} was written elsewhere since it was read; retry`)
+    }
+    const log = await (this.log ??= this.claim().catch((err) => {
+      this.log = null
+      throw err
+    }))
+    await log.confirm()
   }
 
   override async commit(ops: KvOp[]): Promise<void> {
@@ -41,9 +61,9 @@ export class ReplicatedActorStorage implements ActorStorage {
   async open(key: string): Promise<ActorStore> {
     // A key nobody ever wrote (a login attempt for an unknown name) is read without writing
     // anything; ownership is taken only when the actor first commits.
-    if (await this.untouched(key)) return new ReplicatedStore(this.kv, key, () => this.claim(key, true))
+    if (await this.untouched(key)) return new ReplicatedStore(this.kv, key, () => this.claim(key, true), { stillUntouched: () => this.untouched(key) })
     const log = await this.claim(key, false)
-    return new ReplicatedStore(this.kv, key, () => Promise.resolve(log))
+    return new ReplicatedStore(this.kv, key, () => Promise.resolve(log), null)
   }
 
   /** Takes ownership of `key`; when the actor was opened on an untouched key, it must still be empty. */
@@ -81,6 +101,17 @@ export class ReplicatedActorStorage implements ActorStorage {
     }))
     const enough = (set: string[]) => set.length === 0 || set.filter((n) => empty.has(n)).length >= majority(set.length)
     return !touched && enough(current) && enough(previous)
+  }
+
+  /**
+   * A replica on this node promised `epoch` for `key`: another node took the key over. An owner
+   * here with an older epoch steps down now rather than at its next write, so that its actor is
+   * deactivated and its unfinished work (fan-out) is woken on the key's current owner; an actor
+   * left active would go on serving its old state until someone wrote to it.
+   */
+  superseded(key: string, epoch: Epoch): void {
+    const log = this.owned.get(key)
+    if (log && epoch.node !== this.ctx.self && compareEpochs(log.epoch, epoch) < 0) log.fence(`${epoch.node} took the key over (epoch ${epoch.n})`)
   }
 
   release(key: string): void {

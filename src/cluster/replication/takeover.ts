@@ -70,12 +70,12 @@ export async function prepareAll(ctx: ReplicationContext, key: string, epoch: Ep
   const replies: PrepareReply[] = []
   let pending = 0
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve([...replies]), ctx.rpcTimeoutMs + 100)
+    const timer = ctx.clock.setTimeout(() => resolve([...replies]), ctx.rpcTimeoutMs + 100)
     const settle = () => {
       const granted = replies.filter((r): r is Granted => r.ok)
       const refused = replies.some((r) => !r.ok)
       if (pending === 0 || refused || quorate(ctx, granted, current, previous)) {
-        clearTimeout(timer)
+        ctx.clock.clearTimeout(timer)
         resolve([...replies])
       }
     }

@@ -1,5 +1,5 @@
 /**
- * Checks a chaos run's outcome in the spirit of Jepsen's set and queue checkers. Pure: it gets
+ * Checks a chaos run's or a simulated run's outcome in the spirit of Jepsen's set and queue checkers. Pure: it gets
  * what the clients recorded and what the cluster returned afterwards, and lists every violation.
  *
  * - every acknowledged message is stored, at its acknowledged seq, with its text;
@@ -7,9 +7,14 @@
  * - nothing is stored that no client tried to send;
  * - if m1 was acknowledged before m2 was first sent (same channel), m1 has the lower seq;
  * - every node served the same history;
- * - every member's inbox holds every message of its channels exactly once, inboxSeq 1..N.
+ * - every member's inbox holds every message of its channels exactly once, inboxSeq 1..N;
+ * - changes (edits, deletes, reactions) and searches follow checker-changes.ts.
  */
-import { CRASH_FAULTS, type Fault, type InboxEvent, PARTITION_FAULTS, type SendRecord, type StoredMessage } from './history.js'
+import { allowedTexts, checkChanges } from './checker-changes.js'
+import {
+  type ChangeRecord, CRASH_FAULTS, type Fault, type InboxEvent, MESSAGE_FAULTS, PARTITION_FAULTS, type SearchRecord, type SendRecord,
+  type StoredMessage,
+} from './history.js'
 
 export interface CheckInput {
   sends: SendRecord[]
@@ -18,6 +23,9 @@ export interface CheckInput {
   /** User -> the whole inbox from sync, and the channels the user is a member of. */
   inboxes: Map<string, { events: InboxEvent[]; channels: string[] }>
   faults: Fault[]
+  /** Edits, deletes and reactions the clients asked for (the simulator's clients only). */
+  changes?: ChangeRecord[]
+  searches?: SearchRecord[]
 }
 
 export interface CheckResult {
@@ -41,19 +49,26 @@ export function check(input: CheckInput): CheckResult {
     first.forEach((m, i) => { if (m.seq !== i + 1) note(`${channel}: gap or disorder at position ${i + 1}: seq ${m.seq}`) })
     const seen = new Map<string, number>()
     for (const m of first) {
+      if (m.deleted) continue
       const prev = seen.get(m.clientMsgId)
       if (prev !== undefined) note(`${channel}: clientMsgId ${m.clientMsgId} stored twice (seq ${prev} and ${m.seq})`)
       seen.set(m.clientMsgId, m.seq)
     }
   }
 
+  const changes = input.changes ?? []
+  const edits = allowedTexts(changes)
+  const deletes = new Set(changes.filter((c) => c.kind === 'delete').map((c) => `${c.channel}/${c.seq}`))
   const attempted = new Map(input.sends.map((s) => [`${s.channel}/${s.clientMsgId}`, s]))
   let lost = 0
   for (const s of input.sends) {
     if (s.refused) note(`${s.channel}/${s.clientMsgId}: refused with ${s.refused}`)
     if (s.seq === null) continue
     const stored = canonical.get(s.channel)?.[s.seq - 1]
-    if (!stored || stored.clientMsgId !== s.clientMsgId || stored.text !== s.text || stored.from !== s.from) {
+    // Deleted by a delete someone asked for: checked with the changes.
+    if (stored?.deleted && deletes.has(`${s.channel}/${s.seq}`)) continue
+    const textOk = stored && (stored.text === s.text || edits.get(`${s.channel}/${s.seq}`)?.has(stored.text))
+    if (!stored || stored.clientMsgId !== s.clientMsgId || !textOk || stored.from !== s.from) {
       lost++
       note(`${s.channel}/${s.clientMsgId}: acknowledged at seq ${s.seq} but stored there is ${stored ? stored.clientMsgId : 'nothing'}`)
     }
@@ -62,6 +77,7 @@ export function check(input: CheckInput): CheckResult {
   let indeterminateStored = 0
   for (const [channel, msgs] of canonical) {
     for (const m of msgs) {
+      if (m.deleted) continue
       const s = attempted.get(`${channel}/${m.clientMsgId}`)
       if (!s) {
         unexpected++
@@ -108,6 +124,10 @@ export function check(input: CheckInput): CheckResult {
     }
   }
 
+  const changeFigures = input.changes
+    ? checkChanges({ sends: input.sends, changes, searches: input.searches ?? [], canonical, inboxes: input.inboxes }, note)
+    : null
+
   const recoveries = recoveryTimes(input)
   const acked = input.sends.filter((s) => s.seq !== null).length
   const figures: Record<string, number | string> = {
@@ -120,8 +140,9 @@ export function check(input: CheckInput): CheckResult {
     unexpected,
     orderViolations,
     inboxProblems,
+    ...(changeFigures ?? {}),
     faults: input.faults.length,
-    ...Object.fromEntries([...CRASH_FAULTS, ...PARTITION_FAULTS].flatMap((k) => {
+    ...Object.fromEntries([...CRASH_FAULTS, ...PARTITION_FAULTS, ...MESSAGE_FAULTS].flatMap((k) => {
       const n = input.faults.filter((f) => f.kind === k).length
       return n > 0 ? [[`faults.${k}`, n]] : []
     })),
@@ -178,6 +199,7 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 }
 
+/** What every node must serve alike for a message. */
 function key(m: StoredMessage): string {
-  return `${m.seq}:${m.clientMsgId}:${m.from}:${m.text.length}`
+  return `${m.seq}:${m.clientMsgId}:${m.from}:${m.deleted ? 'deleted' : m.text}:${JSON.stringify(m.reactions ?? {})}`
 }
