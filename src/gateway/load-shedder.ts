@@ -8,12 +8,16 @@
  * syncs and acks of admitted writes go on.
  *
  * The lag is measured by a timer that should fire every SAMPLE_MS: how late it fires is how long
- * everything else waited for the event loop. Shedding starts when one sample passes the bound and
- * stops when a sample falls below half of it.
+ * everything else waited for the event loop. Lag alone sheds only while at least
+ * LAG_SHEDS_FROM_IN_FLIGHT writes are unanswered: when few writes are waiting, the lag comes from
+ * elsewhere (a busy machine, a large read, garbage collection), and refusing the next write would
+ * not relieve it. Shedding for lag starts when a sample passes the bound and stops when a sample
+ * falls below half of it.
  */
 import type { Clock, TimerHandle } from '../clock.js'
 
 const SAMPLE_MS = 50
+export const LAG_SHEDS_FROM_IN_FLIGHT = 64
 
 export interface LoadShedderOptions {
   /** Event-loop lag (ms) past which new writes are refused; 0 turns the lag check off. */
@@ -38,7 +42,8 @@ export class LoadShedder {
 
   /** Whether a new write is refused now. */
   get shedding(): boolean {
-    return this.lagging || (this.options.maxInFlight > 0 && this.inFlight >= this.options.maxInFlight)
+    if (this.options.maxInFlight > 0 && this.inFlight >= this.options.maxInFlight) return true
+    return this.lagging && this.inFlight >= LAG_SHEDS_FROM_IN_FLIGHT
   }
 
   /** The last measured event-loop lag, ms (for metrics). */

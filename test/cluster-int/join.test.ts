@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { InProcessCluster } from '../helpers/in-process.js'
-import { Traffic, clusterView, judge, ownerOf, usersOn, workload } from '../helpers/traffic.js'
+import { Traffic, clusterView, judgeSettled, ownerOf, usersOn, workload } from '../helpers/traffic.js'
 import { waitFor } from '../helpers/wait.js'
 
 t.setTimeout(90_000)
@@ -53,7 +53,7 @@ t.test('n4 joins under load: one ring everywhere, it owns keys, nothing lost', a
 
   const acked = traffic.acked().length
   t.ok(acked >= 100, `enough acknowledged messages to judge (${acked} of ${traffic.sent.length})`)
-  const found = await judge(traffic.sent, tokens, channels, nodes())
+  const found = await judgeSettled(traffic.sent, tokens, channels, nodes())
   t.same(found.slice(0, 20), [], 'every acknowledged message kept once at its seq; seqs and inboxSeqs contiguous')
   t.same(traffic.closes, [], 'no socket was closed by a node')
   t.comment(`sent ${traffic.sent.length}, acked ${acked}, retried ${traffic.sent.filter((s) => s.attempts > 1).length}`)

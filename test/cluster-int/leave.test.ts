@@ -7,7 +7,7 @@
 import t from 'tap'
 import { InProcessCluster } from '../helpers/in-process.js'
 import { Device } from '../helpers/device.js'
-import { Traffic, clusterView, judge, ownerOf, usersOn, workload } from '../helpers/traffic.js'
+import { Traffic, clusterView, judgeSettled, ownerOf, usersOn, workload } from '../helpers/traffic.js'
 
 t.setTimeout(90_000)
 
@@ -56,7 +56,7 @@ t.test('SIGTERM of one node under load: exit 0, clients closed with 1012, nothin
 
   const acked = traffic.acked().length
   t.ok(acked >= 120, `enough acknowledged messages to judge (${acked} of ${traffic.sent.length})`)
-  const found = await judge(traffic.sent, tokens, channels, nodes())
+  const found = await judgeSettled(traffic.sent, tokens, channels, nodes())
   t.same(found.slice(0, 20), [], 'every acknowledged message kept once at its seq; seqs and inboxSeqs contiguous')
   t.comment(`sent ${traffic.sent.length}, acked ${acked}, retried ${traffic.sent.filter((s) => s.attempts > 1).length}`)
 })

@@ -348,6 +348,24 @@ export function missingFrom(sent: SentMessage[], histories: Map<string, any[]>):
   return out
 }
 
+/**
+ * `judge`, repeated while the only problems are messages not yet in an inbox: fan-out to members
+ * finishes after the ack (retried with backoff while keys move), so a missing inbox entry is final
+ * only once `timeoutMs` has passed. Any other problem is returned at once.
+ */
+export async function judgeSettled(
+  sent: SentMessage[], tokens: Map<string, string>, channels: Map<string, string[]>, nodes: Array<{ id: string; url: string }>,
+  timeoutMs = 30_000,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs
+  for (let round = 1; ; round++) {
+    const found = await judge(sent, tokens, channels, nodes)
+    const pending = found.length > 0 && found.every((p) => p.endsWith('is in the inbox 0 times'))
+    if (!pending || Date.now() >= deadline || round >= 200) return found
+    await pause(500)
+  }
+}
+
 /** Reads histories from every node and inboxes from node i modulo, then judges them. */
 export async function judge(
   sent: SentMessage[], tokens: Map<string, string>, channels: Map<string, string[]>, nodes: Array<{ id: string; url: string }>,

@@ -11,7 +11,8 @@ import { api, login, NodeProcess } from '../helpers/node-process.js'
 import { BrowserKeys, PushReceiver, verifyVapid, verifyWebhookSignature } from '../helpers/push-receiver.js'
 import { waitFor } from '../helpers/wait.js'
 
-t.setTimeout(90_000)
+// Eleven subtests against one real node, some waiting out coalescing windows: room for a busy machine.
+t.setTimeout(180_000)
 
 const COALESCE_MS = 1000
 const node = await NodeProcess.start(t, {

@@ -17,6 +17,9 @@ const SENDERS = 5
 const PER_SENDER = 5
 const TOTAL = SENDERS * PER_SENDER
 
+// 101 sign-ups (slow password work) and 100 sockets on both ends of one process: room for a busy machine.
+t.setTimeout(240_000)
+
 const SECRET = 'realtime-group-secret-0123456789'
 const node = await InProcessNode.start(t, { args: ['--secret', SECRET] })
 const names = Array.from({ length: MEMBERS }, (_, i) => `member_${String(i).padStart(3, '0')}`)

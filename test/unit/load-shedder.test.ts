@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { systemClock } from '../../src/clock.js'
-import { LoadShedder } from '../../src/gateway/load-shedder.js'
+import { LAG_SHEDS_FROM_IN_FLIGHT, LoadShedder } from '../../src/gateway/load-shedder.js'
 import { waitFor } from '../helpers/wait.js'
 
 function block(ms: number): void {
@@ -12,14 +12,18 @@ function block(ms: number): void {
   while (performance.now() < until) { /* a stalled event loop */ }
 }
 
-t.test('a stalled event loop sheds writes until it runs on time again', async (t) => {
+t.test('a stalled event loop with writes waiting sheds writes until it runs on time again', async (t) => {
   const shedder = new LoadShedder({ maxLagMs: 100, maxInFlight: 0, clock: systemClock })
   t.teardown(() => shedder.stop())
+  const answers = Array.from({ length: LAG_SHEDS_FROM_IN_FLIGHT }, () => shedder.admit())
   await new Promise((r) => setTimeout(r, 120))
   t.notOk(shedder.shedding, 'an idle loop admits writes')
   block(400)
   await waitFor(() => shedder.lagMs > 100, { timeout: 2000, what: 'the lag sample' })
   t.ok(shedder.shedding, `writes are shed after a ${Math.round(shedder.lagMs)} ms stall`)
+  answers.pop()!()
+  t.notOk(shedder.shedding, 'with fewer writes waiting, the lag is not theirs: nothing is shed')
+  shedder.admit()
   await waitFor(() => !shedder.shedding, { timeout: 2000, what: 'shedding to stop' })
   t.ok(shedder.lagMs < 50, 'it stopped once a sample was below half the bound')
 })
