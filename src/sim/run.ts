@@ -292,23 +292,21 @@ async function judge(world: World, members: Map<string, string[]>, channelsOf: M
     histories.set(channel, byNode)
   }
   const inboxes = new Map<string, { events: InboxEvent[]; channels: string[] }>()
+  const sent = new Map(sends.map((s) => [`${s.channel}/${s.clientMsgId}`, s.text]))
   for (const [user, channels] of channelsOf) {
-    // Fan-out finishes in the background: wait for every message, and for the change events the
-    // histories imply at least (a delete each, an edit for each edited text, each reaction).
+    // Fan-out finishes in the background: wait until the inbox holds every event the histories
+    // call for (each message, a delete for each deleted one, an edit for each edited text, each
+    // reaction), or give up after a minute and let the checker say what is missing.
     const served = channels.flatMap((c) => [...histories.get(c)!.values()][0] ?? [])
-    const wanted = served.length
-    const sent = new Map(sends.map((s) => [`${s.channel}/${s.clientMsgId}`, s.text]))
-    const wantedChanges = served.reduce((n, m) => n + (m.deleted
-      ? 1
-      : (m.text !== sent.get(`${m.channel}/${m.clientMsgId}`) ? 1 : 0) + Object.values(m.reactions ?? {}).reduce((k, users) => k + users.length, 0)), 0)
+    const required = requiredEvents(served, sent)
     let events: InboxEvent[] | null = null
     let failure = ''
     const until = clock.now() + 60_000
     for (;;) {
       try {
         events = await inbox(world, user)
-        const changes = events.filter((e) => e.op === 'edit' || e.op === 'delete' || e.op === 'reaction').length
-        if (events.filter((e) => e.op === 'message').length >= wanted && changes >= wantedChanges) break
+        const held = new Set(events.map(eventKey))
+        if ([...required].every((k) => held.has(k))) break
       } catch (err) {
         failure = (err as Error).message
       }
@@ -320,6 +318,27 @@ async function judge(world: World, members: Map<string, string[]>, channelsOf: M
     inboxes.set(user, { events: events ?? [], channels: events === null ? [] : channels })
   }
   return { histories, inboxes, problems }
+}
+
+/** An inbox event, named for `requiredEvents`. */
+function eventKey(e: InboxEvent): string {
+  return e.op === 'reaction' ? `reaction ${e.channel}/${e.seq} ${e.user} ${e.emoji} ${e.on}` : `${e.op} ${e.channel}/${e.seq}`
+}
+
+/** The events every member's inbox must end up holding for `messages`, by `eventKey`. */
+function requiredEvents(messages: StoredMessage[], sent: Map<string, string>): Set<string> {
+  const out = new Set<string>()
+  for (const m of messages) {
+    const place = `${m.channel}/${m.seq}`
+    out.add(`message ${place}`)
+    if (m.deleted) {
+      out.add(`delete ${place}`)
+      continue
+    }
+    if (m.text !== sent.get(`${m.channel}/${m.clientMsgId}`)) out.add(`edit ${place}`)
+    for (const [emoji, users] of Object.entries(m.reactions ?? {})) for (const u of users) out.add(`reaction ${place} ${u} ${emoji} true`)
+  }
+  return out
 }
 
 /** Keys whose replicas (of the current ring) do not all report the same applied position and state. */
