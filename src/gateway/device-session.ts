@@ -76,6 +76,12 @@ export class DeviceSession {
   live = true
   private started = false
   private closed = false
+  /**
+   * The highest inboxSeq this device has been told of (its `ready`, then each inbox event pushed):
+   * when the user's key moves, the next owner's answer shows whether events were committed that
+   * never reached this socket.
+   */
+  private seenInboxSeq = 0
   private readonly waiting: Waiting[] = []
   private readonly early: string[] = []
   private handling = false
@@ -131,6 +137,7 @@ export class DeviceSession {
     try {
       const { inboxSeq } = await this.presence(() => actors.user(this.user, { kind: 'connect', device: this.ref, at: this.lastFrameAt }))
       if (this.closed) return
+      this.seenInboxSeq = Math.max(this.seenInboxSeq, inboxSeq)
       this.send({ op: 'ready', user: this.user, deviceId: this.deviceId, node: nodeId, inboxSeq })
       this.started = true
       for (const frame of this.early.splice(0)) this.sendRaw(frame)
@@ -152,6 +159,7 @@ export class DeviceSession {
     if (this.closed) return
     if (frame === REREGISTER_FRAME) return this.reregister()
     if (frame === REVOKED_FRAME) return this.expire('logged out')
+    this.noteInboxSeq(frame)
     if (!this.started) {
       this.early.push(frame)
       return
@@ -188,7 +196,11 @@ export class DeviceSession {
 
   /**
    * Tells the user actor about this device again: in a cluster, after the user's key moved to
-   * another owner (the device list lives in the owner's memory).
+   * another owner (the device list lives in the owner's memory). Events committed while the key
+   * moved (an owner that stepped down mid-commit, whose write the next owner adopted; events of the
+   * next owner before this device was known to it) were never pushed here: if the next owner's
+   * inbox is ahead of what this socket has seen, or it cannot be told of this device, the socket is
+   * closed with 1013 and the device reconnects and syncs, as after a lost push between nodes.
    */
   reregister(): void {
     if (this.closed || !this.started) return
@@ -196,13 +208,30 @@ export class DeviceSession {
     const device = this.ref
     const at = this.lastFrameAt
     void this.presence(async () => {
-      await actors.user(this.user, { kind: 'connect', device, at })
+      const { inboxSeq } = await actors.user(this.user, { kind: 'connect', device, at })
+      if (inboxSeq > this.seenInboxSeq) return this.resync('events arrived while the key moved; reconnect and sync')
       if (!this.live) await actors.user(this.user, { kind: 'activity', sessionId: this.id, live: false, at })
     }).catch((err) => {
       // The token was revoked while the user's key moved: the new owner says so.
       if (asChatError(err).code === 'UNAUTHORIZED') return this.expire('logged out')
-      this.log.debug({ err }, 're-registering a device failed')
+      this.log.debug({ err }, 're-registering a device failed; the device will resync')
+      this.resync('could not register again; reconnect and sync')
     })
+  }
+
+  /** Closes the socket with 1013: pushes meant for it may be missing, and a reconnect syncs. */
+  private resync(reason: string): void {
+    if (this.closed) return
+    this.deps.metrics.resyncCloses.inc()
+    this.close(CLOSE_CODES.TRY_AGAIN_LATER, reason)
+  }
+
+  /** Inbox event frames begin `{"op":"<op>","inboxSeq":N,` (inboxFrame): nothing a user wrote comes before. */
+  private noteInboxSeq(frame: string): void {
+    const at = frame.indexOf('"inboxSeq":')
+    if (at < 0 || at > 32) return
+    const n = parseInt(frame.slice(at + 11, at + 28), 10)
+    if (n > this.seenInboxSeq) this.seenInboxSeq = n
   }
 
   /** Called by the registry when the device has been silent past the presence timeout. */

@@ -1,0 +1,118 @@
+/**
+ * When the user's key moves (the owner stepped down or the ring changed), each session registers
+ * again with the next owner. Events committed meanwhile (a write the next owner adopted from a
+ * stepped-down owner's unfinished commit; events before the device was known again) were never
+ * pushed to the socket: if the next owner's inbox is ahead of what the socket has seen, or the
+ * session cannot register again, the socket is closed with 1013 so the device reconnects and
+ * syncs. Otherwise it stays open.
+ */
+import { EventEmitter } from 'node:events'
+import { setImmediate as tick } from 'node:timers/promises'
+import { pino } from 'pino'
+import t from 'tap'
+import { type Actors, REREGISTER_FRAME } from '../../src/actors/env.js'
+import { systemClock } from '../../src/clock.js'
+import type { ChatService } from '../../src/gateway/chat-service.js'
+import { DeviceSession } from '../../src/gateway/device-session.js'
+import { SessionRegistry } from '../../src/gateway/sessions.js'
+import { Metrics } from '../../src/metrics.js'
+import { systemRandom } from '../../src/random.js'
+
+class FakeSocket extends EventEmitter {
+  bufferedAmount = 0
+  sent: string[] = []
+  closed: number | null = null
+  send(text: string): void { this.sent.push(text) }
+  close(code: number): void { this.closed = code }
+  terminate(): void { this.closed = 1006 }
+  pause(): void {}
+  resume(): void {}
+  cork(): void {}
+  uncork(): void {}
+}
+
+/** A session whose user actor answers `connect` with what `owner()` says (a number or a thrown error). */
+async function session(t: { teardown(fn: () => unknown): void }, owner: () => number) {
+  const socket = new FakeSocket()
+  const registry = new SessionRegistry(60_000)
+  t.teardown(() => registry.closeAll(1000, 'done'))
+  const connects: number[] = []
+  const actors = {
+    user: async (_user: string, req: { kind: string }) => {
+      if (req.kind !== 'connect') return null
+      const inboxSeq = owner()
+      connects.push(inboxSeq)
+      return { inboxSeq }
+    },
+  } as unknown as Actors
+  const metrics = new Metrics({ actors: () => 0, connections: () => 0 })
+  const s = new DeviceSession(socket as never, 'alice', 'd1', { tid: 't', gen: 0, exp: Date.now() + 60_000 }, {
+    nodeId: 'n1', service: {} as ChatService, actors, registry, metrics,
+    log: pino({ level: 'silent' }), rateLimitPerSec: 50, rateBurst: 200, maxQueuedBytes: 8 << 20, now: Date.now, clock: systemClock, random: systemRandom,
+  })
+  await s.start()
+  return { socket, s, connects, metrics }
+}
+
+/** Waits (bounded) until the re-registration has been answered and acted on. */
+async function settled(connects: number[], count: number, socket: FakeSocket): Promise<void> {
+  for (let i = 0; i < 200 && connects.length < count; i++) await tick()
+  for (let i = 0; i < 20; i++) await tick()
+  void socket
+}
+
+const message = (inboxSeq: number) => JSON.stringify({ op: 'message', inboxSeq, channel: 'd:a:b', seq: inboxSeq, from: 'bob', text: `"inboxSeq":${inboxSeq + 100}`, clientMsgId: `m${inboxSeq}`, ts: 1 })
+
+async function resyncCloses(metrics: Metrics): Promise<number> {
+  return (await metrics.resyncCloses.get()).values[0]?.value ?? 0
+}
+
+t.test('an owner whose inbox is ahead of what the socket saw: closed with 1013', async (t) => {
+  let seq = 2
+  const { socket, s, connects, metrics } = await session(t, () => seq)
+  s.push(message(3))
+  s.push(message(4))
+  seq = 5 // the next owner adopted event 5, which was never pushed here
+  s.push(REREGISTER_FRAME)
+  await settled(connects, 2, socket)
+  t.same(connects, [2, 5])
+  t.equal(socket.closed, 1013, 'closed: the device reconnects and syncs event 5')
+  t.equal(await resyncCloses(metrics), 1, 'counted in chat_resync_closes_total')
+})
+
+t.test('an owner whose inbox holds nothing the socket has not seen: stays open', async (t) => {
+  let seq = 2
+  const { socket, s, connects, metrics } = await session(t, () => seq)
+  s.push(message(3))
+  s.push(message(4))
+  seq = 4
+  s.push(REREGISTER_FRAME)
+  await settled(connects, 2, socket)
+  t.same(connects, [2, 4])
+  t.equal(socket.closed, null, 'still open')
+  t.equal(await resyncCloses(metrics), 0)
+  t.ok(socket.sent.some((f) => f.includes('"inboxSeq":4,')), 'the pushes went out')
+})
+
+t.test('the seq of a frame is read from its head, never from text a user wrote', async (t) => {
+  let seq = 0
+  const { socket, s, connects } = await session(t, () => seq)
+  s.push(message(1)) // its text says "inboxSeq":101
+  seq = 2
+  s.push(REREGISTER_FRAME)
+  await settled(connects, 2, socket)
+  t.equal(socket.closed, 1013, 'event 2 was never pushed, whatever the text of event 1 says')
+})
+
+t.test('a session that cannot register again: closed with 1013', async (t) => {
+  let fail = false
+  const { socket, s, connects } = await session(t, () => {
+    if (fail) throw Object.assign(new Error('timed out'), { code: 'UNAVAILABLE' })
+    return 0
+  })
+  fail = true
+  s.push(REREGISTER_FRAME)
+  for (let i = 0; i < 200 && socket.closed === null; i++) await tick()
+  t.same(connects, [0])
+  t.equal(socket.closed, 1013, 'closed: with no owner knowing of this device, nothing would be pushed to it')
+})
