@@ -2,6 +2,11 @@
  * Pushes frames to devices wherever their sockets are: straight into this node's sessions, and
  * for other nodes gathered for one tick and sent as one batch per node.
  *
+ * In order: one push call per node is in flight at a time, and what is pushed meanwhile waits and
+ * leaves as one batch when it is answered. Concurrent calls could be handled out of order by the
+ * receiving node, so a device would see a later inbox event before an earlier one (a gap, then a
+ * repeat) and sync for nothing.
+ *
  * Never silent: a push to another node that fails, times out, is dropped by the bound below or
  * cannot be sent (the node looks dead) may have left a live socket without an event of its inbox,
  * and a device only notices a missing event when a later one shows the gap. So the devices of
@@ -10,7 +15,8 @@
  * its cursor. A node that never answers again has lost its sockets with it; the request is given
  * up after RESYNC_GIVE_UP_MS.
  *
- * Bounded: at most MAX_IN_FLIGHT_BYTES of pushes to one node may be awaiting its answer. A node
+ * Bounded: at most MAX_IN_FLIGHT_BYTES of pushes to one node may be awaiting its answer or waiting
+ * behind the call in flight. A node
  * that is slow or unreachable (but not yet declared dead) would otherwise collect a batch per tick
  * for up to the push deadline; past the bound, pushes to it are dropped, counted and resynced.
  */
@@ -46,7 +52,12 @@ interface Resync { sessions: Set<string>; since: number; attempts: number; timer
 export class ClusterPusher implements Pusher {
   private readonly outgoing = new Map<string, PushBatch['pushes']>()
   private scheduled = false
+  /** Bytes of pushes to each node sent and not yet answered, or waiting behind such a call. */
   private readonly inFlight = new Map<string, number>()
+  /** Pushes to a node that wait for its call in flight to be answered. */
+  private readonly waiting = new Map<string, PushBatch['pushes']>()
+  /** Nodes with a push call in flight. */
+  private readonly sending = new Set<string>()
   private readonly resyncs = new Map<string, Resync>()
   private stopped = false
 
@@ -94,13 +105,11 @@ export class ClusterPusher implements Pusher {
   private flush(): void {
     this.scheduled = false
     for (const [node, pushes] of this.outgoing) {
-      const address = this.view.address(node)
-      if (!address || !this.view.isLive(node)) {
+      if (!this.view.address(node) || !this.view.isLive(node)) {
         this.fail(node, pushes)
         continue
       }
-      let bytes = 0
-      for (const p of pushes) bytes += p.frame.length + 40 * p.sessions.length
+      const bytes = bytesOf(pushes)
       const busy = this.inFlight.get(node) ?? 0
       if (busy > 0 && busy + bytes > MAX_IN_FLIGHT_BYTES) {
         this.events.dropped(pushes.length)
@@ -109,18 +118,49 @@ export class ClusterPusher implements Pusher {
         continue
       }
       this.inFlight.set(node, busy + bytes)
-      this.transport.peer(address).push({ pushes }, PUSH_DEADLINE_MS)
-        .catch((err) => {
-          this.log.debug({ err, node }, 'push to node failed; its devices will resync')
-          this.fail(node, pushes)
-        })
-        .finally(() => {
-          const left = (this.inFlight.get(node) ?? bytes) - bytes
-          if (left > 0) this.inFlight.set(node, left)
-          else this.inFlight.delete(node)
-        })
+      if (this.sending.has(node)) {
+        const queue = this.waiting.get(node)
+        if (queue) queue.push(...pushes)
+        else this.waiting.set(node, pushes)
+      } else {
+        this.send(node, pushes, bytes)
+      }
     }
     this.outgoing.clear()
+  }
+
+  /** One call to `node`; when it is answered, what waited behind it goes next. */
+  private send(node: string, pushes: PushBatch['pushes'], bytes: number): void {
+    const address = this.view.address(node)
+    if (!address || !this.view.isLive(node) || this.stopped) {
+      this.release(node, bytes)
+      this.fail(node, pushes)
+      return this.next(node)
+    }
+    this.sending.add(node)
+    this.transport.peer(address).push({ pushes }, PUSH_DEADLINE_MS)
+      .catch((err) => {
+        this.log.debug({ err, node }, 'push to node failed; its devices will resync')
+        this.fail(node, pushes)
+      })
+      .finally(() => {
+        this.sending.delete(node)
+        this.release(node, bytes)
+        this.next(node)
+      })
+  }
+
+  private next(node: string): void {
+    const queue = this.waiting.get(node)
+    if (!queue) return
+    this.waiting.delete(node)
+    this.send(node, queue, bytesOf(queue))
+  }
+
+  private release(node: string, bytes: number): void {
+    const left = (this.inFlight.get(node) ?? bytes) - bytes
+    if (left > 0) this.inFlight.set(node, left)
+    else this.inFlight.delete(node)
   }
 
   private fail(node: string, pushes: PushBatch['pushes']): void {
@@ -168,4 +208,11 @@ export class ClusterPusher implements Pusher {
       },
     )
   }
+}
+
+/** What a batch of pushes counts against the in-flight bound: frames plus session ids. */
+function bytesOf(pushes: PushBatch['pushes']): number {
+  let bytes = 0
+  for (const p of pushes) bytes += p.frame.length + 40 * p.sessions.length
+  return bytes
 }
