@@ -9,7 +9,7 @@ import { Device } from '../helpers/device.js'
 import { api } from '../helpers/node-process.js'
 import { apiRetrying, clusterView, ownerOf } from '../helpers/traffic.js'
 
-t.setTimeout(60_000)
+t.setTimeout(120_000) // three nodes in one process, every signup and login a password hash: minutes on a busy 2-core machine
 
 const cluster = await InProcessCluster.start(t, { nodes: 3, replicas: 3, args: ['--log-level', 'warn'] })
 const [A, B, C] = ['n1', 'n2', 'n3'].map((id) => cluster.node(id)) as [ReturnType<typeof cluster.node>, ReturnType<typeof cluster.node>, ReturnType<typeof cluster.node>]
