@@ -8,6 +8,10 @@
 import t from 'tap'
 import { NodeProcess, api } from '../helpers/node-process.js'
 
+// Five node processes and dozens of password hashes, one after another: on a busy 2-core machine
+// this file ran past the default 120 s.
+t.setTimeout(240_000)
+
 const PASSWORD = 'password-123'
 
 t.test('10 failed logins for a username: 429 with Retry-After, whatever the password', async (t) => {
