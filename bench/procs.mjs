@@ -60,6 +60,8 @@ export class Procs {
     const env = { ...process.env }
     // Loader hooks meant for the benchmark (if any) must not reach the servers it measures.
     delete env.NODE_OPTIONS
+    // Should the benchmark be killed before it stops them, the chat nodes end with it.
+    env.CHAT_EXIT_WITH_PARENT = '1'
     const child = spawn(cmd, args, { cwd: this.root, env, stdio: ['ignore', 'pipe', 'pipe'] })
     this.children.add(child)
     const tail = []

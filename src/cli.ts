@@ -8,6 +8,7 @@ import type { ChatNode } from './node.js'
 import { StorageLockedError } from './storage/kv.js'
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  exitWithParent(env.CHAT_EXIT_WITH_PARENT)
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage() + '\n')
     return
@@ -82,4 +83,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+}
+
+/**
+ * `CHAT_EXIT_WITH_PARENT=1`: the process ends at once, as a crash would, when the process that
+ * started it is gone (it was reparented), so that a test runner or benchmark killed before its
+ * cleanup leaves no node behind.
+ */
+function exitWithParent(flag: string | undefined): void {
+  if (flag !== '1') return
+  const parent = process.ppid
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL')
+  }, 1000).unref()
 }

@@ -71,7 +71,7 @@ export class NodeProcess {
     // must not reach the node under test. `env -u` drops them and execs node (same pid).
     // A wrapper (`ip netns exec`) execs too, so the pid is still the node's.
     const command = [...(o.wrap ?? []), 'env', '-u', 'NODE_OPTIONS', process.execPath, ...args]
-    const proc = spawn(command[0]!, command.slice(1), { cwd: ROOT, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(command[0]!, command.slice(1), { cwd: ROOT, env: { ...process.env, CHAT_EXIT_WITH_PARENT: '1', ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc = proc
     // Should the test process end without its teardown (killed on a timeout), take the node along.
     const orphanGuard = () => { try { proc.kill('SIGKILL') } catch { /* already gone */ } }
