@@ -116,8 +116,8 @@ async function store(target, users, o) {
   let acked = 0
   let refused = 0
   let textBytes = 0
-  const pool = messageTexts(o.textBytes)
-  const makeText = () => pool[issued % pool.length]
+  const texts = messageTexts(o.textBytes)
+  const makeText = () => texts[issued % texts.length]
   const started = performance.now()
   let lastReport = started
   await new Promise((resolve, reject) => {
