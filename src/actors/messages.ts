@@ -50,7 +50,11 @@ export type UserRequest =
   | { kind: 'friendSent'; to: string; theirState: FriendState }
   | { kind: 'friends' }
   | { kind: 'deliver'; channel: string; events: ChannelEvent[] }
-  | { kind: 'connect'; device: DeviceRef; at: number }
+  /**
+   * A device registering. `since`: it registers again after the user's key moved, having seen
+   * the inbox up to there; the owner pushes it what came after (catch-up) when it can.
+   */
+  | { kind: 'connect'; device: DeviceRef; at: number; since?: number }
   | { kind: 'activity'; sessionId: string; live: boolean; at: number }
   | { kind: 'disconnect'; sessionId: string; lastActiveAt: number }
   | { kind: 'dropNode'; node: string }
@@ -101,7 +105,8 @@ export interface UserReplies {
   friendSent: FriendState
   friends: Array<{ username: string; state: FriendState }>
   deliver: { cursor: number }
-  connect: { inboxSeq: number }
+  /** `caughtUp`: every event after the device's `since` was pushed to it (only with `since`). */
+  connect: { inboxSeq: number; caughtUp?: boolean }
   activity: null
   disconnect: null
   dropNode: null

@@ -34,6 +34,8 @@ export const SYNC_PAGE_BYTES = 1024 * 1024
 const PRESENCE_GROUPS_AT_ONCE = 32
 /** Inbox rows whose bodies are fetched together while a sync page is built. */
 const SYNC_FETCH_CHUNK = 32
+/** The most events a device registering again is pushed to catch up; past it, it syncs itself. */
+const CATCH_UP_MAX_EVENTS = 500
 
 const K = {
   profile: 'p',
@@ -357,7 +359,31 @@ export class UserActor implements Actor<UserRequest> {
     }
     this.devices.set(req.device.sessionId, { ref: req.device, live: true })
     await this.setPresence(req.at)
-    return { inboxSeq: this.meta.inboxSeq }
+    if (req.since === undefined) return { inboxSeq: this.meta.inboxSeq }
+    return { inboxSeq: this.meta.inboxSeq, caughtUp: await this.catchUp(req.device, req.since) }
+  }
+
+  /**
+   * Pushes a device that registers again (the user's key moved) the events it missed meanwhile:
+   * those the previous owner committed without pushing (a write this owner adopted) and those this
+   * owner committed before it knew the device. No delivery runs while this does (a connect is a
+   * write), so nothing can slip between the catch-up and the live pushes after it. False when the
+   * gap is too large or a body is not readable yet: the session then closes the socket with 1013
+   * and the device syncs itself.
+   */
+  private async catchUp(device: DeviceRef, since: number): Promise<boolean> {
+    const missed = this.meta.inboxSeq - since
+    if (missed <= 0) return true
+    if (missed > CATCH_UP_MAX_EVENTS) return false
+    try {
+      const page = await this.handleSync({ kind: 'sync', since, limit: missed })
+      if (page.more) return false
+      // As pushed live: `op`, then `inboxSeq`, then the rest (sessions read the seq from the head).
+      for (const e of page.events) this.env.pusher.push([device], JSON.stringify(Object.assign({ op: e.op, inboxSeq: e.inboxSeq }, e)))
+      return true
+    } catch {
+      return false
+    }
   }
 
   /** A device went silent past the presence timeout (live false), or spoke again (live true). */

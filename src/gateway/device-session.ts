@@ -198,9 +198,10 @@ export class DeviceSession {
    * Tells the user actor about this device again: in a cluster, after the user's key moved to
    * another owner (the device list lives in the owner's memory). Events committed while the key
    * moved (an owner that stepped down mid-commit, whose write the next owner adopted; events of the
-   * next owner before this device was known to it) were never pushed here: if the next owner's
-   * inbox is ahead of what this socket has seen, or it cannot be told of this device, the socket is
-   * closed with 1013 and the device reconnects and syncs, as after a lost push between nodes.
+   * next owner before this device was known to it) were never pushed here: the next owner is told
+   * what this socket has seen and pushes the rest (catch-up). If it cannot (too many, a body not
+   * readable yet), or it cannot be told of this device at all, the socket is closed with 1013 and
+   * the device reconnects and syncs, as after a lost push between nodes.
    */
   reregister(): void {
     if (this.closed || !this.started) return
@@ -208,8 +209,8 @@ export class DeviceSession {
     const device = this.ref
     const at = this.lastFrameAt
     void this.presence(async () => {
-      const { inboxSeq } = await actors.user(this.user, { kind: 'connect', device, at })
-      if (inboxSeq > this.seenInboxSeq) return this.resync('events arrived while the key moved; reconnect and sync')
+      const { inboxSeq, caughtUp } = await actors.user(this.user, { kind: 'connect', device, at, since: this.seenInboxSeq })
+      if (inboxSeq > this.seenInboxSeq && !caughtUp) return this.resync('events arrived while the key moved; reconnect and sync')
       if (!this.live) await actors.user(this.user, { kind: 'activity', sessionId: this.id, live: false, at })
     }).catch((err) => {
       // The token was revoked while the user's key moved: the new owner says so.

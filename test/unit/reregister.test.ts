@@ -1,10 +1,10 @@
 /**
  * When the user's key moves (the owner stepped down or the ring changed), each session registers
- * again with the next owner. Events committed meanwhile (a write the next owner adopted from a
- * stepped-down owner's unfinished commit; events before the device was known again) were never
- * pushed to the socket: if the next owner's inbox is ahead of what the socket has seen, or the
- * session cannot register again, the socket is closed with 1013 so the device reconnects and
- * syncs. Otherwise it stays open.
+ * again with the next owner, telling it what the socket has seen. Events committed meanwhile (a
+ * write the next owner adopted from a stepped-down owner's unfinished commit; events before the
+ * device was known again) were never pushed to the socket: the owner pushes them (catch-up), and
+ * if it could not, or the session cannot register again, the socket is closed with 1013 so the
+ * device reconnects and syncs. Otherwise it stays open.
  */
 import { EventEmitter } from 'node:events'
 import { setImmediate as tick } from 'node:timers/promises'
@@ -31,18 +31,20 @@ class FakeSocket extends EventEmitter {
   uncork(): void {}
 }
 
-/** A session whose user actor answers `connect` with what `owner()` says (a number or a thrown error). */
-async function session(t: { teardown(fn: () => unknown): void }, owner: () => number) {
+/** A session whose user actor answers `connect` with what `owner()` says (its inbox's last seq, or a thrown error). */
+async function session(t: { teardown(fn: () => unknown): void }, owner: () => number, caughtUp = false) {
   const socket = new FakeSocket()
   const registry = new SessionRegistry(60_000)
   t.teardown(() => registry.closeAll(1000, 'done'))
   const connects: number[] = []
+  const sinces: Array<number | undefined> = []
   const actors = {
-    user: async (_user: string, req: { kind: string }) => {
+    user: async (_user: string, req: { kind: string; since?: number }) => {
       if (req.kind !== 'connect') return null
       const inboxSeq = owner()
       connects.push(inboxSeq)
-      return { inboxSeq }
+      sinces.push(req.since)
+      return req.since === undefined ? { inboxSeq } : { inboxSeq, caughtUp }
     },
   } as unknown as Actors
   const metrics = new Metrics({ actors: () => 0, connections: () => 0 })
@@ -51,7 +53,7 @@ async function session(t: { teardown(fn: () => unknown): void }, owner: () => nu
     log: pino({ level: 'silent' }), rateLimitPerSec: 50, rateBurst: 200, maxQueuedBytes: 8 << 20, now: Date.now, clock: systemClock, random: systemRandom,
   })
   await s.start()
-  return { socket, s, connects, metrics }
+  return { socket, s, connects, sinces, metrics }
 }
 
 /** Waits (bounded) until the re-registration has been answered and acted on. */
@@ -67,15 +69,16 @@ async function resyncCloses(metrics: Metrics): Promise<number> {
   return (await metrics.resyncCloses.get()).values[0]?.value ?? 0
 }
 
-t.test('an owner whose inbox is ahead of what the socket saw: closed with 1013', async (t) => {
+t.test('an owner whose inbox is ahead of what the socket saw, and that could not catch it up: closed with 1013', async (t) => {
   let seq = 2
-  const { socket, s, connects, metrics } = await session(t, () => seq)
+  const { socket, s, connects, sinces, metrics } = await session(t, () => seq)
   s.push(message(3))
   s.push(message(4))
   seq = 5 // the next owner adopted event 5, which was never pushed here
   s.push(REREGISTER_FRAME)
   await settled(connects, 2, socket)
   t.same(connects, [2, 5])
+  t.same(sinces, [undefined, 4], 'the owner was told what the socket had seen')
   t.equal(socket.closed, 1013, 'closed: the device reconnects and syncs event 5')
   t.equal(await resyncCloses(metrics), 1, 'counted in chat_resync_closes_total')
 })
@@ -115,4 +118,15 @@ t.test('a session that cannot register again: closed with 1013', async (t) => {
   for (let i = 0; i < 200 && socket.closed === null; i++) await tick()
   t.same(connects, [0])
   t.equal(socket.closed, 1013, 'closed: with no owner knowing of this device, nothing would be pushed to it')
+})
+
+t.test('an owner that pushed the missed events (caught up): stays open', async (t) => {
+  let seq = 2
+  const { socket, s, connects, sinces } = await session(t, () => seq, true)
+  s.push(message(3))
+  seq = 5
+  s.push(REREGISTER_FRAME)
+  await settled(connects, 2, socket)
+  t.same(sinces, [undefined, 3])
+  t.equal(socket.closed, null, 'still open: events 4 and 5 came as pushes')
 })
