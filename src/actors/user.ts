@@ -9,6 +9,7 @@
  * `a` token revocations and failed logins (user-auth.ts), `b/<user>` users this user blocks;
  * push subscriptions and pending notifications are kept by `UserPush` (src/push/user-push.ts).
  */
+import type { TimerHandle } from '../clock.js'
 import { asChatError, errors } from '../errors.js'
 import type { InboxEvent, Message, PresenceView, UserView } from '../protocol/frames.js'
 import { DEFAULT_PUSH_POLICY } from '../push/types.js'
@@ -36,6 +37,8 @@ const PRESENCE_GROUPS_AT_ONCE = 32
 const SYNC_FETCH_CHUNK = 32
 /** The most events a device registering again is pushed to catch up; past it, it syncs itself. */
 const CATCH_UP_MAX_EVENTS = 500
+/** How long a catch-up may hold the actor's writes before it gives way to a resync. */
+const CATCH_UP_WAIT_MS = 2000
 
 const K = {
   profile: 'p',
@@ -375,14 +378,20 @@ export class UserActor implements Actor<UserRequest> {
     const missed = this.meta.inboxSeq - since
     if (missed <= 0) return true
     if (missed > CATCH_UP_MAX_EVENTS) return false
+    // The bodies are read from their channels, perhaps on other nodes, while this actor's writes
+    // wait: a catch-up that cannot finish promptly (a channel moving, a cut) gives way to a resync.
+    let timer: TimerHandle | undefined
+    const late = new Promise<null>((resolve) => { timer = this.env.clock.setTimeout(() => resolve(null), CATCH_UP_WAIT_MS) })
     try {
-      const page = await this.handleSync({ kind: 'sync', since, limit: missed })
-      if (page.more) return false
+      const page = await Promise.race([this.handleSync({ kind: 'sync', since, limit: missed }), late])
+      if (!page || page.more) return false
       // As pushed live: `op`, then `inboxSeq`, then the rest (sessions read the seq from the head).
       for (const e of page.events) this.env.pusher.push([device], JSON.stringify(Object.assign({ op: e.op, inboxSeq: e.inboxSeq }, e)))
       return true
     } catch {
       return false
+    } finally {
+      this.env.clock.clearTimeout(timer)
     }
   }
 
