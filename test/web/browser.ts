@@ -51,6 +51,10 @@ export interface AppPage {
 export async function openApp<A>(browser: Browser, base: string, options: BrowserContextOptions, init?: (arg: A) => void, arg?: A): Promise<AppPage> {
   const context = await browser.newContext({ ...options, baseURL: base })
   context.setDefaultTimeout(10_000)
+  // Functions handed to the page (evaluate, init scripts) are sent as their source; tests are
+  // transpiled by esbuild (tsx), which wraps named functions in a `__name` helper that exists only
+  // in Node. The page gets one that does nothing.
+  await context.addInitScript({ content: 'globalThis.__name = (target) => target' })
   if (init !== undefined) await context.addInitScript(init, arg as A)
   const page = await context.newPage()
   const app: AppPage = { context, page, errors: [], dialogs: [] }

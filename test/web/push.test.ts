@@ -157,9 +157,14 @@ function stubPushManager(sub: { endpoint: string; p256dh: string; auth: string }
   }
 }
 
-/** The app's service worker, as Playwright sees it. */
+/**
+ * The app's service worker, as Playwright sees it, with the no-op `__name` that functions
+ * transpiled by esbuild expect (as in every page: browser.ts).
+ */
 async function workerOf(context: BrowserContext): Promise<Worker> {
-  return context.serviceWorkers()[0] ?? context.waitForEvent('serviceworker')
+  const sw = context.serviceWorkers()[0] ?? await context.waitForEvent('serviceworker')
+  await sw.evaluate('self.__name = (target) => target')
+  return sw
 }
 
 interface Shown { title: string; body: string; tag: string; data: any }
