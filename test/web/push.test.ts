@@ -221,13 +221,13 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   const first = await nextPush()
   t.match(JSON.parse(first), { user: 'gina', channel: group, from: 'bob', preview: 'Lunch at 12?', channelName: 'Team', count: 1 }, 'the node sent the notification of PROTOCOL.md 4.1')
   await deliverPush(cdp, registration.registrationId, first)
-  let shown = await waitFor(() => shownNotifications(gina.context).then((n) => n.length > 0 && n), { what: 'a notification' })
+  let shown = await waitFor(() => shownNotifications(gina.context).then((n) => n.length > 0 && n), { timeout: 15_000, what: 'a notification' })
   t.match(shown, [{ title: 'bob in Team', body: 'Lunch at 12?', tag: group, data: { id: JSON.parse(first).id, channel: group, url: `/#/c/${encodeURIComponent(group)}` } }], 'sender and group as title, the preview as body, tagged by conversation')
 
   await bobSends(group, 'Or at 1?')
   const second = await nextPush()
   await deliverPush(cdp, registration.registrationId, second)
-  shown = await waitFor(() => shownNotifications(gina.context).then((n) => n[0]?.body === 'Or at 1?' && n), { what: 'the newer notification' })
+  shown = await waitFor(() => shownNotifications(gina.context).then((n) => n[0]?.body === 'Or at 1?' && n), { timeout: 15_000, what: 'the newer notification' })
   t.equal(shown.length, 1, 'a newer message of the conversation replaces its notification')
 
   // The first one again (a retry after a failover), then a 1:1 message to know it was handled.
@@ -235,7 +235,7 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   await bobSends(dm('bob', 'gina'), 'Are you coming?')
   const direct = await nextPush()
   await deliverPush(cdp, registration.registrationId, direct)
-  shown = await waitFor(() => shownNotifications(gina.context).then((n) => n.length === 2 && n), { what: 'the 1:1 notification' })
+  shown = await waitFor(() => shownNotifications(gina.context).then((n) => n.length === 2 && n), { timeout: 15_000, what: 'the 1:1 notification' })
   const byTag = Object.fromEntries(shown.map((n) => [n.tag, n]))
   t.match(byTag[dm('bob', 'gina')], { title: 'bob', body: 'Are you coming?' }, 'a 1:1: the sender alone as title')
   t.equal(byTag[group]!.body, 'Or at 1?', 'the repeated id was not shown again')
@@ -264,7 +264,7 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   await G.goto(`/#/c/${encodeURIComponent(dm('bob', 'gina'))}`)
   await G.locator(`[data-testid="conversation"][data-channel="${dm('bob', 'gina')}"][aria-current="true"]`).waitFor({ timeout: 15_000 })
   await G.getByTestId('message').filter({ hasText: 'Are you coming?' }).waitFor()
-  await waitFor(() => shownNotifications(gina.context).then((n) => n.length === 0), { what: 'notifications of read conversations closed' })
+  await waitFor(() => shownNotifications(gina.context).then((n) => n.length === 0), { timeout: 15_000, what: 'notifications of read conversations closed' })
   t.pass('reading a conversation closes its notification')
   t.match(await subscriptions('gina'), [{ id: registered[0]!.id, endpoint }], 'a new start registers the same subscription again, same id')
 
