@@ -159,6 +159,8 @@ t.test('backoff between failed attempts grows with jitter within bounds', async 
     client.connect().catch(() => {})
     await waitFor(() => connecting.length >= 8, { what: '8 attempts' })
     client.close()
+    // With short random waits a ninth attempt may start before the poll above sees the eighth.
+    connecting.splice(8)
     t.same(connecting.map((c) => c.attempt), [0, 1, 2, 3, 4, 5, 6, 7], `${name}: attempts are counted`)
     t.equal(connecting[0]?.delayMs, 0, `${name}: the first attempt does not wait`)
     for (const { attempt, delayMs } of connecting.slice(1)) {
