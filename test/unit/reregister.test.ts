@@ -6,9 +6,9 @@
  * if it could not, or the session cannot register again, the socket is closed with 1013 so the
  * device reconnects and syncs. Otherwise it stays open.
  */
-import { EventEmitter } from 'node:events'
 import { setImmediate as tick } from 'node:timers/promises'
 import { pino } from 'pino'
+import { FakeSocket } from '../helpers/fake-socket.js'
 import t from 'tap'
 import { type Actors, REREGISTER_FRAME } from '../../src/actors/env.js'
 import { systemClock } from '../../src/clock.js'
@@ -18,18 +18,6 @@ import { SessionRegistry } from '../../src/gateway/sessions.js'
 import { Metrics } from '../../src/metrics.js'
 import { systemRandom } from '../../src/random.js'
 
-class FakeSocket extends EventEmitter {
-  bufferedAmount = 0
-  sent: string[] = []
-  closed: number | null = null
-  send(text: string): void { this.sent.push(text) }
-  close(code: number): void { this.closed = code }
-  terminate(): void { this.closed = 1006 }
-  pause(): void {}
-  resume(): void {}
-  cork(): void {}
-  uncork(): void {}
-}
 
 /** A session whose user actor answers `connect` with what `owner()` says (its inbox's last seq, or a thrown error). */
 async function session(t: { teardown(fn: () => unknown): void }, owner: () => number, caughtUp = false) {
@@ -57,10 +45,9 @@ async function session(t: { teardown(fn: () => unknown): void }, owner: () => nu
 }
 
 /** Waits (bounded) until the re-registration has been answered and acted on. */
-async function settled(connects: number[], count: number, socket: FakeSocket): Promise<void> {
+async function settled(connects: number[], count: number): Promise<void> {
   for (let i = 0; i < 200 && connects.length < count; i++) await tick()
   for (let i = 0; i < 20; i++) await tick()
-  void socket
 }
 
 const message = (inboxSeq: number) => JSON.stringify({ op: 'message', inboxSeq, channel: 'd:a:b', seq: inboxSeq, from: 'bob', text: `"inboxSeq":${inboxSeq + 100}`, clientMsgId: `m${inboxSeq}`, ts: 1 })
@@ -76,7 +63,7 @@ t.test('an owner whose inbox is ahead of what the socket saw, and that could not
   s.push(message(4))
   seq = 5 // the next owner adopted event 5, which was never pushed here
   s.push(REREGISTER_FRAME)
-  await settled(connects, 2, socket)
+  await settled(connects, 2)
   t.same(connects, [2, 5])
   t.same(sinces, [undefined, 4], 'the owner was told what the socket had seen')
   t.equal(socket.closed, 1013, 'closed: the device reconnects and syncs event 5')
@@ -90,7 +77,7 @@ t.test('an owner whose inbox holds nothing the socket has not seen: stays open',
   s.push(message(4))
   seq = 4
   s.push(REREGISTER_FRAME)
-  await settled(connects, 2, socket)
+  await settled(connects, 2)
   t.same(connects, [2, 4])
   t.equal(socket.closed, null, 'still open')
   t.equal(await resyncCloses(metrics), 0)
@@ -103,7 +90,7 @@ t.test('the seq of a frame is read from its head, never from text a user wrote',
   s.push(message(1)) // its text says "inboxSeq":101
   seq = 2
   s.push(REREGISTER_FRAME)
-  await settled(connects, 2, socket)
+  await settled(connects, 2)
   t.equal(socket.closed, 1013, 'event 2 was never pushed, whatever the text of event 1 says')
 })
 
@@ -126,7 +113,7 @@ t.test('an owner that pushed the missed events (caught up): stays open', async (
   s.push(message(3))
   seq = 5
   s.push(REREGISTER_FRAME)
-  await settled(connects, 2, socket)
+  await settled(connects, 2)
   t.same(sinces, [undefined, 3])
   t.equal(socket.closed, null, 'still open: events 4 and 5 came as pushes')
 })

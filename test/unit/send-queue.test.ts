@@ -5,8 +5,8 @@
  */
 import { systemClock } from '../../src/clock.js'
 import { systemRandom } from '../../src/random.js'
-import { EventEmitter } from 'node:events'
 import { pino } from 'pino'
+import { FakeSocket } from '../helpers/fake-socket.js'
 import t from 'tap'
 import type { Actors } from '../../src/actors/env.js'
 import { DeviceSession } from '../../src/gateway/device-session.js'
@@ -14,16 +14,6 @@ import type { ChatService } from '../../src/gateway/chat-service.js'
 import { SessionRegistry } from '../../src/gateway/sessions.js'
 import { Metrics } from '../../src/metrics.js'
 
-class FakeSocket extends EventEmitter {
-  bufferedAmount = 0
-  sent: string[] = []
-  closed: number | null = null
-  send(text: string): void { this.sent.push(text) }
-  close(code: number): void { this.closed = code }
-  terminate(): void { this.closed = 1006 }
-  pause(): void {}
-  resume(): void {}
-}
 
 const KiB = 1024
 
