@@ -12,7 +12,7 @@ export interface WaitOptions {
 /**
  * Polls `pred` until it returns a truthy value and resolves with that value; rejects once
  * `timeout` has passed. A predicate that throws counts as "not yet", and its last error is
- * attached to the timeout error as the cause.
+ * named in the timeout error's message and attached as its cause.
  */
 export async function waitFor<T>(
   pred: () => T | Promise<T>,
@@ -28,7 +28,8 @@ export async function waitFor<T>(
       lastError = err
     }
     if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeout} ms waiting for ${what}`, { cause: lastError })
+      const last = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}${last}`, { cause: lastError })
     }
     await sleep(Math.min(every, Math.max(1, deadline - Date.now())))
   }

@@ -168,10 +168,17 @@ async function workerOf(context: BrowserContext): Promise<Worker> {
 }
 
 interface Shown { title: string; body: string; tag: string; data: any }
-async function shownNotifications(context: BrowserContext): Promise<Shown[]> {
-  const sw = await workerOf(context)
-  return sw.evaluate(async () => (await (self as any).registration.getNotifications() as Notification[])
-    .map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })))
+/**
+ * The notifications the app's registration shows, read from a page of the origin: a page lives as
+ * long as the test keeps it, while the worker may be stopped when idle (and a stopped worker's
+ * handle throws until the browser starts it again).
+ */
+async function shownNotifications(page: Page): Promise<Shown[]> {
+  return page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.getRegistration('/')
+    if (!registration) throw new Error('no service worker registration')
+    return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }))
+  })
 }
 
 /** Raises a real `push` event in the worker with `data`, as the browser does after decrypting. */
@@ -221,13 +228,13 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   const first = await nextPush()
   t.match(JSON.parse(first), { user: 'gina', channel: group, from: 'bob', preview: 'Lunch at 12?', channelName: 'Team', count: 1 }, 'the node sent the notification of PROTOCOL.md 4.1')
   await deliverPush(cdp, registration.registrationId, first)
-  let shown = await waitFor(() => shownNotifications(gina.context).then((n) => n.length > 0 && n), { timeout: 15_000, what: 'a notification' })
+  let shown = await waitFor(() => shownNotifications(G).then((n) => n.length > 0 && n), { timeout: 15_000, what: 'a notification' })
   t.match(shown, [{ title: 'bob in Team', body: 'Lunch at 12?', tag: group, data: { id: JSON.parse(first).id, channel: group, url: `/#/c/${encodeURIComponent(group)}` } }], 'sender and group as title, the preview as body, tagged by conversation')
 
   await bobSends(group, 'Or at 1?')
   const second = await nextPush()
   await deliverPush(cdp, registration.registrationId, second)
-  shown = await waitFor(() => shownNotifications(gina.context).then((n) => n[0]?.body === 'Or at 1?' && n), { timeout: 15_000, what: 'the newer notification' })
+  shown = await waitFor(() => shownNotifications(G).then((n) => n[0]?.body === 'Or at 1?' && n), { timeout: 15_000, what: 'the newer notification' })
   t.equal(shown.length, 1, 'a newer message of the conversation replaces its notification')
 
   // The first one again (a retry after a failover), then a 1:1 message to know it was handled.
@@ -235,7 +242,7 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   await bobSends(dm('bob', 'gina'), 'Are you coming?')
   const direct = await nextPush()
   await deliverPush(cdp, registration.registrationId, direct)
-  shown = await waitFor(() => shownNotifications(gina.context).then((n) => n.length === 2 && n), { timeout: 15_000, what: 'the 1:1 notification' })
+  shown = await waitFor(() => shownNotifications(G).then((n) => n.length === 2 && n), { timeout: 15_000, what: 'the 1:1 notification' })
   const byTag = Object.fromEntries(shown.map((n) => [n.tag, n]))
   t.match(byTag[dm('bob', 'gina')], { title: 'bob', body: 'Are you coming?' }, 'a 1:1: the sender alone as title')
   t.equal(byTag[group]!.body, 'Or at 1?', 'the repeated id was not shown again')
@@ -258,13 +265,13 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   await G.locator(`[data-testid="conversation"][data-channel="${group}"][aria-current="true"]`).waitFor()
   t.equal(new URL(G.url()).hash, `#/c/${encodeURIComponent(group)}`, 'the app shows the conversation, at its route')
   await G.getByTestId('message').filter({ hasText: 'Or at 1?' }).waitFor()
-  t.same((await shownNotifications(gina.context)).map((n) => n.tag), [dm('bob', 'gina')], 'the clicked notification is closed')
+  t.same((await shownNotifications(G)).map((n) => n.tag), [dm('bob', 'gina')], 'the clicked notification is closed')
 
   // The route opens a conversation from the address bar too; reading it clears its notification.
   await G.goto(`/#/c/${encodeURIComponent(dm('bob', 'gina'))}`)
   await G.locator(`[data-testid="conversation"][data-channel="${dm('bob', 'gina')}"][aria-current="true"]`).waitFor({ timeout: 15_000 })
   await G.getByTestId('message').filter({ hasText: 'Are you coming?' }).waitFor()
-  await waitFor(() => shownNotifications(gina.context).then((n) => n.length === 0), { timeout: 15_000, what: 'notifications of read conversations closed' })
+  await waitFor(() => shownNotifications(G).then((n) => n.length === 0), { timeout: 15_000, what: 'notifications of read conversations closed' })
   t.pass('reading a conversation closes its notification')
   t.match(await subscriptions('gina'), [{ id: registered[0]!.id, endpoint }], 'a new start registers the same subscription again, same id')
 
