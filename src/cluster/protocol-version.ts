@@ -12,9 +12,11 @@
  *
  * History: 2 = the first versioned protocol: state snapshots, compacted logs (fetch replies carry
  * the compaction base). Nodes before it sent no version (read as 0) and are refused: moving from
- * them to this release is a stop-and-start of the whole cluster.
+ * them to this release is a stop-and-start of the whole cluster. 3 = the long-lived stream per
+ * peer (the Stream rpc, src/cluster/grpc-stream.ts); a node of 3 sends to a node of 2 by the
+ * unary rpcs, which it still serves, so 2 and 3 mix during a rolling upgrade.
  */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 export const MIN_PEER_PROTOCOL = 2
 
 /** gRPC metadata keys carrying a caller's range. */

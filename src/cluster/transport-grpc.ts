@@ -1,6 +1,7 @@
 /**
  * The real node-to-node transport: gRPC over HTTP/2 with proto/node.proto, one long-lived
- * channel per peer address. Every request is signed with the cluster secret (rpc-auth.ts) and
+ * channel per peer address and on it one long-lived stream that carries every request
+ * (grpc-stream.ts); the unary rpcs remain for peers of a release before the stream. Every request is signed with the cluster secret (rpc-auth.ts) and
  * checked before it is even decoded: one without valid credentials is answered UNAUTHENTICATED
  * and changes nothing. With certificates, the channel is mutual TLS as well: a peer must present
  * a certificate signed by the cluster's CA (any such certificate: the CA is the cluster's own).
@@ -14,15 +15,21 @@
 import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
-import { AUTH_HEADERS, RequestSigner, RequestVerifier, rpcKey, type SignedHeaders } from './rpc-auth.js'
+import { StreamClient, StreamCodec, StreamServer } from './grpc-stream.js'
 import {
-  OWN_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_MIN_HEADER, type ProtocolRange, compatible, parseVersion,
-} from './protocol-version.js'
+  SERVICE, checkCaller, fromStatus, fromWireReply, protocolMetadata, readRange, setSignature, toNumber, toWireReply,
+  type IncompatiblePeer, type Versioning, type WireAnswer, type WireCall, type WireMultiCall, type WireMultiReply,
+  type WirePeer, type WirePushAck, type WirePushBatch, type WireReply, type WireRequest,
+} from './grpc-wire.js'
+import { OWN_PROTOCOL, type ProtocolRange, compatible } from './protocol-version.js'
+import { RequestSigner, RequestVerifier, rpcKey } from './rpc-auth.js'
 import {
   decodeBody, encodeBody, errorMessage, settleReplies, settleReply, TransportError,
   type ActorCall, type ActorMultiCall, type PeerClient, type PeerRequest, type PushBatch,
-  type RemoteError, type Reply, type Transport, type TransportHandlers,
+  type Reply, type Transport, type TransportHandlers,
 } from './transport.js'
+
+export type { IncompatiblePeer } from './grpc-wire.js'
 
 export interface GrpcTransportOptions {
   /** Largest message sent or received, in bytes; above gRPC's 4 MiB default so 4 MiB bodies fit. */
@@ -41,32 +48,26 @@ export interface GrpcTransportOptions {
   protocol?: ProtocolRange
   /** Told of every call refused, or reply dropped, because the other side speaks no common version. */
   onIncompatible?: (event: IncompatiblePeer) => void
+  /**
+   * Serve the stream rpc (default true). False serves the unary rpcs alone, as a release before
+   * the stream did: tests of the fallback.
+   */
+  serveStream?: boolean
+  /** Told of every frame of requests this node receives on a stream, with its number of requests. */
+  onFrame?: (requests: number) => void
 }
 
-/** A peer that speaks no protocol version in common with this node. */
-export interface IncompatiblePeer { peer: string; peerVersion: number; peerMin: number; direction: 'incoming' | 'outgoing' }
-
-const SERVICE = 'chat.cluster.v1.Node'
-
-// Wire shapes as proto-loader produces them (camelCase, longs as Number, absent fields undefined).
-interface WireCall { key?: string; kind?: string; body?: Buffer; ringVersion?: number; from?: string }
-interface WireMultiCall { keys?: string[]; kind?: string; body?: Buffer; ringVersion?: number; from?: string }
-interface WirePeer { kind?: string; body?: Buffer; ringVersion?: number; from?: string }
-interface WireError { code?: string; message?: string; ringVersion?: number; owner?: string }
-interface WireReply { ok?: boolean; body?: Buffer; error?: WireError }
-interface WireMultiReply { replies?: WireReply[] }
-interface WirePushBatch { pushes?: { sessions?: string[]; frame?: string }[]; resync?: string[] }
-interface WirePushAck { error?: WireError }
-
 type Method = grpc.MethodDefinition<object, object>
-interface Methods { Call: Method; CallMany: Method; Push: Method; Peer: Method }
+interface Methods { Call: Method; CallMany: Method; Push: Method; Peer: Method; Stream: Method }
 
 export class GrpcTransport implements Transport {
   private readonly methods: Methods
+  private readonly codec: StreamCodec
   private readonly maxMessageBytes: number
   private readonly closeGraceMs: number
   private readonly clients = new Map<string, GrpcPeerClient>()
   private server: grpc.Server | undefined
+  private streams: StreamServer | undefined
   private closing: Promise<void> | undefined
   private readonly signer: RequestSigner | undefined
   private readonly verifier: RequestVerifier | undefined
@@ -81,6 +82,7 @@ export class GrpcTransport implements Transport {
     const protoPath = options.protoPath ?? fileURLToPath(new URL('../../proto/node.proto', import.meta.url))
     const definition = protoLoader.loadSync(protoPath, { keepCase: false, longs: Number, defaults: false, oneofs: false })
     this.methods = definition[SERVICE] as unknown as Methods
+    this.codec = new StreamCodec(protoPath)
     if (options.auth) {
       const key = rpcKey(options.auth.secret)
       this.signer = new RequestSigner(key, options.auth.self)
@@ -111,7 +113,18 @@ export class GrpcTransport implements Transport {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     })
-    server.addService(rawRequests(this.methods) as unknown as grpc.ServiceDefinition, serviceImpl(handlers, this.methods, this.protocol, this.verifier, this.options.onRefused))
+    const unary = unaryService(handlers, this.methods, this.protocol, this.verifier, this.options.onRefused)
+    const service: Partial<Methods> = rawRequests(this.methods)
+    if (this.options.serveStream !== false) {
+      this.streams = new StreamServer({
+        handlers, codec: this.codec, versioning: this.protocol, verifier: this.verifier, onRefused: this.options.onRefused,
+        onFrame: this.options.onFrame, maxFrameBytes: this.maxMessageBytes,
+      })
+      unary.Stream = this.streams.handle
+    } else {
+      delete service.Stream
+    }
+    server.addService(service as unknown as grpc.ServiceDefinition, unary)
     this.server = server
     const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
     return await new Promise<number>((resolve, reject) => {
@@ -129,7 +142,7 @@ export class GrpcTransport implements Transport {
   peer(address: string): PeerClient {
     let client = this.clients.get(address)
     if (!client) {
-      if (this.closing) return new GrpcPeerClient(address, this.methods, this.protocol, undefined, this.signer)
+      if (this.closing) return new GrpcPeerClient(address, this.methods, this.protocol, undefined, this.signer, this.codec, this.maxMessageBytes)
       client = new GrpcPeerClient(address, this.methods, this.protocol, new grpc.Client(address, this.clientCredentials(), {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
@@ -141,7 +154,7 @@ export class GrpcTransport implements Transport {
         // Own subchannels per transport: several nodes in one test process must not share
         // connections, or closing one node would disturb the others.
         'grpc.use_local_subchannel_pool': 1,
-      }), this.signer)
+      }), this.signer, this.codec, this.maxMessageBytes)
       this.clients.set(address, client)
     }
     return client
@@ -157,6 +170,8 @@ export class GrpcTransport implements Transport {
     this.clients.clear()
     const server = this.server
     if (!server) return
+    // Streams never end by themselves: each ends once what it was asked is answered.
+    this.streams?.drain()
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         server.forceShutdown()
@@ -171,22 +186,33 @@ export class GrpcTransport implements Transport {
 }
 
 class GrpcPeerClient implements PeerClient {
+  private readonly stream: StreamClient
+
   constructor(
     private readonly address: string,
     private readonly methods: Methods,
     private readonly protocol: Versioning,
     private client: grpc.Client | undefined,
     private readonly signer: RequestSigner | undefined,
-  ) {}
+    codec: StreamCodec,
+    maxMessageBytes: number,
+  ) {
+    this.stream = new StreamClient(client, {
+      address, codec, versioning: protocol, signer, maxFrameBytes: maxMessageBytes,
+      unary: (request, deadlineMs) => this.unaryRequest(request, deadlineMs),
+    })
+  }
 
   async call(req: ActorCall, deadlineMs: number): Promise<Reply> {
-    const wire: WireCall = { key: req.key, kind: req.kind, body: encodeBody(req.body), ringVersion: req.ringVersion, from: req.from }
-    return fromWireReply(await this.unary<WireReply>(this.methods.Call, wire, deadlineMs))
+    const call: WireCall = { key: req.key, kind: req.kind, body: encodeBody(req.body), ringVersion: req.ringVersion, from: req.from }
+    const answer = await this.stream.request({ call }, 64 + req.key.length + call.body!.length, deadlineMs)
+    return fromWireReply(answer.reply ?? {})
   }
 
   async callMany(req: ActorMultiCall, deadlineMs: number): Promise<Reply[]> {
-    const wire: WireMultiCall = { keys: req.keys, kind: req.kind, body: encodeBody(req.body), ringVersion: req.ringVersion, from: req.from }
-    const replies = (await this.unary<WireMultiReply>(this.methods.CallMany, wire, deadlineMs)).replies ?? []
+    const callMany: WireMultiCall = { keys: req.keys, kind: req.kind, body: encodeBody(req.body), ringVersion: req.ringVersion, from: req.from }
+    const keyBytes = req.keys.reduce((n, k) => n + k.length + 2, 0)
+    const replies = (await this.stream.request({ callMany }, 64 + keyBytes + callMany.body!.length, deadlineMs)).multi?.replies ?? []
     if (replies.length !== req.keys.length) {
       throw new TransportError('INTERNAL', `${this.address} answered ${replies.length} replies for ${req.keys.length} keys`)
     }
@@ -194,20 +220,31 @@ class GrpcPeerClient implements PeerClient {
   }
 
   async push(batch: PushBatch, deadlineMs: number): Promise<void> {
-    const ack = await this.unary<WirePushAck>(this.methods.Push, batch satisfies WirePushBatch, deadlineMs)
+    let bytes = 32
+    for (const p of batch.pushes) bytes += Buffer.byteLength(p.frame) + p.sessions.reduce((n, s) => n + s.length + 2, 8)
+    const ack = (await this.stream.request({ push: batch satisfies WirePushBatch }, bytes, deadlineMs)).pushAck ?? {}
     if (ack.error) {
-      throw new TransportError('INTERNAL', `push to ${this.address} failed: ${ack.error.message ?? ''}`, fromWireError(ack.error))
+      throw new TransportError('INTERNAL', `push to ${this.address} failed: ${ack.error.message ?? ''}`)
     }
   }
 
   async peer(req: PeerRequest, deadlineMs: number): Promise<Reply> {
-    const wire: WirePeer = { kind: req.kind, body: encodeBody(req.body), ringVersion: req.ringVersion, from: req.from }
-    return fromWireReply(await this.unary<WireReply>(this.methods.Peer, wire, deadlineMs))
+    const peer: WirePeer = { kind: req.kind, body: encodeBody(req.body), ringVersion: req.ringVersion, from: req.from }
+    const answer = await this.stream.request({ peer }, 64 + peer.body!.length, deadlineMs)
+    return fromWireReply(answer.reply ?? {})
   }
 
   close(): void {
-    this.client?.close()
+    this.stream.close()
     this.client = undefined
+  }
+
+  /** A stream request as the unary call of a release before the stream. */
+  private async unaryRequest(r: WireRequest, deadlineMs: number): Promise<WireAnswer> {
+    if (r.call) return { reply: await this.unary<WireReply>(this.methods.Call, r.call, deadlineMs) }
+    if (r.callMany) return { multi: await this.unary<WireMultiReply>(this.methods.CallMany, r.callMany, deadlineMs) }
+    if (r.push) return { pushAck: await this.unary<WirePushAck>(this.methods.Push, r.push, deadlineMs) }
+    return { reply: await this.unary<WireReply>(this.methods.Peer, r.peer!, deadlineMs) }
   }
 
   private unary<T>(method: Method, request: object, deadlineMs: number): Promise<T> {
@@ -228,10 +265,7 @@ class GrpcPeerClient implements PeerClient {
         // Serialized here, once: the signature covers exactly the bytes sent.
         const bytes = method.requestSerialize(request)
         const metadata = this.protocol.metadata.clone()
-        if (this.signer) {
-          const h = this.signer.sign(method.path, bytes)
-          for (const k of Object.keys(AUTH_HEADERS) as Array<keyof SignedHeaders>) metadata.set(AUTH_HEADERS[k], h[k])
-        }
+        if (this.signer) setSignature(metadata, this.signer.sign(method.path, bytes))
         const call = client.makeUnaryRequest(method.path, (b: Buffer) => b, method.responseDeserialize, bytes,
           metadata, { deadline: Date.now() + deadlineMs }, callback)
         call.on('metadata', (md) => { answered = readRange(md) })
@@ -242,82 +276,23 @@ class GrpcPeerClient implements PeerClient {
   }
 }
 
-function fromStatus(err: grpc.ServiceError, address: string): TransportError {
-  const message = `${address}: ${err.details || err.message}`
-  switch (err.code) {
-    case grpc.status.DEADLINE_EXCEEDED: return new TransportError('DEADLINE', message, err)
-    case grpc.status.UNAVAILABLE:
-    case grpc.status.UNAUTHENTICATED:
-    case grpc.status.CANCELLED: return new TransportError('UNAVAILABLE', message, err)
-    case grpc.status.FAILED_PRECONDITION: return new TransportError('INCOMPATIBLE', message, err)
-    default: return new TransportError('INTERNAL', message, err)
-  }
-}
-
-function fromWireError(wire: WireError): RemoteError {
-  const error: RemoteError = { code: wire.code ?? 'INTERNAL', message: wire.message ?? '' }
-  if (wire.ringVersion != null) error.ringVersion = wire.ringVersion
-  if (wire.owner != null) error.owner = wire.owner
-  return error
-}
-
-function fromWireReply(wire: WireReply): Reply {
-  if (wire.ok) {
-    try {
-      return { ok: true, body: decodeBody(wire.body) }
-    } catch (err) {
-      throw new TransportError('INTERNAL', `reply body is not JSON: ${errorMessage(err)}`, err)
-    }
-  }
-  return { ok: false, error: fromWireError(wire.error ?? { message: 'reply carries neither body nor error' }) }
-}
-
-/** Encoding a handler's reply can fail too (a BigInt in a body): that is the handler's bug. */
-function toWireReply(reply: Reply): WireReply {
-  try {
-    return reply.ok ? { ok: true, body: encodeBody(reply.body) } : { ok: false, error: reply.error }
-  } catch (err) {
-    return { ok: false, error: { code: 'INTERNAL', message: errorMessage(err) } }
-  }
-}
-
 function answer<T>(callback: grpc.sendUnaryData<T>, work: Promise<T>): void {
   // The work promises never reject (handler errors were turned into replies), so this only
   // guards against a bug in this file reaching the event loop as an unhandled rejection.
   work.then((value) => callback(null, value), (err: unknown) => callback({ code: grpc.status.INTERNAL, details: errorMessage(err) }))
 }
 
-/** This node's protocol versions and what to do about a peer that shares none. */
-interface Versioning { range: ProtocolRange; metadata: grpc.Metadata; onIncompatible: (event: IncompatiblePeer) => void }
-
-function protocolMetadata(range: ProtocolRange): grpc.Metadata {
-  const md = new grpc.Metadata()
-  md.set(PROTOCOL_HEADER, String(range.version))
-  md.set(PROTOCOL_MIN_HEADER, String(range.min))
-  return md
-}
-
-function readRange(md: grpc.Metadata): ProtocolRange {
-  const version = parseVersion(md.get(PROTOCOL_HEADER))
-  const min = parseVersion(md.get(PROTOCOL_MIN_HEADER)) || version
-  return { version, min }
-}
-
 /** The service with requests left as bytes: they are checked before anything decodes them. */
 function rawRequests(methods: Methods): Methods {
-  const raw = (m: Method): Method => ({ ...m, requestDeserialize: (b: Buffer) => b })
-  return { Call: raw(methods.Call), CallMany: raw(methods.CallMany), Push: raw(methods.Push), Peer: raw(methods.Peer) }
+  const same = (b: Buffer) => b
+  const raw = (m: Method): Method => ({ ...m, requestDeserialize: same })
+  // The stream's frames are encoded and decoded by grpc-stream.ts (the caller's signature covers their bytes).
+  const bytes = (m: Method): Method => ({ ...m, requestDeserialize: same, responseSerialize: same as unknown as Method['responseSerialize'] })
+  return { Call: raw(methods.Call), CallMany: raw(methods.CallMany), Push: raw(methods.Push), Peer: raw(methods.Peer), Stream: bytes(methods.Stream) }
 }
 
-function headers(metadata: grpc.Metadata): Partial<SignedHeaders> {
-  const one = (k: string) => {
-    const v = metadata.get(k)[0]
-    return typeof v === 'string' ? v : undefined
-  }
-  return { from: one(AUTH_HEADERS.from), ts: one(AUTH_HEADERS.ts), nonce: one(AUTH_HEADERS.nonce), sig: one(AUTH_HEADERS.sig) }
-}
-
-function serviceImpl(
+/** The unary rpcs: what a release before the stream calls. */
+function unaryService(
   handlers: TransportHandlers, methods: Methods, versioning: Versioning, verifier: RequestVerifier | undefined, onRefused?: (reason: string) => void,
 ): grpc.UntypedServiceImplementation {
   /**
@@ -326,26 +301,9 @@ function serviceImpl(
    */
   const admit = <T>(method: Method, rpc: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<never>): T | null => {
     rpc.sendMetadata(versioning.metadata.clone())
-    const signed = headers(rpc.metadata)
-    const caller = readRange(rpc.metadata)
-    if (verifier) {
-      const verdict = verifier.verify(method.path, signed, rpc.request)
-      if (!verdict.ok) {
-        // A release from before signatures is refused here too: say what it claims to speak.
-        const hint = compatible(caller, versioning.range) ? '' : `; the caller claims node protocol ${caller.min}..${caller.version}, this node speaks ${versioning.range.min}..${versioning.range.version}`
-        onRefused?.(verdict.reason + hint)
-        callback({ code: grpc.status.UNAUTHENTICATED, details: `cluster credentials required: ${verdict.reason}${hint}` })
-        return null
-      }
-    }
-    if (!compatible(caller, versioning.range)) {
-      // The caller's node id (verified with its signature), else its address without the (ephemeral) port.
-      const peer = (verifier && signed.from) || rpc.getPeer().replace(/:\d+$/, '')
-      versioning.onIncompatible({ peer, peerVersion: caller.version, peerMin: caller.min, direction: 'incoming' })
-      callback({
-        code: grpc.status.FAILED_PRECONDITION,
-        details: `incompatible node protocol: the caller speaks ${caller.min}..${caller.version}, this node ${versioning.range.min}..${versioning.range.version}; see the upgrade order in docs/OPERATIONS.md`,
-      })
+    const verdict = checkCaller(method.path, rpc.metadata, rpc.request, () => rpc.getPeer(), versioning, verifier, onRefused)
+    if (!verdict.ok) {
+      callback(verdict.status)
       return null
     }
     try {
@@ -359,7 +317,7 @@ function serviceImpl(
     const r = admit<WireCall>(methods.Call, rpc, callback as grpc.sendUnaryData<never>)
     if (!r) return
     answer(callback, settleReply(() => handlers.call({
-      key: r.key ?? '', kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
+      key: r.key ?? '', kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: toNumber(r.ringVersion), from: r.from ?? '',
     })).then(toWireReply))
   }
   const callMany: grpc.handleUnaryCall<Buffer, WireMultiReply> = (rpc, callback) => {
@@ -367,7 +325,7 @@ function serviceImpl(
     if (!r) return
     const keys = r.keys ?? []
     answer(callback, settleReplies(keys.length, () => handlers.callMany({
-      keys, kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
+      keys, kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: toNumber(r.ringVersion), from: r.from ?? '',
     })).then((replies) => ({ replies: replies.map(toWireReply) })))
   }
   const push: grpc.handleUnaryCall<Buffer, WirePushAck> = (rpc, callback) => {
@@ -384,7 +342,7 @@ function serviceImpl(
     const r = admit<WirePeer>(methods.Peer, rpc, callback as grpc.sendUnaryData<never>)
     if (!r) return
     answer(callback, settleReply(() => handlers.peer({
-      kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: r.ringVersion ?? 0, from: r.from ?? '',
+      kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: toNumber(r.ringVersion), from: r.from ?? '',
     })).then(toWireReply))
   }
   return { Call: call, CallMany: callMany, Push: push, Peer: peer } as grpc.UntypedServiceImplementation

@@ -58,11 +58,11 @@ t.test('a real node refuses an incompatible peer with a log line and a metric', 
   const line = await waitFor(() => node.lines.find((l) => l.includes('incompatible node protocol')), { timeout: 5000, what: 'the log line' })
   const entry = JSON.parse(line)
   t.match(entry, { level: 50, node: 'pv1', peer: 'old-node', peerProtocol: 1, protocol: OWN_PROTOCOL.version }, 'one error line naming both sides and their versions')
-  t.match(entry.msg, /refused a call from a node speaking an incompatible node protocol \(1\.\.1; this node 2\.\.2\); upgrade it/)
+  t.match(entry.msg, new RegExp(`refused a call from a node speaking an incompatible node protocol \\(1\\.\\.1; this node ${OWN_PROTOCOL.min}\\.\\.${OWN_PROTOCOL.version}\\); upgrade it`))
   t.equal(node.lines.filter((l) => l.includes('incompatible node protocol')).length, 1, 'repeated refusals of one peer are logged once a minute, not per call')
   const metrics = await (await fetch(`${node.url}/metrics`)).text()
   t.match(metrics, /chat_peer_incompatible_total\{peer="old-node"\} 2/, 'and counted every time')
-  t.match(metrics, /chat_node_info\{version="[^"]+",protocol="2",fsync="never"\} 1/, 'the node reports the versions it speaks')
+  t.match(metrics, new RegExp(`chat_node_info\\{version="[^"]+",protocol="${OWN_PROTOCOL.version}",fsync="never"\\} 1`), 'the node reports the versions it speaks')
 })
 
 t.test('credentials come first: an unsigned caller is UNAUTHENTICATED whatever version it claims, and counts as no peer', async (t) => {
@@ -83,5 +83,5 @@ t.test('credentials come first: an unsigned caller is UNAUTHENTICATED whatever v
   await t.rejects(unsigned.peer(`127.0.0.1:${port}`).peer(req, 2000), { code: 'UNAVAILABLE', message: /cluster credentials required.*claims node protocol 1\.\.1/ })
   t.equal(handled, 0, 'the handler never ran')
   t.same(refused, [], 'no incompatible peer is reported in a name nobody proved')
-  t.match(reasons, [/no cluster credentials; the caller claims node protocol 1\.\.1, this node speaks 2\.\.2/], 'the refusal line says what the caller claims to speak')
+  t.match(reasons, [new RegExp(`no cluster credentials; the caller claims node protocol 1\\.\\.1, this node speaks ${OWN_PROTOCOL.min}\\.\\.${OWN_PROTOCOL.version}`)], 'the refusal line says what the caller claims to speak')
 })
