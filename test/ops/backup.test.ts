@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { PROTOCOL_VERSION } from '../../src/cluster/protocol-version.js'
 import { chatNode } from '../helpers/chat-node-cli.js'
 import { NodeProcess, api } from '../helpers/node-process.js'
 import { Traffic, fullHistory, fullInbox, missingFrom, signIn, workload } from '../helpers/traffic.js'
@@ -35,7 +36,7 @@ t.test('standalone: back up a running node under writes, wipe it, restore it, ev
   t.match(backup.stdout, /backup of solo \(standalone, running node\): \d+ rows/, backup.stdout.trim())
   t.equal(statSync(file).mode & 0o777, 0o600, 'the backup file is readable by its owner only')
   const status = JSON.parse((await chatNode(['status', '--data-dir', node.dataDir])).stdout)
-  t.match(status, { nodeId: 'solo', mode: 'standalone', fsync: 'never', protocol: 2 }, '`chat-node status` asks the running node')
+  t.match(status, { nodeId: 'solo', mode: 'standalone', fsync: 'never', protocol: PROTOCOL_VERSION }, '`chat-node status` asks the running node')
   t.ok(status.storageBytes > 0, 'and reports its storage')
   await traffic.stop()
   t.equal((await node.stop()).code, 0, 'the node stopped')
