@@ -18,6 +18,8 @@ import { type FsyncMode, type Kv, type KvOp, type KvSnapshot, type RangeOptions,
 
 type Encoded = { type: 'put'; key: string; value: string } | { type: 'del'; key: string }
 
+const SYNC = { sync: true } as const
+
 interface Group { ops: Encoded[]; waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> }
 
 export interface LevelKvOptions {
@@ -66,7 +68,7 @@ export class LevelKv implements Kv {
       return Promise.reject(err)
     }
     if (this.fsync === 'always') {
-      const write = this.chain.then(() => this.db.batch(encoded, { sync: true }))
+      const write = this.chain.then(() => this.write(encoded, true))
       this.chain = write.catch(() => undefined)
       return write
     }
@@ -107,7 +109,7 @@ export class LevelKv implements Kv {
    */
   async putRaw(rows: Array<[string, string]>): Promise<void> {
     if (rows.length === 0) return
-    await this.db.batch(rows.map(([key, value]) => ({ type: 'put' as const, key, value })), { sync: this.fsync !== 'never' })
+    await this.write(rows.map(([key, value]) => ({ type: 'put' as const, key, value })), this.fsync !== 'never')
   }
 
   /**
@@ -126,12 +128,28 @@ export class LevelKv implements Kv {
     await this.db.close()
   }
 
+  /**
+   * One LevelDB write of `ops`, through a chained batch. The array form (`db.batch(ops, options)`)
+   * copies its options into every op before encoding it: with `{ sync: false }` that made the
+   * JavaScript side of a write 4.7x slower than with no options (0.61 ms against 2.90 ms for 200
+   * ops), and it was the largest single cost of a standalone node's send path. A chained batch
+   * takes the options once, and is cheaper than the array form even without them (0.24 ms).
+   */
+  private write(ops: Encoded[], sync: boolean): Promise<void> {
+    const batch = this.db.batch()
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value)
+      else batch.del(op.key)
+    }
+    return sync ? batch.write(SYNC) : batch.write()
+  }
+
   private async flush(): Promise<void> {
     const group = this.group
     this.group = null
     if (!group) return
     try {
-      await this.db.batch(group.ops, { sync: this.fsync === 'batch' })
+      await this.write(group.ops, this.fsync === 'batch')
       for (const w of group.waiters) w.resolve()
     } catch (err) {
       for (const w of group.waiters) w.reject(err)
