@@ -229,8 +229,9 @@ export class DeviceSession {
 
   /** Inbox event frames begin `{"op":"<op>","inboxSeq":N,` (inboxFrame): nothing a user wrote comes before. */
   private noteInboxSeq(frame: string): void {
-    const at = frame.indexOf('"inboxSeq":')
-    if (at < 0 || at > 32) return
+    // Looked for in the frame's head only: a message's text (up to 100,000 characters) is not scanned.
+    const at = frame.lastIndexOf('"inboxSeq":', 32)
+    if (at < 0) return
     const n = parseInt(frame.slice(at + 11, at + 28), 10)
     if (n > this.seenInboxSeq) this.seenInboxSeq = n
   }
