@@ -82,6 +82,12 @@ export class DeviceSession {
    * never reached this socket.
    */
   private seenInboxSeq = 0
+  /**
+   * A re-registration asked for before the first registration was answered: the owner that took
+   * it may have stepped down while its answer was on the way, and the next owner would not know
+   * this device. Done as soon as the session has started.
+   */
+  private reregisterWhenStarted = false
   private readonly waiting: Waiting[] = []
   private readonly early: string[] = []
   private handling = false
@@ -141,6 +147,7 @@ export class DeviceSession {
       this.send({ op: 'ready', user: this.user, deviceId: this.deviceId, node: nodeId, inboxSeq })
       this.started = true
       for (const frame of this.early.splice(0)) this.sendRaw(frame)
+      if (this.reregisterWhenStarted) this.reregister()
       void this.drain()
     } catch (err) {
       const e = asChatError(err)
@@ -204,7 +211,12 @@ export class DeviceSession {
    * the device reconnects and syncs, as after a lost push between nodes.
    */
   reregister(): void {
-    if (this.closed || !this.started) return
+    if (this.closed) return
+    if (!this.started) {
+      this.reregisterWhenStarted = true
+      return
+    }
+    this.reregisterWhenStarted = false
     const { actors } = this.deps
     const device = this.ref
     const at = this.lastFrameAt

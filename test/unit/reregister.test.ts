@@ -20,7 +20,7 @@ import { systemRandom } from '../../src/random.js'
 
 
 /** A session whose user actor answers `connect` with what `owner()` says (its inbox's last seq, or a thrown error). */
-async function session(t: { teardown(fn: () => unknown): void }, owner: () => number, caughtUp = false) {
+async function session(t: { teardown(fn: () => unknown): void }, owner: () => number, caughtUp = false, firstConnect?: Promise<void>) {
   const socket = new FakeSocket()
   const registry = new SessionRegistry(60_000)
   t.teardown(() => registry.closeAll(1000, 'done'))
@@ -30,6 +30,7 @@ async function session(t: { teardown(fn: () => unknown): void }, owner: () => nu
     user: async (_user: string, req: { kind: string; since?: number }) => {
       if (req.kind !== 'connect') return null
       const inboxSeq = owner()
+      if (req.since === undefined && firstConnect) await firstConnect
       connects.push(inboxSeq)
       sinces.push(req.since)
       return req.since === undefined ? { inboxSeq } : { inboxSeq, caughtUp }
@@ -40,8 +41,9 @@ async function session(t: { teardown(fn: () => unknown): void }, owner: () => nu
     nodeId: 'n1', service: {} as ChatService, actors, registry, metrics,
     log: pino({ level: 'silent' }), rateLimitPerSec: 50, rateBurst: 200, maxQueuedBytes: 8 << 20, now: Date.now, clock: systemClock, random: systemRandom,
   })
-  await s.start()
-  return { socket, s, connects, sinces, metrics }
+  const started = s.start()
+  if (!firstConnect) await started
+  return { socket, s, connects, sinces, metrics, started }
 }
 
 /** Waits (bounded) until the re-registration has been answered and acted on. */
@@ -116,4 +118,21 @@ t.test('an owner that pushed the missed events (caught up): stays open', async (
   await settled(connects, 2)
   t.same(sinces, [undefined, 3])
   t.equal(socket.closed, null, 'still open: events 4 and 5 came as pushes')
+})
+
+t.test('a re-registration asked for while the first registration is unanswered is done once it is', async (t) => {
+  // The owner registers the device, then steps down before its answer reaches the session: its
+  // REREGISTER push arrives first. The next owner, which never heard of the device, commits event 3.
+  let answer!: () => void
+  const answered = new Promise<void>((resolve) => { answer = resolve })
+  let seq = 2
+  const { socket, s, connects, sinces, started } = await session(t, () => seq, true, answered)
+  s.push(REREGISTER_FRAME)
+  seq = 3
+  answer()
+  await started
+  await settled(connects, 2)
+  t.same(connects, [2, 3], 'registered a second time, with the next owner')
+  t.same(sinces, [undefined, 2], 'telling it what the socket had seen (its ready)')
+  t.equal(socket.closed, null, 'the owner caught it up: the socket stays open')
 })
