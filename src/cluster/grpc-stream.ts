@@ -20,14 +20,12 @@
 import * as grpc from '@grpc/grpc-js'
 import protobuf from 'protobufjs'
 import {
-  SERVICE, checkCaller, fromStatus, readRange, setSignature, toNumber, toWireReply,
+  PACKAGE, SERVICE, checkCaller, fromStatus, handleRequest, incompatibleAnswer, readRange, setSignature,
   type Versioning, type WireAnswer, type WireRequest,
 } from './grpc-wire.js'
-import { compatible, type ProtocolRange } from './protocol-version.js'
+import type { ProtocolRange } from './protocol-version.js'
 import type { RequestSigner, RequestVerifier } from './rpc-auth.js'
-import {
-  decodeBody, errorMessage, settleReplies, settleReply, TransportError, type TransportHandlers,
-} from './transport.js'
+import { errorMessage, TransportError, type TransportHandlers } from './transport.js'
 
 export const STREAM_PATH = `/${SERVICE}/Stream`
 
@@ -46,8 +44,8 @@ export class StreamCodec {
 
   constructor(protoPath: string) {
     const root = protobuf.loadSync(protoPath)
-    this.frame = root.lookupType(`${SERVICE.replace(/\.Node$/, '')}.StreamFrame`)
-    this.batch = root.lookupType(`${SERVICE.replace(/\.Node$/, '')}.StreamBatch`)
+    this.frame = root.lookupType(`${PACKAGE}.StreamFrame`)
+    this.batch = root.lookupType(`${PACKAGE}.StreamBatch`)
   }
 
   encodeFrame(frame: WireFrame): Buffer {
@@ -173,10 +171,9 @@ export class StreamClient {
     let peerRange: ProtocolRange = { version: 0, min: 0 }
     stream.on('metadata', (md: grpc.Metadata) => { peerRange = readRange(md) })
     stream.on('data', (bytes: Buffer) => {
-      const own = this.o.versioning.range
-      if (compatible(peerRange, own)) return this.onAnswers(stream, bytes)
-      this.o.versioning.onIncompatible({ peer: this.o.address, peerVersion: peerRange.version, peerMin: peerRange.min, direction: 'outgoing' })
-      this.broken(stream, new TransportError('INCOMPATIBLE', `${this.o.address} speaks node protocol ${peerRange.min}..${peerRange.version}, this node ${own.min}..${own.version}`))
+      const refused = incompatibleAnswer(this.o.address, peerRange, this.o.versioning)
+      if (!refused) return this.onAnswers(stream, bytes)
+      this.broken(stream, refused)
       stream.cancel()
     })
     // Every end of the call comes as a status (after an 'error' event when it is not OK).
@@ -186,13 +183,7 @@ export class StreamClient {
         // A release before streams: what was sent on it never ran; send it all as unary calls.
         this.stream = undefined
         this.unaryUntil = Date.now() + UNARY_RETRY_MS
-        const stranded = [...this.pending.values()].filter((p) => p.stream === stream)
-        for (const p of stranded) this.pending.delete(p.request.id!)
-        for (const p of stranded) {
-          clearTimeout(p.timer)
-          this.o.unary(p.request, Math.max(1, p.deadlineAt - Date.now())).then(p.resolve, p.reject)
-        }
-        return
+        return this.sendUnary([...this.pending.values()].filter((p) => p.stream === stream).map((p) => p.request))
       }
       const err = status.code === grpc.status.OK
         ? new TransportError('UNAVAILABLE', `${this.o.address}: the stream was ended by the peer`)
@@ -236,6 +227,7 @@ export class StreamClient {
     }
   }
 
+  /** Sends pending requests as unary calls, each with what is left of its deadline. */
   private sendUnary(requests: WireRequest[]): void {
     for (const r of requests) {
       const p = this.pending.get(r.id!)!
@@ -330,7 +322,7 @@ class ServedStream {
     this.o.onFrame?.(requests.length)
     for (const request of requests) {
       this.inFlight++
-      void answer(request, this.o.handlers).then((a) => {
+      void handleRequest(request, this.o.handlers).then((a) => {
         this.inFlight--
         this.send(a)
       })
@@ -385,44 +377,6 @@ class ServedStream {
     this.done = true
     this.onDone()
   }
-}
-
-/** Runs one request's handler; never rejects (a handler's failure is its answer). */
-async function answer(r: WireRequest, handlers: TransportHandlers): Promise<WireAnswer> {
-  const id = r.id
-  if (r.call) {
-    const c = r.call
-    const reply = await settleReply(() => handlers.call({
-      key: c.key ?? '', kind: c.kind ?? '', body: decodeBody(c.body), ringVersion: toNumber(c.ringVersion), from: c.from ?? '',
-    }))
-    return { id, reply: toWireReply(reply) }
-  }
-  if (r.callMany) {
-    const c = r.callMany
-    const keys = c.keys ?? []
-    const replies = await settleReplies(keys.length, () => handlers.callMany({
-      keys, kind: c.kind ?? '', body: decodeBody(c.body), ringVersion: toNumber(c.ringVersion), from: c.from ?? '',
-    }))
-    return { id, multi: { replies: replies.map(toWireReply) } }
-  }
-  if (r.push) {
-    const pushes = (r.push.pushes ?? []).map((p) => ({ sessions: p.sessions ?? [], frame: p.frame ?? '' }))
-    const resync = r.push.resync ?? []
-    try {
-      await handlers.push(resync.length > 0 ? { pushes, resync } : { pushes })
-      return { id, pushAck: {} }
-    } catch (err) {
-      return { id, pushAck: { error: { code: 'INTERNAL', message: errorMessage(err) } } }
-    }
-  }
-  if (r.peer) {
-    const c = r.peer
-    const reply = await settleReply(() => handlers.peer({
-      kind: c.kind ?? '', body: decodeBody(c.body), ringVersion: toNumber(c.ringVersion), from: c.from ?? '',
-    }))
-    return { id, reply: toWireReply(reply) }
-  }
-  return { id, reply: { ok: false, error: { code: 'INTERNAL', message: 'a request of a kind this node does not know' } } }
 }
 
 /** About the encoded size of an answer, for splitting frames. */

@@ -6,9 +6,13 @@
 import * as grpc from '@grpc/grpc-js'
 import { AUTH_HEADERS, type RequestVerifier, type SignedHeaders } from './rpc-auth.js'
 import { PROTOCOL_HEADER, PROTOCOL_MIN_HEADER, type ProtocolRange, compatible, parseVersion } from './protocol-version.js'
-import { decodeBody, encodeBody, errorMessage, TransportError, type RemoteError, type Reply } from './transport.js'
+import {
+  decodeBody, encodeBody, errorMessage, settleReplies, settleReply, TransportError,
+  type RemoteError, type Reply, type TransportHandlers,
+} from './transport.js'
 
-export const SERVICE = 'chat.cluster.v1.Node'
+export const PACKAGE = 'chat.cluster.v1'
+export const SERVICE = `${PACKAGE}.Node`
 
 // Wire shapes (camelCase; longs as Number from proto-loader, as Long objects from protobufjs'
 // decode, hence `Long` below; absent fields undefined or the type's default).
@@ -86,6 +90,17 @@ export function toWireReply(reply: Reply): WireReply {
 /** This node's protocol versions and what to do about a peer that shares none. */
 export interface Versioning { range: ProtocolRange; metadata: grpc.Metadata; onIncompatible: (event: IncompatiblePeer) => void }
 
+/**
+ * The error for an answer from a peer speaking `answered`, when it shares no version with this
+ * node (which is told, as an outgoing incompatibility); null when they share one.
+ */
+export function incompatibleAnswer(address: string, answered: ProtocolRange, versioning: Versioning): TransportError | null {
+  const own = versioning.range
+  if (compatible(answered, own)) return null
+  versioning.onIncompatible({ peer: address, peerVersion: answered.version, peerMin: answered.min, direction: 'outgoing' })
+  return new TransportError('INCOMPATIBLE', `${address} speaks node protocol ${answered.min}..${answered.version}, this node ${own.min}..${own.version}`)
+}
+
 /** A peer that speaks no protocol version in common with this node. */
 export interface IncompatiblePeer { peer: string; peerVersion: number; peerMin: number; direction: 'incoming' | 'outgoing' }
 
@@ -150,4 +165,45 @@ export function checkCaller(
     }
   }
   return { ok: true }
+}
+
+/**
+ * Runs the handler of one request, as the stream and the unary rpcs receive it; never rejects (a
+ * handler's failure is its answer).
+ */
+export async function handleRequest(r: WireRequest, handlers: TransportHandlers): Promise<WireAnswer> {
+  const id = r.id
+  if (r.call) {
+    const c = r.call
+    const reply = await settleReply(() => handlers.call({
+      key: c.key ?? '', kind: c.kind ?? '', body: decodeBody(c.body), ringVersion: toNumber(c.ringVersion), from: c.from ?? '',
+    }))
+    return { id, reply: toWireReply(reply) }
+  }
+  if (r.callMany) {
+    const c = r.callMany
+    const keys = c.keys ?? []
+    const replies = await settleReplies(keys.length, () => handlers.callMany({
+      keys, kind: c.kind ?? '', body: decodeBody(c.body), ringVersion: toNumber(c.ringVersion), from: c.from ?? '',
+    }))
+    return { id, multi: { replies: replies.map(toWireReply) } }
+  }
+  if (r.push) {
+    const pushes = (r.push.pushes ?? []).map((p) => ({ sessions: p.sessions ?? [], frame: p.frame ?? '' }))
+    const resync = r.push.resync ?? []
+    try {
+      await handlers.push(resync.length > 0 ? { pushes, resync } : { pushes })
+      return { id, pushAck: {} }
+    } catch (err) {
+      return { id, pushAck: { error: { code: 'INTERNAL', message: errorMessage(err) } } }
+    }
+  }
+  if (r.peer) {
+    const c = r.peer
+    const reply = await settleReply(() => handlers.peer({
+      kind: c.kind ?? '', body: decodeBody(c.body), ringVersion: toNumber(c.ringVersion), from: c.from ?? '',
+    }))
+    return { id, reply: toWireReply(reply) }
+  }
+  return { id, reply: { ok: false, error: { code: 'INTERNAL', message: 'a request of a kind this node does not know' } } }
 }

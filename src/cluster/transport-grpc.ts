@@ -17,14 +17,14 @@ import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import { StreamClient, StreamCodec, StreamServer } from './grpc-stream.js'
 import {
-  SERVICE, checkCaller, fromStatus, fromWireReply, protocolMetadata, readRange, setSignature, toNumber, toWireReply,
+  SERVICE, checkCaller, fromStatus, fromWireReply, handleRequest, incompatibleAnswer, protocolMetadata, readRange, setSignature,
   type IncompatiblePeer, type Versioning, type WireAnswer, type WireCall, type WireMultiCall, type WireMultiReply,
   type WirePeer, type WirePushAck, type WirePushBatch, type WireReply, type WireRequest,
 } from './grpc-wire.js'
-import { OWN_PROTOCOL, type ProtocolRange, compatible } from './protocol-version.js'
+import { OWN_PROTOCOL, type ProtocolRange } from './protocol-version.js'
 import { RequestSigner, RequestVerifier, rpcKey } from './rpc-auth.js'
 import {
-  decodeBody, encodeBody, errorMessage, settleReplies, settleReply, TransportError,
+  encodeBody, errorMessage, TransportError,
   type ActorCall, type ActorMultiCall, type PeerClient, type PeerRequest, type PushBatch,
   type Reply, type Transport, type TransportHandlers,
 } from './transport.js'
@@ -255,10 +255,8 @@ class GrpcPeerClient implements PeerClient {
       let answered: ProtocolRange = { version: 0, min: 0 }
       const callback = (err: grpc.ServiceError | null, value?: object): void => {
         if (err) return reject(fromStatus(err, this.address))
-        if (!compatible(answered, this.protocol.range)) {
-          this.protocol.onIncompatible({ peer: this.address, peerVersion: answered.version, peerMin: answered.min, direction: 'outgoing' })
-          return reject(new TransportError('INCOMPATIBLE', `${this.address} speaks node protocol ${answered.min}..${answered.version}, this node ${this.protocol.range.min}..${this.protocol.range.version}`))
-        }
+        const refused = incompatibleAnswer(this.address, answered, this.protocol)
+        if (refused) return reject(refused)
         resolve(value as T)
       }
       try {
@@ -315,35 +313,19 @@ function unaryService(
   }
   const call: grpc.handleUnaryCall<Buffer, WireReply> = (rpc, callback) => {
     const r = admit<WireCall>(methods.Call, rpc, callback as grpc.sendUnaryData<never>)
-    if (!r) return
-    answer(callback, settleReply(() => handlers.call({
-      key: r.key ?? '', kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: toNumber(r.ringVersion), from: r.from ?? '',
-    })).then(toWireReply))
+    if (r) answer(callback, handleRequest({ call: r }, handlers).then((a) => a.reply!))
   }
   const callMany: grpc.handleUnaryCall<Buffer, WireMultiReply> = (rpc, callback) => {
     const r = admit<WireMultiCall>(methods.CallMany, rpc, callback as grpc.sendUnaryData<never>)
-    if (!r) return
-    const keys = r.keys ?? []
-    answer(callback, settleReplies(keys.length, () => handlers.callMany({
-      keys, kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: toNumber(r.ringVersion), from: r.from ?? '',
-    })).then((replies) => ({ replies: replies.map(toWireReply) })))
+    if (r) answer(callback, handleRequest({ callMany: r }, handlers).then((a) => a.multi!))
   }
   const push: grpc.handleUnaryCall<Buffer, WirePushAck> = (rpc, callback) => {
     const r = admit<WirePushBatch>(methods.Push, rpc, callback as grpc.sendUnaryData<never>)
-    if (!r) return
-    const pushes = (r.pushes ?? []).map((p) => ({ sessions: p.sessions ?? [], frame: p.frame ?? '' }))
-    const resync = r.resync ?? []
-    answer(callback, Promise.resolve().then(() => handlers.push(resync.length > 0 ? { pushes, resync } : { pushes })).then(
-      (): WirePushAck => ({}),
-      (err: unknown): WirePushAck => ({ error: { code: 'INTERNAL', message: errorMessage(err) } }),
-    ))
+    if (r) answer(callback, handleRequest({ push: r }, handlers).then((a) => a.pushAck!))
   }
   const peer: grpc.handleUnaryCall<Buffer, WireReply> = (rpc, callback) => {
     const r = admit<WirePeer>(methods.Peer, rpc, callback as grpc.sendUnaryData<never>)
-    if (!r) return
-    answer(callback, settleReply(() => handlers.peer({
-      kind: r.kind ?? '', body: decodeBody(r.body), ringVersion: toNumber(r.ringVersion), from: r.from ?? '',
-    })).then(toWireReply))
+    if (r) answer(callback, handleRequest({ peer: r }, handlers).then((a) => a.reply!))
   }
   return { Call: call, CallMany: callMany, Push: push, Peer: peer } as grpc.UntypedServiceImplementation
 }
