@@ -63,11 +63,26 @@ export async function openApp<A>(browser: Browser, base: string, options: Browse
   return app
 }
 
-/** Another tab of the same person (same storage). */
+/**
+ * Another window of the same person (same storage). A window, not a tab: headless Chromium draws
+ * a background tab's frames about once a second, and every click or hover there then waits
+ * seconds for the element to be "stable". So the app is opened from one of the person's pages as
+ * a popup window of its own, as a user might open it with shift-click.
+ */
 export async function openTab(app: AppPage): Promise<Page> {
-  const page = await app.context.newPage()
+  const opener = app.context.pages().find((p) => !p.isClosed())
+  let page: Page
+  if (opener) {
+    ;[page] = await Promise.all([
+      app.context.waitForEvent('page'),
+      opener.evaluate(() => { window.open('/', '_blank', 'popup,noopener') }),
+    ])
+  } else {
+    page = await app.context.newPage()
+  }
   watch(app, page)
-  await page.goto('/')
+  if (!opener) await page.goto('/')
+  await page.waitForLoadState()
   return page
 }
 
