@@ -42,6 +42,8 @@ export interface Config {
   compactIntervalMs: number
   /** Log entries kept for a lagging or unreachable replica before it is caught up by snapshot. */
   compactMaxLag: number
+  /** LevelDB's memtable size in MiB: larger means fewer, larger sorted files and less compaction work per write. */
+  writeBufferMb: number
   /** When a storage write counts as done: never (OS), batch (fsync per group commit), always (fsync per write). */
   fsync: FsyncMode
   // Push notifications (docs/PUSH.md)
@@ -130,6 +132,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--repair-interval-ms': { key: 'repairIntervalMs', env: 'CHAT_REPAIR_INTERVAL_MS', kind: 'int', min: 100, max: 3_600_000, help: 'how often replicas are compared and repaired (default 5000)' },
   '--compact-interval-ms': { key: 'compactIntervalMs', env: 'CHAT_COMPACT_INTERVAL_MS', kind: 'int', min: 0, max: 86_400_000, help: 'how often applied log entries are folded into the state and removed, 0 = never (default 60000)' },
   '--compact-max-lag': { key: 'compactMaxLag', env: 'CHAT_COMPACT_MAX_LAG', kind: 'int', min: 0, max: 100_000_000, help: 'log entries kept for a lagging replica before it is caught up from a snapshot (default 10000)' },
+  '--write-buffer-mb': { key: 'writeBufferMb', env: 'CHAT_WRITE_BUFFER_MB', kind: 'int', min: 1, max: 1024, help: 'LevelDB memtable size in MiB; up to twice this is held in memory while one is written out (default 64)' },
   '--fsync': { key: 'fsync', env: 'CHAT_FSYNC', kind: 'fsync', help: 'never | batch | always: when a write counts as stored (default never; see docs/RELIABILITY.md)' },
   '--push-webhook': { key: 'pushWebhook', env: 'CHAT_PUSH_WEBHOOK', kind: 'url', help: 'operator webhook that receives every user\'s push notifications' },
   '--push-webhook-secret': { key: 'pushWebhookSecret', env: 'CHAT_PUSH_WEBHOOK_SECRET', kind: 'string', help: 'HMAC secret that signs --push-webhook requests (default: unsigned)' },
@@ -306,6 +309,7 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     repairIntervalMs: (given.repairIntervalMs as number | undefined) ?? 5000,
     compactIntervalMs: (given.compactIntervalMs as number | undefined) ?? 60_000,
     compactMaxLag: (given.compactMaxLag as number | undefined) ?? 10_000,
+    writeBufferMb: (given.writeBufferMb as number | undefined) ?? 64,
     fsync: (given.fsync as FsyncMode | undefined) ?? 'never',
     pushWebhookSecret: (given.pushWebhookSecret as string | undefined) ?? null,
     pushHttpsOnly: (given.pushHttpsOnly as boolean | undefined) ?? false,

@@ -58,7 +58,7 @@ export class ChatNode {
   static async start(config: Config, parts: Partial<NodeParts> = {}): Promise<ChatNode> {
     const log = parts.log ?? createLogger(config.logLevel, config.id)
     const clock = parts.clock ?? systemClock
-    const kv = parts.kv ?? (await LevelKv.open(config.dataDir, { fsync: config.fsync }))
+    const kv = parts.kv ?? (await LevelKv.open(config.dataDir, { fsync: config.fsync, writeBufferBytes: config.writeBufferMb * 1024 * 1024 }))
     const shedder = new LoadShedder({ maxLagMs: config.maxLagMs, maxInFlight: config.maxInFlightWrites, clock })
     const hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => metrics.bounds.inc({ bound: 'hash_queue' }))
     // Gauges are read at scrape time, once `core` below exists.

@@ -283,7 +283,8 @@ export class UserActor implements Actor<UserRequest> {
     if (!this.profile) return reqs.map(() => ({ ok: false, error: errors.notFound(`no user ${this.username}`) }))
     const ops: KvOp[] = []
     const frames: InboxEvent[] = []
-    const channels = new Map(this.channels)
+    /** The channel list as this batch changes it: a copy made at its first change, kept if it commits. */
+    let channels: Map<string, Membership> | null = null
     const cursors = new Map<string, number>()
     let inboxSeq = this.meta.inboxSeq
     const results: Array<Settled<UserReplies['deliver']>> = []
@@ -295,7 +296,7 @@ export class UserActor implements Actor<UserRequest> {
         ops.push({ type: 'put', key: K.inbox(inboxSeq), value: inboxEntry(e) })
         frames.push(inboxFrame(e, inboxSeq))
         if (e.type === 'message') this.recency.set(req.channel, Math.max(this.recency.get(req.channel) ?? 0, e.message.ts))
-        this.trackMembership(e, channels, ops)
+        channels = this.trackMembership(e, channels, ops)
       }
       const last = fresh.length > 0 ? fresh[fresh.length - 1]!.ev : cursor
       if (fresh.length > 0) cursors.set(req.channel, last)
@@ -315,24 +316,37 @@ export class UserActor implements Actor<UserRequest> {
     this.push.apply(notifications)
     this.meta = meta
     for (const [channel, last] of cursors) this.cursors.set(channel, last)
-    this.channels.clear()
-    for (const [k, v] of channels) this.channels.set(k, v)
+    if (channels) {
+      this.channels.clear()
+      for (const [k, v] of channels) this.channels.set(k, v)
+    }
     this.pushEvents(frames)
     return results
   }
 
 
-  /** Keeps the user's channel list in step with the events it receives. */
-  private trackMembership(e: ChannelEvent, channels: Map<string, Membership>, ops: KvOp[]): void {
+  /**
+   * Keeps the user's channel list in step with the events it receives. `changed` is the batch's
+   * copy of the list, null until its first change: most deliveries change nothing, and copying a
+   * long list for each would cost in proportion to the user's channels.
+   */
+  private trackMembership(e: ChannelEvent, changed: Map<string, Membership> | null, ops: KvOp[]): Map<string, Membership> | null {
     const channel = e.type === 'message' ? e.message.channel : e.channel
+    const list = changed ?? this.channels
     const joins = e.type === 'message' || (e.type === 'member_added' && e.user === this.username)
-    if (joins && !channels.has(channel)) {
-      channels.set(channel, { readSeq: 0 })
+    if (joins && !list.has(channel)) {
+      const next = changed ?? new Map(this.channels)
+      next.set(channel, { readSeq: 0 })
       ops.push({ type: 'put', key: K.channel(channel), value: { readSeq: 0 } })
-    } else if (e.type === 'member_removed' && e.user === this.username && channels.has(channel)) {
-      channels.delete(channel)
-      ops.push({ type: 'del', key: K.channel(channel) })
+      return next
     }
+    if (e.type === 'member_removed' && e.user === this.username && list.has(channel)) {
+      const next = changed ?? new Map(this.channels)
+      next.delete(channel)
+      ops.push({ type: 'del', key: K.channel(channel) })
+      return next
+    }
+    return changed
   }
 
   private pushAll(frame: string, except?: string | null): void {

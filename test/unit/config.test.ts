@@ -71,6 +71,7 @@ const SAMPLES: Record<string, [string, unknown]> = {
   '--push-webhook': ['http://127.0.0.1:9/push', 'http://127.0.0.1:9/push'],
   '--compact-interval-ms': ['0', 0],
   '--compact-max-lag': ['250', 250],
+  '--write-buffer-mb': ['8', 8],
   '--fsync': ['batch', 'batch'],
   '--push-webhook-secret': ['hook-secret', 'hook-secret'],
   '--push-https-only': ['true', true],
@@ -125,7 +126,7 @@ t.test('defaults are the contract\'s', async (t) => {
   t.match(c, {
     id: `${hostname()}-8080`, host: '127.0.0.1', port: 8080, grpcPort: 9090, nats: [], cluster: 'chat',
     replicas: 3, secret: null, presenceTimeoutMs: 15_000, maxGroupSize: 100, tokenTtlMs: 30 * 86_400_000, logLevel: 'info',
-    fsync: 'never', compactIntervalMs: 60_000, compactMaxLag: 10_000,
+    fsync: 'never', compactIntervalMs: 60_000, compactMaxLag: 10_000, writeBufferMb: 64,
     adminToken: null, maxDevices: 20, authAllow: ['127.0.0.0/8', '::1'], tlsCa: null, httpTlsCert: null, natsUser: null,
   })
   t.equal(c.dataDir, join('data', c.id), 'data dir defaults to ./data/<id>')
