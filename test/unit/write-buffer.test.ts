@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseConfig } from '../../src/config.js'
-import { DEFAULT_WRITE_BUFFER_BYTES, LevelKv } from '../../src/storage/leveldb.js'
+import { DEFAULT_WRITE_BUFFER_BYTES, LevelKv, type LevelKvOptions } from '../../src/storage/leveldb.js'
+import { InProcessNode } from '../helpers/in-process.js'
 
 /** Writes about 3 MiB in 300 batches and counts the table files LevelDB made. */
 async function tablesAfterWrites(writeBufferBytes: number | undefined): Promise<number> {
@@ -35,4 +36,18 @@ t.test('--write-buffer-mb', async (t) => {
   t.equal(parseConfig(['--write-buffer-mb', '8']).writeBufferMb, 8)
   t.equal(parseConfig([], { CHAT_WRITE_BUFFER_MB: '16' }).writeBufferMb, 16, 'or CHAT_WRITE_BUFFER_MB')
   t.throws(() => parseConfig(['--write-buffer-mb', '0']), /between 1 and 1024/)
+})
+
+t.test('a node opens its store with the memtable size it was given', async (t) => {
+  const asked: Array<LevelKvOptions | undefined> = []
+  const open = LevelKv.open
+  LevelKv.open = (dir: string, options?: LevelKvOptions) => {
+    asked.push(options)
+    return open.call(LevelKv, dir, options)
+  }
+  t.teardown(() => { LevelKv.open = open })
+  const node = await InProcessNode.start(t, { args: ['--write-buffer-mb', '3'] })
+  t.teardown(() => node.stop())
+  t.equal(asked.length, 1, 'one store')
+  t.equal(asked[0]?.writeBufferBytes, 3 * 1024 * 1024, '--write-buffer-mb 3 is a 3 MiB memtable')
 })
