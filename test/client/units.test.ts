@@ -1,10 +1,10 @@
 import t from 'tap'
 import {
   backoffCeiling, backoffDelay, canonicalChannelId, dmChannelId, isRetryableCode, LIMITS, MessageCache,
-  newClientMsgId, TypedEmitter, type Message,
+  newClientMsgId, TypedEmitter, type LiveMessage,
 } from '../../src/client/index.js'
 
-const msg = (seq: number, channel = 'dm:alice:bob'): Message =>
+const msg = (seq: number, channel = 'dm:alice:bob'): LiveMessage =>
   ({ channel, seq, from: 'alice', text: `m${seq}`, ts: seq, clientMsgId: `c${seq}` })
 
 t.test('backoff ceiling doubles from the base up to the cap', async (t) => {

@@ -1,7 +1,7 @@
 // Pushes between nodes are never silently lost: a push that fails, or that cannot be sent, is
 // followed by a resync request naming its sessions, retried until the node has it; the node
 // closes those sockets with 1013 so that their devices reconnect and sync.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import { systemClock } from '../../src/clock.js'
 import { ClusterPusher } from '../../src/cluster/pusher.js'
@@ -15,7 +15,7 @@ import { waitFor } from '../helpers/wait.js'
 
 const log = pino({ level: 'silent' })
 
-async function setup(t: Tap.Test) {
+async function setup(t: Test) {
   const network = new MemoryNetwork()
   const received: PushBatch[] = []
   const n2 = new MemoryTransport(network)

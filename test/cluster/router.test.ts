@@ -2,7 +2,7 @@
 // for a fan-out, misplaced keys retried against a refreshed view, bounded retries, batched pushes.
 import { systemClock } from '../../src/clock.js'
 import { systemRandom } from '../../src/random.js'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { pino } from 'pino'
 import { ClusterRouter, PLACEMENT_CODES } from '../../src/cluster/router.js'
 import { ClusterPusher } from '../../src/cluster/pusher.js'
@@ -16,7 +16,7 @@ const log = pino({ level: 'silent' })
 
 interface Peer { address: string; calls: number; multiCalls: ActorMultiCall[]; pushes: number; owns: (key: string) => boolean }
 
-async function setup(t: Tap.Test, owners: (key: string) => string) {
+async function setup(t: Test, owners: (key: string) => string) {
   const network = new MemoryNetwork()
   const peers = new Map<string, Peer>()
   for (const id of ['n2', 'n3']) {

@@ -39,7 +39,8 @@ export class PushReceiver {
         const path = req.url ?? '/'
         const n = (self!.counts.get(path) ?? 0) + 1
         self!.counts.set(path, n)
-        const answer = (self!.behaviours.get(path) ?? (() => ({ status: 201 })))(n)
+        const behaviour: Behaviour = self!.behaviours.get(path) ?? (() => ({ status: 201 }))
+        const answer = behaviour(n)
         self!.received.push({ path, headers: req.headers, body: Buffer.concat(chunks), at: Date.now(), status: answer.status })
         res.writeHead(answer.status, answer.headers ?? {})
         res.end()

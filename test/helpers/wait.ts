@@ -9,6 +9,9 @@ export interface WaitOptions {
   what?: string
 }
 
+/** What is left of `T` once the falsy values are gone: the type `if (v)` lets through. */
+export type Truthy<T> = Exclude<T, false | 0 | 0n | '' | null | undefined>
+
 /**
  * Polls `pred` until it returns a truthy value and resolves with that value; rejects once
  * `timeout` has passed. A predicate that throws counts as "not yet", and its last error is
@@ -17,13 +20,13 @@ export interface WaitOptions {
 export async function waitFor<T>(
   pred: () => T | Promise<T>,
   { timeout = 5000, every = 20, what = 'condition' }: WaitOptions = {},
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeout
   let lastError: unknown
   for (;;) {
     try {
       const v = await pred()
-      if (v) return v as NonNullable<T>
+      if (v) return v as Truthy<T>
     } catch (err) {
       lastError = err
     }

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { BIN } from '../helpers/node-process.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -21,7 +21,7 @@ const alive = (pid: number) => {
 }
 
 /** A parent process that starts a node (with `env`) and prints the node's pid once it is ready. */
-async function parentWithNode(t: Tap.Test, env: Record<string, string>): Promise<{ parent: number; node: number }> {
+async function parentWithNode(t: Test, env: Record<string, string>): Promise<{ parent: number; node: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'chat-orphan-'))
   const script = `
     const { spawn } = require('node:child_process')

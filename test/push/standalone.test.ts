@@ -3,9 +3,9 @@
  * server that plays the push service and the webhook receivers. Web Push bodies are decrypted and
  * VAPID tokens verified by the test's own RFC 8291 / RFC 8292 code, not by the sending library.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { HttpApi } from '../../src/client/http.js'
-import { PushApi, base64UrlToBytes } from '../../src/client/push.js'
+import { PushApi, base64UrlToBytes, type PushRegistrationLike } from '../../src/client/push.js'
 import { Device } from '../helpers/device.js'
 import { api, login, NodeProcess } from '../helpers/node-process.js'
 import { BrowserKeys, PushReceiver, verifyVapid, verifyWebhookSignature } from '../helpers/push-receiver.js'
@@ -35,10 +35,9 @@ async function subscribeWebhook(name: string, path: string): Promise<{ id: strin
   if (r.status !== 201) throw new Error(`subscribe ${name}: ${r.status} ${r.text}`)
   return r.body
 }
-async function sender(t: Parameters<Parameters<typeof tap.test>[1]>[0], name: string): Promise<Device> {
+async function sender(t: Test, name: string): Promise<Device> {
   return Device.open(t, node.wsUrl, await user(name), `${name}-laptop`)
 }
-const tap = t
 let sent = 0
 async function send(d: Device, channel: string, text: string): Promise<any> {
   const ack = await d.send(channel, text, `m-${++sent}`)
@@ -260,12 +259,12 @@ t.test('the SDK: PushApi registers, lists and removes subscriptions', async (t) 
   const keys = new BrowserKeys()
   // enableWebPush as a browser runs it, with a push manager that hands out this subscription.
   let subscribedWith: Uint8Array | null = null
-  const registration = {
+  const registration: PushRegistrationLike = {
     pushManager: {
       getSubscription: async () => null,
       subscribe: async (o: { applicationServerKey: Uint8Array }) => {
         subscribedWith = o.applicationServerKey
-        return { toJSON: () => keys.subscription(`${receiver.url}/wp/sue`) }
+        return { toJSON: () => keys.subscription(`${receiver.url}/wp/sue`), unsubscribe: async () => true }
       },
     },
   }

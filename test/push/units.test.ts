@@ -64,7 +64,8 @@ t.test('subscription checks', async (t) => {
   const sub = keys.subscription('https://push.example/abc')
   t.same(checkSubscription({ kind: 'webpush', subscription: sub }, true), { kind: 'webpush', ...sub })
   const padded = { ...sub, keys: { p256dh: keys.publicKey.toString('base64'), auth: keys.auth.toString('base64') } }
-  t.same(checkSubscription({ kind: 'webpush', subscription: padded }, false).keys, sub.keys, 'plain base64 with padding is accepted and stored as base64url')
+  const stored = checkSubscription({ kind: 'webpush', subscription: padded }, false)
+  t.same('keys' in stored ? stored.keys : undefined, sub.keys, 'plain base64 with padding is accepted and stored as base64url')
   t.throws(() => checkSubscription({ kind: 'webhook', url: 'http://127.0.0.1/x' }, true), { code: 'BAD_REQUEST' }, 'https only when the operator says so')
   t.same(checkSubscription({ kind: 'webhook', url: 'http://127.0.0.1/x' }, false), { kind: 'webhook', url: 'http://127.0.0.1/x' })
   t.throws(() => checkSubscription({ kind: 'webhook', url: 'javascript:alert(1)' }, false), { code: 'BAD_REQUEST' })

@@ -38,8 +38,9 @@ async function setup(tt: { teardown(fn: () => unknown): void }, coalesceMs: numb
   let runtime: ActorRuntime | null = null
   const router = new LocalRouter({ call: (k: string, r: unknown) => runtime!.call(k, r as UserRequest) } as unknown as ActorRuntime)
   const env: ActorEnv = {
-    actors: new Actors(router), pusher: { push: () => {} }, notifier,
-    config: { nodeId: 'n1', maxGroupSize: 100, push: { maxSubscriptions: 10, coalesceMs } },
+    // Only channel actors ask to be woken again; this runtime holds user actors.
+    actors: new Actors(router), pusher: { push: () => {} }, notifier, wake: () => {},
+    config: { nodeId: 'n1', maxGroupSize: 100, maxDevices: 20, push: { maxSubscriptions: 10, coalesceMs } },
     log: pino({ level: 'silent' }), now: Date.now, clock: systemClock, random: systemRandom,
   }
   runtime = new ActorRuntime({ factory: actorFactory(new LocalActorStorage(kv), env), passivateAfterMs: 60_000 })

@@ -40,7 +40,8 @@ class App extends AppRecorder {
     return this.messages.filter((m) => m.channel === channel)
   }
 
-  receivedIds(channel: string): string[] {
+  /** Deleted messages have no clientMsgId: they show as undefined. */
+  receivedIds(channel: string): (string | undefined)[] {
     return this.received(channel).map((m) => m.clientMsgId)
   }
 

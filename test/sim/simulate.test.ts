@@ -31,7 +31,7 @@ t.test('the same seed replays the same run; another seed makes another', async (
 t.test('the leak guard reports project code that reads the real clock', async (t) => {
   const guard = new LeakGuard().install()
   try {
-    new Tokens('a-secret-of-enough-length', 60_000).issue('alice', 'd1')
+    new Tokens('a-secret-of-enough-length', 60_000).issue('alice', 'd1', 0)
   } finally {
     guard.uninstall()
   }

@@ -7,10 +7,11 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import AxeBuilder from '@axe-core/playwright'
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
+import type { Test } from 'tap'
 import { ROOT } from '../helpers/node-process.js'
 
 interface Teardown { teardown(fn: () => unknown): void }
-interface Assert { same(found: unknown, wanted: unknown, message?: string): void }
+type Assert = Pick<Test, 'same'>
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const SCREENSHOTS = join(ROOT, 'test', 'web', 'screenshots')
@@ -55,7 +56,9 @@ export async function openApp<A>(browser: Browser, base: string, options: Browse
   // transpiled by esbuild (tsx), which wraps named functions in a `__name` helper that exists only
   // in Node. The page gets one that does nothing.
   await context.addInitScript({ content: 'globalThis.__name = (target) => target' })
-  if (init !== undefined) await context.addInitScript(init, arg as A)
+  // playwright types the page's argument as Unboxed<A> (handles replaced by their values), which
+  // TypeScript cannot resolve for a generic A; `arg` is plain JSON, unchanged by that.
+  if (init !== undefined) await context.addInitScript(init as (arg: unknown) => void, arg as A)
   const page = await context.newPage()
   const app: AppPage = { context, page, errors: [], dialogs: [] }
   watch(app, page)

@@ -55,7 +55,8 @@ async function openMenu(page: Page, m: Locator, touch: boolean): Promise<void> {
 
 /** Waits until `test` holds in the page: focus moves in effects, after paint. */
 async function focusOn<A>(t: Test, page: Page, test: (arg: A) => boolean, what: string, arg?: A): Promise<void> {
-  t.ok(await page.waitForFunction(test, arg as A, { timeout: 5000 }).then(() => true, () => false), what)
+  // The page's argument is typed Unboxed<A>, unresolvable for a generic A; `arg` is plain JSON.
+  t.ok(await page.waitForFunction(test as (arg: unknown) => boolean, arg as A, { timeout: 5000 }).then(() => true, () => false), what)
 }
 
 /** A reaction chip's state on one message: count and whether it is mine, or null when absent. */
