@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
-import { FSYNC_MODES, type FsyncMode } from './storage/kv.js'
+import { DEFAULT_WRITE_BUFFER_MB, FSYNC_MODES, type FsyncMode } from './storage/kv.js'
 
 export interface Config {
   id: string
@@ -309,7 +309,7 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     repairIntervalMs: (given.repairIntervalMs as number | undefined) ?? 5000,
     compactIntervalMs: (given.compactIntervalMs as number | undefined) ?? 60_000,
     compactMaxLag: (given.compactMaxLag as number | undefined) ?? 10_000,
-    writeBufferMb: (given.writeBufferMb as number | undefined) ?? 64,
+    writeBufferMb: (given.writeBufferMb as number | undefined) ?? DEFAULT_WRITE_BUFFER_MB,
     fsync: (given.fsync as FsyncMode | undefined) ?? 'never',
     pushWebhookSecret: (given.pushWebhookSecret as string | undefined) ?? null,
     pushHttpsOnly: (given.pushHttpsOnly as boolean | undefined) ?? false,

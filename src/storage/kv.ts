@@ -23,6 +23,9 @@ export interface RangeOptions {
  */
 export type FsyncMode = 'never' | 'batch' | 'always'
 
+/** LevelDB's memtable size a node uses unless told otherwise (`--write-buffer-mb`; leveldb.ts says why). */
+export const DEFAULT_WRITE_BUFFER_MB = 64
+
 export const FSYNC_MODES: readonly FsyncMode[] = ['never', 'batch', 'always']
 
 /**

@@ -14,7 +14,7 @@
 import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Level } from 'level'
-import { type FsyncMode, type Kv, type KvOp, type KvSnapshot, type RangeOptions, StorageLockedError } from './kv.js'
+import { DEFAULT_WRITE_BUFFER_MB, type FsyncMode, type Kv, type KvOp, type KvSnapshot, type RangeOptions, StorageLockedError } from './kv.js'
 
 type Encoded = { type: 'put'; key: string; value: string } | { type: 'del'; key: string }
 
@@ -35,7 +35,7 @@ export interface LevelKvOptions {
 }
 
 /** The memtable size of a node's database unless told otherwise (LevelKvOptions.writeBufferBytes). */
-export const DEFAULT_WRITE_BUFFER_BYTES = 64 * 1024 * 1024
+export const DEFAULT_WRITE_BUFFER_BYTES = DEFAULT_WRITE_BUFFER_MB * 1024 * 1024
 
 export class LevelKv implements Kv {
   private group: Group | null = null

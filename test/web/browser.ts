@@ -74,18 +74,19 @@ export async function openApp<A>(browser: Browser, base: string, options: Browse
  */
 export async function openTab(app: AppPage): Promise<Page> {
   const opener = app.context.pages().find((p) => !p.isClosed())
-  let page: Page
-  if (opener) {
-    ;[page] = await Promise.all([
-      app.context.waitForEvent('page'),
-      opener.evaluate(() => { window.open('/', '_blank', 'popup,noopener') }),
-    ])
-  } else {
-    page = await app.context.newPage()
-  }
+  const page = opener ? await openWindow(app.context, opener) : await app.context.newPage()
+  // Watched before the app loads, so that an error while it loads is seen too.
   watch(app, page)
-  if (!opener) await page.goto('/')
-  await page.waitForLoadState()
+  await page.goto('/')
+  return page
+}
+
+/** A blank popup window opened from `opener`, in its context. */
+async function openWindow(context: BrowserContext, opener: Page): Promise<Page> {
+  const [page] = await Promise.all([
+    context.waitForEvent('page'),
+    opener.evaluate(() => { window.open('about:blank', '_blank', 'popup,noopener') }),
+  ])
   return page
 }
 
