@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { WebSocket, RawData } from 'ws'
 import { type Actors, REREGISTER_FRAME, REVOKED_FRAME } from '../actors/env.js'
 import { parseChannelId } from '../actors/ids.js'
+import type { DeviceRef, UserReplies } from '../actors/messages.js'
 import { type ChatError, asChatError, errors, publicError } from '../errors.js'
 import { CLOSE_CODES, type ClientFrame, type Ref, type SendFrame } from '../protocol/frames.js'
 import type { Clock, TimerHandle } from '../clock.js'
@@ -69,6 +70,8 @@ const MAX_WAITING_FRAMES = 1000
 const FRAME_RATE_PER_SEC = 1000
 const FRAME_BURST = 2000
 const THROTTLE_MS = 100
+/** Pauses before each retry of a re-registration answered UNAVAILABLE (about 1 s in all). */
+const REREGISTER_RETRY_MS = [50, 200, 800]
 
 export class DeviceSession {
   readonly id: string
@@ -221,7 +224,7 @@ export class DeviceSession {
     const device = this.ref
     const at = this.lastFrameAt
     void this.presence(async () => {
-      const { inboxSeq, caughtUp } = await actors.user(this.user, { kind: 'connect', device, at, since: this.seenInboxSeq })
+      const { inboxSeq, caughtUp } = await this.registerAgain(device, at)
       if (inboxSeq > this.seenInboxSeq && !caughtUp) return this.resync('events arrived while the key moved; reconnect and sync')
       if (!this.live) await actors.user(this.user, { kind: 'activity', sessionId: this.id, live: false, at })
     }).catch((err) => {
@@ -230,6 +233,23 @@ export class DeviceSession {
       this.log.debug({ err }, 're-registering a device failed; the device will resync')
       this.resync('could not register again; reconnect and sync')
     })
+  }
+
+  /**
+   * `connect` with what this socket has seen. While a key moves, the call can still reach the
+   * owner that is stepping down, which answers UNAVAILABLE: that is retried a few times, shortly,
+   * and reaches the next owner, rather than closing a socket for a move that was already over.
+   */
+  private async registerAgain(device: DeviceRef, at: number): Promise<UserReplies['connect']> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.deps.actors.user(this.user, { kind: 'connect', device, at, since: this.seenInboxSeq })
+      } catch (err) {
+        const pause = REREGISTER_RETRY_MS[attempt]
+        if (pause === undefined || this.closed || asChatError(err).code !== 'UNAVAILABLE') throw err
+        await new Promise<void>((resolve) => this.deps.clock.setTimeout(resolve, pause))
+      }
+    }
   }
 
   /** Closes the socket with 1013: pushes meant for it may be missing, and a reconnect syncs. */

@@ -16,6 +16,8 @@ import type { ChatService } from '../../src/gateway/chat-service.js'
 import { DeviceSession } from '../../src/gateway/device-session.js'
 import { SessionRegistry } from '../../src/gateway/sessions.js'
 import { Metrics } from '../../src/metrics.js'
+import { errors } from '../../src/errors.js'
+import { waitFor } from '../helpers/wait.js'
 import { systemRandom } from '../../src/random.js'
 
 
@@ -104,9 +106,29 @@ t.test('a session that cannot register again: closed with 1013', async (t) => {
   })
   fail = true
   s.push(REREGISTER_FRAME)
-  for (let i = 0; i < 200 && socket.closed === null; i++) await tick()
+  // Its retries (about a second) come first.
+  await waitFor(() => socket.closed !== null, { timeout: 5000, what: 'the socket closed' })
   t.same(connects, [0])
   t.equal(socket.closed, 1013, 'closed: with no owner knowing of this device, nothing would be pushed to it')
+})
+
+t.test('an owner stepping down while it is asked (UNAVAILABLE): asked again, and the next owner answers', async (t) => {
+  let asked = 0
+  let failures = 0
+  const { socket, s, connects, sinces } = await session(t, () => {
+    // The first call is the session's start; the next two find the owner stepping down.
+    if (++asked > 1 && failures < 2) {
+      failures++
+      throw errors.unavailable('owner of user:alice stepped down')
+    }
+    return 0
+  })
+  s.push(REREGISTER_FRAME)
+  await waitFor(() => connects.length === 2, { timeout: 5000, what: 'the second registration' })
+  for (let i = 0; i < 20; i++) await tick()
+  t.equal(failures, 2, 'two attempts were answered UNAVAILABLE')
+  t.same(sinces, [undefined, 0], 'the third reached an owner, told what the socket had seen')
+  t.equal(socket.closed, null, 'the socket stays open')
 })
 
 t.test('an owner that pushed the missed events (caught up): stays open', async (t) => {
