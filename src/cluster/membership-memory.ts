@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '../clock.js'
+import type { Clock } from '../clock.js'
 import { MembershipBase, type RecordChange } from './membership-base.js'
 import {
   MembershipError, parseRecordValue, sortMembers,
@@ -14,8 +14,6 @@ interface BusEndpoint {
 interface Attached { id: string; endpoint: BusEndpoint; clock: Clock }
 
 export interface MemoryBusOptions {
-  /** Stamps record versions; the system clock by default. */
-  clock?: Clock
   /** Delay of each delivery (ms); none by default (the next turn). */
   latencyMs?: () => number
   /** How long a member cut from the bus takes to notice (a NATS client's missed pings). */
@@ -37,11 +35,8 @@ export class MemoryBus {
   private up = true
   private readonly cut = new Set<string>()
   private readonly endpoints = new Set<Attached>()
-  private readonly clock: Clock
 
-  constructor(private readonly options: MemoryBusOptions = {}) {
-    this.clock = options.clock ?? systemClock
-  }
+  constructor(private readonly options: MemoryBusOptions = {}) {}
 
   get connected(): boolean {
     return this.up
@@ -83,7 +78,7 @@ export class MemoryBus {
     if (expected !== this.version) throw new MembershipError(`version conflict: expected ${expected}, at ${this.version}`)
     this.version++
     this.members = sortMembers(members)
-    const record = { version: this.version, members: this.members, changedAt: this.clock.now() }
+    const record = { version: this.version, members: this.members }
     this.history.push(record)
     for (const a of this.endpoints) if (!this.cut.has(a.id)) this.deliver(a, () => a.endpoint.record(record))
     return this.version
@@ -178,7 +173,7 @@ export class MemoryMembership extends MembershipBase {
     this.setRecord(current)
     const next = change(current.members)
     if (next === null) return
-    this.setRecord(parseRecordValue(this.bus.compareAndSet(current.version, next, this.self.id), { members: next }, this.now()))
+    this.setRecord(parseRecordValue(this.bus.compareAndSet(current.version, next, this.self.id), { members: next }))
   }
 
   protected async closeTransport(): Promise<void> {

@@ -94,7 +94,7 @@ export class NatsMembership extends MembershipBase {
       const entries = await kv.history({ key: RECORD_KEY })
       for await (const e of entries) {
         if (e.revision < version && e.revision > best.version) {
-          best = parseRecordValue(e.revision, e.operation === 'PUT' ? readJson(e) : undefined, e.created.getTime())
+          best = parseRecordValue(e.revision, e.operation === 'PUT' ? readJson(e) : undefined)
         }
       }
       return best
@@ -126,7 +126,7 @@ export class NatsMembership extends MembershipBase {
       const value = encodeRecordValue(next)
       try {
         const revision = exists ? await kv.update(RECORD_KEY, value, entry.revision) : await kv.create(RECORD_KEY, value)
-        this.setRecord(parseRecordValue(revision, { members: next }, this.now()))
+        this.setRecord(parseRecordValue(revision, { members: next }))
         return
       } catch (err) {
         if (!isConflict(err)) throw err
@@ -187,7 +187,7 @@ export class NatsMembership extends MembershipBase {
     if (entry.operation === 'PUT' && value === undefined) {
       this.log.error({ revision: entry.revision }, 'the ring record is not JSON; reading it as empty')
     }
-    this.setRecord(parseRecordValue(entry.revision, value, entry.created.getTime()))
+    this.setRecord(parseRecordValue(entry.revision, value))
   }
 }
 

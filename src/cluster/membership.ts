@@ -47,8 +47,6 @@ export interface MemberLoad {
 export interface RingRecord {
   version: number
   members: MemberInfo[]
-  /** When this version was written (ms since the epoch, by the store's clock), when known. */
-  changedAt?: number
 }
 
 export interface LiveMember extends MemberInfo, MemberLoad {
@@ -173,13 +171,11 @@ export function sortMembers(members: MemberInfo[]): MemberInfo[] {
 }
 
 /** Parses a stored record value; malformed members are dropped rather than trusted. */
-export function parseRecordValue(version: number, value: unknown, changedAt?: number): RingRecord {
+export function parseRecordValue(version: number, value: unknown): RingRecord {
   const raw = typeof value === 'object' && value !== null ? (value as { members?: unknown }).members : undefined
   const members = Array.isArray(raw) ? raw.map(toMemberInfo).filter((m): m is MemberInfo => m !== undefined) : []
   const byId = new Map(members.map((m) => [m.id, m]))
-  const record: RingRecord = { version, members: sortMembers([...byId.values()]) }
-  if (changedAt !== undefined) record.changedAt = changedAt
-  return record
+  return { version, members: sortMembers([...byId.values()]) }
 }
 
 export function encodeRecordValue(members: MemberInfo[]): string {

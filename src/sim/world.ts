@@ -87,7 +87,7 @@ export class World {
     this.diskRng = this.rng.fork()
     this.network.faults = this.links
     const links = this.links
-    this.bus = new MemoryBus({ clock: this.time.clock('bus'), latencyMs: () => links.busDelay(), detectMs: 2 * options.deadAfterMs })
+    this.bus = new MemoryBus({ latencyMs: () => links.busDelay(), detectMs: 2 * options.deadAfterMs })
     this.nodes = Array.from({ length: options.nodes }, (_, i) => new SimNode(`n${i + 1}`))
   }
 

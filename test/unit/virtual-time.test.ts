@@ -99,7 +99,7 @@ t.test('a call to an owner that never answers is UNAVAILABLE after the 10 s dead
 
 t.test('membership declares a silent peer down after dead-after, and the bus cut freezes the cut node instead', async (t) => {
   const time = new VirtualTime()
-  const bus = new MemoryBus({ clock: time.clock('bus'), detectMs: 2000 })
+  const bus = new MemoryBus({ detectMs: 2000 })
   const make = (id: string) => new MemoryMembership({
     bus, cluster: 'vt', self: { id }, heartbeatMs: 250, deadAfterMs: 1000, clock: time.clock(id), random: new SeededRandom(id.charCodeAt(1)),
   })
