@@ -12,6 +12,8 @@ export const DEFAULTS = {
   groups: 5, groupSize: 100, groupSenders: 3, groupMsgs: 200,
   // light: `lightPairs` pairs, one message in flight, `lightMsgs` each: the latency figure.
   lightPairs: 10, lightMsgs: 300,
+  // unloaded: one pair, one message every `unloadedGapMs`, `unloadedMsgs` of them: latency with the server idle in between.
+  unloadedMsgs: 60, unloadedGapMs: 50,
   // idle memory: logged-in sockets left idle, RSS per socket.
   idle: 5000,
   textBytes: 100,
@@ -49,6 +51,8 @@ workloads (run ${DEFAULTS.runs} times each; the tables show medians)
   --group-msgs N         messages each group sender sends per run (default ${DEFAULTS.groupMsgs})
   --light-pairs N        pairs of the light (latency) workload, one send in flight (default ${DEFAULTS.lightPairs}); 0 skips it
   --light-msgs N         messages each light sender sends per run (default ${DEFAULTS.lightMsgs})
+  --unloaded-msgs N      messages of the unloaded workload per run: one pair, one message at a time, paced (default ${DEFAULTS.unloadedMsgs}); 0 skips it
+  --unloaded-gap-ms N    least time between two of its sends (default ${DEFAULTS.unloadedGapMs})
   --idle N               idle logged-in sockets for the memory figure (default ${DEFAULTS.idle}); 0 skips it
   --text-bytes N         length of every message text (default ${DEFAULTS.textBytes})
   --text words|repeat    sentences of Zipf-distributed words (indexed for search as people's are), or one letter repeated (default ${DEFAULTS.text})

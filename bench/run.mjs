@@ -34,18 +34,18 @@ async function rssSum(target) {
  * The workloads on one target, each opened once, warmed up, then run `opts.runs` times in every
  * `mode` (a mode sets the servers' CPU affinity before its runs). `out[mode][workload]` = {runs, median}.
  */
-async function runWorkloads(name, target, users, opts, modes, only = ['pairs', 'group', 'light']) {
+async function runWorkloads(name, target, users, opts, modes, only = ['pairs', 'group', 'light', 'unloaded']) {
   const out = Object.fromEntries(modes.map(([mode]) => [mode, {}]))
   for (const [key, w] of Object.entries(workloads(opts))) {
     if (!w.enabled || !only.includes(key)) continue
     const population = await w.open(target, users)
     try {
-      await runOnce(target, population, { perSender: opts.warmupMsgs, window: w.window, label: 'warm', measure: false }, opts)
+      await runOnce(target, population, { perSender: opts.warmupMsgs, window: w.window, gapMs: w.gapMs, label: 'warm', measure: false }, opts)
       for (const [mode, setAffinity] of modes) {
         setAffinity()
         const runs = []
         for (let i = 0; i < opts.runs; i++) {
-          const r = await runOnce(target, population, { perSender: w.perSender, window: w.window, label: key }, opts)
+          const r = await runOnce(target, population, { perSender: w.perSender, window: w.window, gapMs: w.gapMs, label: key }, opts)
           runs.push(r)
           log(`${name}${modes.length > 1 ? ` ${mode}` : ''} ${key} run ${i + 1}/${opts.runs}: ${Math.round(r.messagesPerSec ?? 0)} msg/s, ` +
             `${Math.round(r.deliveriesPerSec ?? 0)} deliveries/s, ack p50 ${r.ackMs.p50?.toFixed(2)} ms${r.capped ? ` (stopped at --max-seconds: ${r.acked} of ${r.planned})` : ''}`)
@@ -124,7 +124,7 @@ async function benchCluster(opts, plan, procs) {
   log(`cluster: ${count} users signed up and logged in in ${out.signupSecs.toFixed(1)} s`)
   if (opts.targets.includes('cluster')) {
     const modes = opts.modes.map((mode) => [mode, () => pin(plan, target.pids, mode === 'pinned' ? plan.server : plan.all)])
-    const only = opts.clusterGroup ? ['pairs', 'group', 'light'] : ['pairs', 'light']
+    const only = opts.clusterGroup ? ['pairs', 'group', 'light', 'unloaded'] : ['pairs', 'light', 'unloaded']
     out.modes = await runWorkloads('cluster', target, users, opts, modes, only)
   }
   if (opts.targets.includes('overload') && opts.overloadSeconds > 0 && opts.overloadPairs > 0) {

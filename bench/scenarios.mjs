@@ -53,11 +53,12 @@ export async function closePopulation(population) {
   await closeAll(population.conns)
 }
 
-/** One run over an open population; `perSender` messages each, `window` in flight. */
-export async function runOnce(target, population, { perSender, window, label, measure = true }, opts) {
+/** One run over an open population; `perSender` messages each, `window` in flight, sends at least `gapMs` apart. */
+export async function runOnce(target, population, { perSender, window, gapMs = 0, label, measure = true }, opts) {
   const result = await runMessaging({
     channels: population.channels,
     window,
+    gapMs,
     perSender,
     maxMs: opts.maxSeconds * 1000,
     textBytes: opts.textBytes, textKind: opts.text,
@@ -68,7 +69,7 @@ export async function runOnce(target, population, { perSender, window, label, me
   return { ...result, closes: unexpectedCloses(population.conns) }
 }
 
-/** The three workloads of the comparison: how each is opened and driven. */
+/** The workloads of the comparison: how each is opened and driven. */
 export function workloads(opts) {
   return {
     pairs: {
@@ -91,6 +92,14 @@ export function workloads(opts) {
       open: (target, users) => openPairs(target, users, opts.lightPairs, { device: 'light' }),
       perSender: opts.lightMsgs,
       window: 1,
+    },
+    unloaded: {
+      label: `unloaded (1 pair x ${opts.unloadedMsgs} msgs, one every ${opts.unloadedGapMs} ms)`,
+      enabled: opts.unloadedMsgs > 0,
+      open: (target, users) => openPairs(target, users, 1, { device: 'unloaded' }),
+      perSender: opts.unloadedMsgs,
+      window: 1,
+      gapMs: opts.unloadedGapMs,
     },
   }
 }

@@ -9,6 +9,9 @@
  * pushes to other members / (last push - first send). Server CPU is read over first send .. last
  * ack. Every run gets its own `tag` in its clientMsgIds: a node keeps dedupe records forever, and
  * a reused id would be acknowledged again with no new message stored or pushed.
+ *
+ * `gapMs` > 0 paces each sender: a send leaves at least `gapMs` after its previous one, so a
+ * server that answers faster than that is measured unloaded rather than as fast as it can go.
  */
 import WebSocket from 'ws'
 import { Samples } from './stats.mjs'
@@ -22,7 +25,7 @@ import { messageTexts } from './texts.mjs'
  * slot stays taken meanwhile.
  */
 export async function runMessaging({
-  channels, window, perSender, maxMs, textBytes, textKind = 'words', cpu = null, drainMs = 10_000, tag, retryUnavailableMs = 0,
+  channels, window, perSender, maxMs, textBytes, textKind = 'words', cpu = null, drainMs = 10_000, tag, retryUnavailableMs = 0, gapMs = 0,
 }) {
   const texts = messageTexts(textBytes, textKind)
   const inflight = new Map() // clientMsgId -> { sentAt, ackedAt, got, due, channel, sender }
@@ -45,7 +48,7 @@ export async function runMessaging({
     for (const conn of ch.members) {
       const lastSeq = new Map() // channel -> seq of the last message pushed
       const isSender = ch.senders.includes(conn)
-      const s = isSender ? { conn, channel: ch.id, due, prefix: `${tag}-s${senderSeq++}-`, n: 0, open: 0, retry: [] } : null
+      const s = isSender ? { conn, channel: ch.id, due, prefix: `${tag}-s${senderSeq++}-`, n: 0, open: 0, retry: [], nextAt: 0, paced: null } : null
       if (s) senders.push(s)
       conn.onFrame = (f) => {
         const now = performance.now()
@@ -103,6 +106,14 @@ export async function runMessaging({
       write(s, s.retry.shift())
     }
     while (running && s.open < window && s.n < perSender) {
+      if (gapMs > 0) {
+        const wait = s.nextAt - performance.now()
+        if (wait > 0) {
+          s.paced ??= setTimeout(() => { s.paced = null; pump(s) }, wait)
+          break
+        }
+        s.nextAt = performance.now() + gapMs
+      }
       const id = s.prefix + s.n++
       inflight.set(id, { sentAt: performance.now(), ackedAt: 0, got: 0, due: s.due, channel: s.channel })
       s.open++
@@ -119,6 +130,7 @@ export async function runMessaging({
   const answered = await until(() => senders.every((s) => s.open === 0 && (s.n >= perSender || !running || s.conn.ws.readyState !== WebSocket.OPEN)),
     maxMs + Math.max(15_000, drainMs))
   clearTimeout(cap)
+  for (const s of senders) clearTimeout(s.paced)
   const capped = !running
   running = false
   const usage = cpu ? await cpu.stop() : {}
