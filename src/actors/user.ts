@@ -424,15 +424,23 @@ export class UserActor implements Actor<UserRequest> {
     return null
   }
 
+  /**
+   * Forgets the devices of a node declared down. That node may only have been silent (a stalled
+   * event loop, a cut from NATS) with its sockets still open: those are told to register again, so
+   * they are pushed what comes next. If the node is dead, the push fails and the pusher's resync
+   * request gives up on it; if the push is lost, that resync closes the sockets.
+   */
   private async handleDropNode(req: Extract<UserRequest, { kind: 'dropNode' }>): Promise<null> {
-    let dropped = false
+    const dropped: DeviceRef[] = []
     for (const [id, d] of this.devices) {
       if (d.ref.node === req.node) {
         this.devices.delete(id)
-        dropped = true
+        dropped.push(d.ref)
       }
     }
-    if (dropped) await this.setPresence(this.env.now())
+    if (dropped.length === 0) return null
+    this.env.pusher.push(dropped, REREGISTER_FRAME)
+    await this.setPresence(this.env.now())
     return null
   }
 
