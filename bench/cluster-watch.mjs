@@ -19,6 +19,12 @@ const COUNTERS = {
   messages: 'chat_messages_total',
 }
 
+/** Counters with one series per label value, summed over the series and the nodes. */
+const LABELLED_COUNTERS = {
+  // Liveness flaps between two polls of /v1/cluster are seen here.
+  peersDeclaredDown: 'chat_peers_declared_down_total',
+}
+
 /** Gauges whose largest value seen on any node is kept. */
 const GAUGES = {
   eventLoopLagSeconds: 'chat_event_loop_lag_seconds',
@@ -119,6 +125,16 @@ export class ClusterWatch {
       }
       counters[key] = total
     }
+    // Summed over every series of the family (one per label value), as (last - first) per node.
+    const sumFamily = (m, family) => (m ? [...m].filter(([k]) => k === family || k.startsWith(`${family}{`)).reduce((a, [, v]) => a + v, 0) : 0)
+    for (const [key, family] of Object.entries(LABELLED_COUNTERS)) {
+      let total = null
+      for (const [id, last] of this.last) {
+        if (!last.families.has(family)) continue
+        total = (total ?? 0) + sumFamily(last, family) - sumFamily(this.first.get(id), family)
+      }
+      counters[key] = total
+    }
     const lag = [...this.lagSamples].sort((a, b) => a - b)
     return {
       polls: this.polls,
@@ -127,7 +143,7 @@ export class ClusterWatch {
       notLiveMembers: [...new Set(this.notLive.map((x) => `${x.observer} saw ${x.member}`))],
       ringVersions: [...this.ringVersions].sort((a, b) => a - b),
       ringChanged: this.ringVersions.size > 1,
-      flapped: this.notLive.length > 0 || this.ringVersions.size > 1,
+      flapped: this.notLive.length > 0 || this.ringVersions.size > 1 || (counters.peersDeclaredDown ?? 0) > 0,
       counters,
       gaugeMax: this.gaugeMax,
       eventLoopLagP50Seconds: lag.length ? lag[lag.length >> 1] : null,

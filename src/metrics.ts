@@ -92,6 +92,9 @@ export class Metrics {
   readonly repairedEntries = new Counter({
     name: 'chat_replication_repaired_entries_total', help: 'committed log entries sent to replicas that missed them', registers: [this.registry],
   })
+  readonly peersDown = new Counter({
+    name: 'chat_peers_declared_down_total', help: 'times this node declared a peer down (nothing heard from it for --dead-after-ms), by peer', labelNames: ['peer'] as const, registers: [this.registry],
+  })
   readonly incompatiblePeers = new Counter({
     name: 'chat_peer_incompatible_total', help: 'node-to-node calls refused because the caller speaks an incompatible protocol version', labelNames: ['peer'] as const, registers: [this.registry],
   })

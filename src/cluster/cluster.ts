@@ -42,8 +42,8 @@ export interface ClusterParts {
   sessions: LocalSessions
   /** Pushes to other nodes that failed, were dropped or abandoned (for the metrics). */
   pushEvents?: PusherEvents
-  /** Replication's counters (the node's Metrics fit): takeovers, quorum failures, snapshots, compaction. */
-  metrics?: ReplicationMetrics
+  /** Replication's counters (the node's Metrics fit): takeovers, quorum failures, snapshots, compaction; peers declared down. */
+  metrics?: ReplicationMetrics & { peersDown?: { inc(labels: { peer: string }): void } }
 }
 
 export class Cluster {
@@ -120,6 +120,7 @@ export class Cluster {
     this.view.onChange(() => this.onViewChange())
     this.membership.on((e) => {
       if (e.type === 'down') {
+        this.parts.metrics?.peersDown?.inc({ peer: e.id })
         this.dropDevicesOf(e.id)
         this.scheduleWake()
       }

@@ -10,6 +10,7 @@
 import t from 'tap'
 import { InProcessCluster } from '../helpers/in-process.js'
 import { Device } from '../helpers/device.js'
+import { api } from '../helpers/node-process.js'
 import { clusterView, signIn, usersOn } from '../helpers/traffic.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -32,6 +33,7 @@ t.test('devices of a node declared down while it was only silent are not left si
 
   cluster.bus.setCut('n3', true)
   await waitFor(async () => (await liveOn(n1, 'n3')) === false, { timeout: 10_000, what: 'n1 declares n3 down' })
+  t.match((await api(n1.url, 'GET', '/metrics')).text, /chat_peers_declared_down_total\{peer="n3"\} [1-9]/, 'and counts it')
   cluster.bus.setCut('n3', false)
   await waitFor(async () => (await liveOn(n1, 'n3')) === true && (await liveOn(n3, 'n1')) === true, { timeout: 10_000, what: 'n3 live again' })
 
