@@ -152,7 +152,7 @@ function printOverload(o, opts, pinned) {
     ['acked, never pushed (within the drain)', fmt.int(o.lost)],
     ['open sockets checked / closed', `${lc.checked} / ${lc.closed}${lc.closed ? ` (codes ${JSON.stringify(lc.closeCodes)})` : ''}`],
     ['events missing on open sockets', `${lc.missingEvents} on ${lc.socketsMissingEvents} sockets`],
-    ['membership flapped', w.flapped ? `YES: ${w.notLiveMembers.join(', ')}; ring versions ${w.ringVersions.join(', ')}; peers declared down ${na(w.counters?.peersDeclaredDown)}` : `no (ring version ${w.ringVersions?.join(', ')})`],
+    ['membership flapped', w.flapped ? `YES: ${[...w.notLiveMembers, `ring versions ${w.ringVersions.join(', ')}`].join('; ')}` : `no (ring version ${w.ringVersions?.join(', ')})`],
     ['peers declared down (chat_peers_declared_down_total)', na(w.counters?.peersDeclaredDown)],
     ['status polls unanswered in 2 s', `${w.pollTimeouts} of ${2 * (w.polls ?? 0)}`],
     ['server cpu / bench cpu', `${fmt.pct(o.serverPct)} / ${fmt.pct(o.clientPct)}`],
