@@ -181,8 +181,26 @@ async function shownNotifications(page: Page): Promise<Shown[]> {
   })
 }
 
-/** Raises a real `push` event in the worker with `data`, as the browser does after decrypting. */
-async function deliverPush(cdp: CDPSession, registrationId: string, data: string): Promise<void> {
+/** The running state of each service worker version, as CDP reports it (ServiceWorker.enable first). */
+type WorkerVersions = Map<string, { registrationId: string; runningStatus: string; status: string }>
+
+function watchVersions(cdp: CDPSession): WorkerVersions {
+  const versions: WorkerVersions = new Map()
+  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
+    for (const v of e.versions) versions.set(v.versionId, { registrationId: v.registrationId, runningStatus: v.runningStatus, status: v.status })
+  })
+  return versions
+}
+
+/**
+ * Raises a real `push` event in the worker with `data`, as the browser does after decrypting. The
+ * worker is started first and the push sent once it runs, as a browser's push service does: a
+ * message handed over while an idle worker is stopping can be dropped by the browser.
+ */
+async function deliverPush(cdp: CDPSession, versions: WorkerVersions, registrationId: string, data: string): Promise<void> {
+  await cdp.send('ServiceWorker.startWorker', { scopeURL: `${node.url}/` })
+  await waitFor(() => [...versions.values()].some((v) => v.registrationId === registrationId && v.status === 'activated' && v.runningStatus === 'running'),
+    { timeout: 15_000, what: 'the worker running' })
   await cdp.send('ServiceWorker.deliverPushMessage', { origin: node.url, registrationId, data })
 }
 
@@ -214,6 +232,7 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   const cdp = await gina.context.newCDPSession(G)
   const registrations: Array<{ registrationId: string; scopeURL: string; isDeleted: boolean }> = []
   cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations))
+  const versions = watchVersions(cdp)
   await cdp.send('ServiceWorker.enable')
   const registration = await waitFor(() => registrations.find((r) => r.scopeURL === `${node.url}/` && !r.isDeleted), { what: 'the worker registration' })
 
@@ -227,21 +246,21 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   await bobSends(group, 'Lunch at 12?')
   const first = await nextPush()
   t.match(JSON.parse(first), { user: 'gina', channel: group, from: 'bob', preview: 'Lunch at 12?', channelName: 'Team', count: 1 }, 'the node sent the notification of PROTOCOL.md 4.1')
-  await deliverPush(cdp, registration.registrationId, first)
+  await deliverPush(cdp, versions, registration.registrationId, first)
   let shown = await waitFor(() => shownNotifications(G).then((n) => n.length > 0 && n), { timeout: 15_000, what: 'a notification' })
   t.match(shown, [{ title: 'bob in Team', body: 'Lunch at 12?', tag: group, data: { id: JSON.parse(first).id, channel: group, url: `/#/c/${encodeURIComponent(group)}` } }], 'sender and group as title, the preview as body, tagged by conversation')
 
   await bobSends(group, 'Or at 1?')
   const second = await nextPush()
-  await deliverPush(cdp, registration.registrationId, second)
+  await deliverPush(cdp, versions, registration.registrationId, second)
   shown = await waitFor(() => shownNotifications(G).then((n) => n[0]?.body === 'Or at 1?' && n), { timeout: 15_000, what: 'the newer notification' })
   t.equal(shown.length, 1, 'a newer message of the conversation replaces its notification')
 
   // The first one again (a retry after a failover), then a 1:1 message to know it was handled.
-  await deliverPush(cdp, registration.registrationId, first)
+  await deliverPush(cdp, versions, registration.registrationId, first)
   await bobSends(dm('bob', 'gina'), 'Are you coming?')
   const direct = await nextPush()
-  await deliverPush(cdp, registration.registrationId, direct)
+  await deliverPush(cdp, versions, registration.registrationId, direct)
   shown = await waitFor(() => shownNotifications(G).then((n) => n.length === 2 && n), { timeout: 15_000, what: 'the 1:1 notification' })
   const byTag = Object.fromEntries(shown.map((n) => [n.tag, n]))
   t.match(byTag[dm('bob', 'gina')], { title: 'bob', body: 'Are you coming?' }, 'a 1:1: the sender alone as title')
