@@ -11,7 +11,7 @@ import { parseChannelId } from '../actors/ids.js'
 import type { DeviceRef, UserReplies } from '../actors/messages.js'
 import { type ChatError, asChatError, errors, publicError } from '../errors.js'
 import { CLOSE_CODES, type ClientFrame, type Ref, type SendFrame } from '../protocol/frames.js'
-import type { Clock, TimerHandle } from '../clock.js'
+import { type Clock, type TimerHandle, sleep } from '../clock.js'
 import type { Metrics } from '../metrics.js'
 import type { Random } from '../random.js'
 import type { ChatService } from './chat-service.js'
@@ -247,7 +247,7 @@ export class DeviceSession {
       } catch (err) {
         const pause = REREGISTER_RETRY_MS[attempt]
         if (pause === undefined || this.closed || asChatError(err).code !== 'UNAVAILABLE') throw err
-        await new Promise<void>((resolve) => this.deps.clock.setTimeout(resolve, pause))
+        await sleep(this.deps.clock, pause)
       }
     }
   }
