@@ -5,6 +5,7 @@ import { OwnedLog } from '../../src/cluster/replication/owner.js'
 import { ReplicatedActorStorage } from '../../src/cluster/replication/storage.js'
 import { KEY, NODES, put, state, world } from '../helpers/replication-world.js'
 import { waitFor } from '../helpers/wait.js'
+import { WAKE_SUB, wakeIndexKey } from '../../src/storage/keys.js'
 
 t.test('a commit is on a majority before it resolves, and followers apply it', async (t) => {
   const w = await world(t)
@@ -173,4 +174,21 @@ t.test('a store read as empty confirms only while a majority still never saw the
   other.close()
   await t.rejects(stale.confirm(), { code: 'UNAVAILABLE' }, '"no such channel" from the stale read is not confirmed')
   storage.release(KEY)
+})
+
+t.test('a follower holding an entry that flags background work lists the key for waking before it applies the entry', async (t) => {
+  const w = await world(t)
+  const log = await OwnedLog.takeover(w.ctx('a'), KEY, () => {})
+  t.teardown(() => log.close())
+  // The owner dies right after this commit: no follower heard that it committed, so none applied it.
+  await log.commit([{ type: 'put', key: WAKE_SUB, value: 1 }, { type: 'put', key: 'm1', value: 'hello' }])
+  log.close()
+  const held = []
+  for (const n of ['b', 'c']) {
+    const meta = await w.replicas.get(n)!.meta(KEY)
+    if (meta.last >= 2) held.push({ n, applied: meta.applied >= 2, flagged: (await w.kvs.get(n)!.get(wakeIndexKey(KEY))) !== undefined })
+  }
+  t.ok(held.length >= 1, 'a follower holds the entry')
+  t.ok(held.some((h) => !h.applied), `some follower holds it unapplied (${JSON.stringify(held)})`)
+  t.ok(held.every((h) => h.flagged), `every follower holding it lists the key in its wake index (${JSON.stringify(held)})`)
 })

@@ -306,9 +306,25 @@ export class ReplicaStore {
       }
       const stored: Stored = { e: entry.e, ops: entry.ops, ...(entry.cfg !== undefined ? { cfg: entry.cfg } : {}) }
       batch.push({ type: 'put', key: prefix + num(entry.p), value: stored })
+      this.flagWakeEarly(key, entry, batch)
       pending.set(entry.p, stored)
       meta.last = entry.p
       meta.lastEpoch = entry.e
+    }
+  }
+
+  /**
+   * An entry that flags its actor as having background work (a channel's fan-out) puts the key in
+   * the wake index when it is written, not only when it is applied: followers apply an entry when
+   * they next hear of its commit, and a node's wake pass after its owner died must already find
+   * the key. Only puts come early; a clear waits for its entry to be applied. An early flag whose
+   * entry is later cut from the log costs one wake of an actor with nothing to do.
+   */
+  private flagWakeEarly(key: string, entry: Entry, batch: KvOp[]): void {
+    for (const op of entry.ops) {
+      if (op.type !== 'put') continue
+      const index = wakeIndexOp(key, op)
+      if (index) batch.push(index)
     }
   }
 
