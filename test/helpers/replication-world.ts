@@ -33,6 +33,8 @@ export interface World {
   installed: Map<string, number>
   /** Replaces a node's store with an empty one, as a lost disk would (a new incarnation). */
   wipe(node: string): Promise<void>
+  /** Every replication request that reached a node, in order. */
+  received: Array<{ node: string; kind: string; body: unknown }>
 }
 
 export async function world(t: Teardown): Promise<World> {
@@ -56,6 +58,7 @@ export async function world(t: Teardown): Promise<World> {
   for (const id of NODES) await open(id)
   const cut = new Set<string>()
   const down = new Set<string>()
+  const received: World['received'] = []
   const log = pino({ level: 'silent' })
   const view = {
     self: '',
@@ -73,11 +76,12 @@ export async function world(t: Teardown): Promise<World> {
     push: async () => {},
     peer: async (req: PeerRequest): Promise<Reply> => {
       if (cut.has(node)) throw new TransportError('UNAVAILABLE', `${node} is unreachable`)
+      received.push({ node, kind: req.kind, body: req.body })
       return { ok: true, body: await answerReplication(replicas.get(node)!, req.kind, req.body) }
     },
   })
   return {
-    replicas, kvs, cut, down, installed,
+    replicas, kvs, cut, down, installed, received,
     ctx: (self) => ({
       self, replica: replicas.get(self)!, view: { ...view, self } as never, log,
       peer: (node) => client(node), rpcTimeoutMs: 300, commitTimeoutMs: 500, clock: systemClock, random: systemRandom,

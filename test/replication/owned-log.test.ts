@@ -3,6 +3,8 @@
 import t from 'tap'
 import { OwnedLog } from '../../src/cluster/replication/owner.js'
 import { ReplicatedActorStorage } from '../../src/cluster/replication/storage.js'
+import { VirtualTime } from '../../src/clock-virtual.js'
+import { PEER_KINDS, type AppendRequest } from '../../src/cluster/replication/types.js'
 import { KEY, NODES, put, state, world } from '../helpers/replication-world.js'
 import { waitFor } from '../helpers/wait.js'
 import { WAKE_SUB, wakeIndexKey } from '../../src/storage/keys.js'
@@ -19,6 +21,25 @@ t.test('a commit is on a majority before it resolves, and followers apply it', a
   // The next append told the followers that m1 is committed.
   const applied = await Promise.all(['b', 'c'].map(async (n) => state(w, n, 'm1')))
   t.ok(applied.includes('hello'), 'a follower applied the committed entry')
+})
+
+t.test('while writes go on, followers learn commits from the appends; a pause brings one notice each', async (t) => {
+  const w = await world(t)
+  const time = new VirtualTime()
+  const log = await OwnedLog.takeover({ ...w.ctx('a'), clock: time.clock('a') }, KEY, () => {})
+  t.teardown(() => log.close())
+  const noticesTo = (node: string) => w.received.filter((r) => r.node === node && r.kind === PEER_KINDS.append && (r.body as AppendRequest).entries.length === 0).length
+  const before = { b: noticesTo('b'), c: noticesTo('c') }
+  for (let i = 1; i <= 20; i++) {
+    await log.commit(put(`m${i}`, i))
+    await time.advance(30)
+  }
+  t.same({ b: noticesTo('b') - before.b, c: noticesTo('c') - before.c }, { b: 0, c: 0 }, 'a write every 30 ms: no commit-only append')
+  t.notOk(await state(w, 'b', 'm20'), 'the last write waits on the followers for the notice')
+  await time.advance(100)
+  await waitFor(async () => (await state(w, 'b', 'm20')) === 20 && (await state(w, 'c', 'm20')) === 20, { timeout: 5000, what: 'the followers applied the last write' })
+  t.same({ b: noticesTo('b') - before.b, c: noticesTo('c') - before.c }, { b: 1, c: 1 }, 'after the pause: one notice to each follower')
+  t.equal(await state(w, 'b', 'm19'), 19, 'each earlier write was applied with the next append')
 })
 
 t.test('a paused old owner cannot commit after a new owner took over (fencing)', async (t) => {

@@ -16,6 +16,8 @@ const MAX_BATCH_BYTES = 1 << 20
 export class FollowerSync {
   private next: number
   private match = 0
+  /** The highest commit position an acknowledged append carried: what the follower knows of it. */
+  private sentCommit = 0
   private target = 0
   private running = false
   private stopped = false
@@ -49,8 +51,12 @@ export class FollowerSync {
     return done
   }
 
-  /** Sends the owner's commit position once more, so the follower applies the last entries. */
+  /**
+   * Sends the owner's commit position once more, so the follower applies the last entries; not
+   * when an append since the commit carried it already.
+   */
   poke(): void {
+    if (this.sentCommit >= this.owner.commitIndex()) return
     if (this.match > 0 && this.match >= this.target) {
       this.target = this.match
       this.pokeNeeded = true
@@ -105,6 +111,7 @@ export class FollowerSync {
     const reply = await replicationCall<AppendReply>(this.ctx, this.node, PEER_KINDS.append, req, () => replica.append(req))
     if (reply.ok) {
       this.match = Math.max(this.match, prevP + entries.length)
+      this.sentCommit = Math.max(this.sentCommit, Math.min(req.commit, this.match))
       this.next = this.match + 1
       this.wake()
       return

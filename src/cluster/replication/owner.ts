@@ -21,6 +21,13 @@ import { type Entry, type Epoch, type PrepareReply, PEER_KINDS, type StatusReply
 const PREPARE_ATTEMPTS = 4
 const TAKEOVER_ATTEMPTS = 3
 const RECENT_ENTRIES = 64
+/**
+ * How long after the last commit of a burst followers are told of it. Each append carries the
+ * commit position, so while writes go on no notice is sent (a follower applies each entry with the
+ * next append); the last entry of a burst is applied this much later on the followers (they hold
+ * it already: no commit waits on it).
+ */
+const COMMIT_NOTICE_MS = 100
 
 
 export class OwnedLog {
@@ -31,6 +38,7 @@ export class OwnedLog {
   /** The log's end as adopted, before this owner's marker: 0 when the key had no data. */
   adoptedLast = 0
   private commitTimer: TimerHandle | null = null
+  private lastCommitAt = 0
   private readonly followers: FollowerSync[]
 
   private constructor(
@@ -125,6 +133,7 @@ export class OwnedLog {
     await this.replicate(p)
     this.commitIndex = p
     await this.stored(() => this.ctx.replica.commitTo(this.key, p, [entry]))
+    this.lastCommitAt = this.ctx.clock.now()
     this.scheduleCommitNotice()
   }
 
@@ -246,12 +255,15 @@ export class OwnedLog {
   }
 
   /** Followers learn the last commit position shortly after, without waiting for another write. */
-  private scheduleCommitNotice(): void {
+  private scheduleCommitNotice(delayMs = COMMIT_NOTICE_MS): void {
     if (this.commitTimer) return
     this.commitTimer = this.ctx.clock.setTimeout(() => {
       this.commitTimer = null
+      // Writes still coming tell the followers themselves: wait until they pause.
+      const quiet = this.ctx.clock.now() - this.lastCommitAt
+      if (quiet < COMMIT_NOTICE_MS) return this.scheduleCommitNotice(COMMIT_NOTICE_MS - quiet)
       for (const f of this.followers) f.poke()
-    }, 20)
+    }, delayMs)
     this.commitTimer.unref()
   }
 }
