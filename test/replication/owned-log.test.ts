@@ -213,3 +213,32 @@ t.test('a follower holding an entry that flags background work lists the key for
   t.ok(held.some((h) => !h.applied), `some follower holds it unapplied (${JSON.stringify(held)})`)
   t.ok(held.every((h) => h.flagged), `every follower holding it lists the key in its wake index (${JSON.stringify(held)})`)
 })
+
+t.test("followers receive an entry while the owner's own write of it is still in progress", async (t) => {
+  const w = await world(t)
+  const ctx = w.ctx('a')
+  const replica = ctx.replica
+  let gate: Promise<void> | null = null
+  let release = () => {}
+  const slow = new Proxy(replica, {
+    get(target, prop) {
+      if (prop === 'append') return async (req: Parameters<typeof replica.append>[0]) => { if (gate) await gate; return target.append(req) }
+      const v = Reflect.get(target, prop)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  const log = await OwnedLog.takeover({ ...ctx, replica: slow }, KEY, () => {})
+  t.teardown(() => log.close())
+  await log.commit(put('m1', 'one'))
+  const before = (await replica.meta(KEY)).last
+  gate = new Promise((r) => { release = r })
+  let committed = false
+  const commit = log.commit(put('m2', 'two')).then(() => { committed = true })
+  await waitFor(async () => (await w.replicas.get('b')!.meta(KEY)).last > before || (await w.replicas.get('c')!.meta(KEY)).last > before,
+    { timeout: 3000, what: 'a follower stored the entry' })
+  t.equal((await replica.meta(KEY)).last, before, "the owner's own write has not happened yet")
+  t.notOk(committed, 'nor has the commit resolved: the owner applies only entries it holds')
+  release()
+  await commit
+  t.equal(await state(w, 'a', 'm2'), 'two', 'then it commits and the owner applies it')
+})

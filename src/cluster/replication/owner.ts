@@ -122,15 +122,20 @@ export class OwnedLog {
     requireLiveMajority(this.ctx, this.replicaSet, 'commit')
     const p = this.last + 1
     const entry: Entry = { p, e: this.epoch, ops, ...(cfg !== undefined ? { cfg } : {}) }
-    const local = await this.stored(() => this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: this.lastEpoch, entries: [entry], commit: this.commitIndex }))
-    if (!local.ok) {
-      this.fence('the local replica refused the append')
-      throw errors.unavailable(`owner of ${this.key} stepped down`)
-    }
+    const local = this.stored(() => this.ctx.replica.append({ key: this.key, epoch: this.epoch, prevP: this.last, prevE: this.lastEpoch, entries: [entry], commit: this.commitIndex }))
     this.last = p
     this.lastEpoch = this.epoch
     this.remember(entry)
-    await this.replicate(p)
+    // The followers' appends go out while this node's own is written (as a Raft leader may): the
+    // entry commits once a majority, this node included, stored it. Should the local write be
+    // refused or fail, the owner steps down, which ends the wait for the followers too.
+    const replicated = this.replicate(p)
+    replicated.catch(() => {})
+    if (!(await local).ok) {
+      this.fence('the local replica refused the append')
+      throw errors.unavailable(`owner of ${this.key} stepped down`)
+    }
+    await replicated
     this.commitIndex = p
     await this.stored(() => this.ctx.replica.commitTo(this.key, p, [entry]))
     this.lastCommitAt = this.ctx.clock.now()
