@@ -173,7 +173,9 @@ export class Fanout {
     }
     if (this.scheduled) return
     this.scheduled = true
-    queueMicrotask(() => {
+    // One turn later, not in a microtask: the reply to the send that committed these events is
+    // written first, and the fan-out's requests (other nodes' work) do not delay its ack.
+    this.clock.setImmediate(() => {
       this.scheduled = false
       this.pump()
     })

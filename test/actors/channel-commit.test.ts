@@ -20,6 +20,7 @@ import { errors } from '../../src/errors.js'
 import { PrefixedStore } from '../../src/storage/actor-store.js'
 import type { KvOp } from '../../src/storage/kv.js'
 import { LevelKv } from '../../src/storage/leveldb.js'
+import { waitFor } from '../helpers/wait.js'
 
 /** An actor store whose commits fail while `failing` is set, as an owner without a majority's do. */
 class FlakyStore extends PrefixedStore {
@@ -180,4 +181,22 @@ t.test('a wake reaching an activation deposed without knowing it is refused, so 
   // A newer owner elsewhere left fan-out this activation never saw: swallowing the wake would
   // leave it undelivered until the channel's next message.
   await t.rejects(actor.receive({ kind: 'wake' }), { code: 'UNAVAILABLE' }, 'the deposed one does not swallow it')
+})
+
+t.test("the sender's ack is answered before the channel's fan-out asks anything of other actors", async (t) => {
+  const order: string[] = []
+  const recording: Router = {
+    call: async () => ({ cursor: 0 }),
+    callMany: async (keys, req) => {
+      const events = (req as { events?: Array<{ type: string }> }).events ?? []
+      if (events.some((e) => e.type === 'message')) order.push(`deliver to ${keys.length}`)
+      return keys.map(() => ({ ok: true as const, value: { cursor: 0 } }))
+    },
+  }
+  const { actor } = await setup(t, { router: recording })
+  const runtime = new ActorRuntime({ factory: () => actor, passivateAfterMs: 60_000 })
+  t.teardown(() => runtime.stop())
+  await runtime.call('channel:g:test', send('m1')).then(() => order.push('ack'))
+  await waitFor(() => order.length >= 2, { timeout: 2000, what: 'the fan-out' })
+  t.same(order, ['ack', 'deliver to 2'], 'the ack first: the reply leaves the node before the fan-out requests do')
 })
