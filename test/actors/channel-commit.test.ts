@@ -197,6 +197,9 @@ t.test("the sender's ack is answered before the channel's fan-out asks anything 
   const runtime = new ActorRuntime({ factory: () => actor, passivateAfterMs: 60_000 })
   t.teardown(() => runtime.stop())
   await runtime.call('channel:g:test', send('m1')).then(() => order.push('ack'))
-  await waitFor(() => order.length >= 2, { timeout: 2000, what: 'the fan-out' })
-  t.same(order, ['ack', 'deliver to 2'], 'the ack first: the reply leaves the node before the fan-out requests do')
+  // Both members get the message, in one request or two (a member still busy with an earlier
+  // delivery is asked apart).
+  const delivered = () => order.filter((o) => o !== 'ack').reduce((n, o) => n + Number(o.split(' ').pop()), 0)
+  await waitFor(() => delivered() >= 2, { timeout: 2000, what: 'the fan-out' })
+  t.equal(order[0], 'ack', `the ack first: the reply leaves the node before the fan-out requests do (${order.join(', ')})`)
 })
