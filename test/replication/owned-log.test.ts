@@ -16,6 +16,7 @@ t.test('a commit is on a majority before it resolves, and followers apply it', a
   await log.commit(put('m1', 'hello'))
   const held = await Promise.all(NODES.map(async (n) => (await w.replicas.get(n)!.meta(KEY)).last))
   t.ok(held.filter((last) => last >= 2).length >= 2, `marker and entry on a majority (${held})`)
+  await log.applied()
   t.equal(await state(w, 'a', 'm1'), 'hello', 'the owner applied it')
   await log.commit(put('m2', 'again'))
   // The next append told the followers that m1 is committed.
@@ -86,6 +87,7 @@ t.test('with a majority of replicas down nothing is stored and the write is refu
   const again = await OwnedLog.takeover(w.ctx('a'), KEY, () => {})
   t.teardown(() => again.close())
   await again.commit(put('m2', 'two'))
+  await again.applied()
   t.equal(await state(w, 'a', 'm2'), 'two', 'writes work again once a majority is back')
 })
 
@@ -240,5 +242,37 @@ t.test("followers receive an entry while the owner's own write of it is still in
   t.notOk(committed, 'nor has the commit resolved: the owner applies only entries it holds')
   release()
   await commit
+  await log.applied()
   t.equal(await state(w, 'a', 'm2'), 'two', 'then it commits and the owner applies it')
+})
+
+t.test("a commit resolves before the owner's apply is written, and the actor's reads wait for that apply", async (t) => {
+  const w = await world(t)
+  const ctx = w.ctx('a')
+  const replica = ctx.replica
+  let gate: Promise<void> | null = null
+  let release = () => {}
+  const slow = new Proxy(replica, {
+    get(target, prop) {
+      if (prop === 'commitTo') return async (...args: Parameters<typeof replica.commitTo>) => { if (gate) await gate; return target.commitTo(...args) }
+      const v = Reflect.get(target, prop)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  const storage = new ReplicatedActorStorage({ ...ctx, replica: slow }, w.kvs.get('a')!, () => {})
+  const store = await storage.open(KEY)
+  t.teardown(() => storage.release(KEY))
+  await store.commit(put('m1', 'one'))
+  gate = new Promise((r) => { release = r })
+  await store.commit(put('m1', 'two'))
+  t.equal(await state(w, 'a', 'm1'), 'one', 'committed on a majority, not yet applied here')
+  let read: unknown = 'pending'
+  const reading = store.get('m1').then((v) => { read = v })
+  // Two reads of the node's storage issued after it have come back: the store's read has not.
+  t.equal(await state(w, 'a', 'm1'), 'one')
+  t.equal(await state(w, 'a', 'm1'), 'one')
+  t.equal(read, 'pending', 'a read through the store waits for the apply')
+  release()
+  await reading
+  t.equal(read, 'two', 'and then sees the write')
 })

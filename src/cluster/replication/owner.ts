@@ -39,6 +39,8 @@ export class OwnedLog {
   adoptedLast = 0
   private commitTimer: TimerHandle | null = null
   private lastCommitAt = 0
+  /** The last commit's apply to this node's state while it is being written. */
+  private applying: Promise<void> | null = null
   private readonly followers: FollowerSync[]
 
   private constructor(
@@ -112,11 +114,18 @@ export class OwnedLog {
     log.lastEpoch = adopted.lastEpoch
     // The marker commits, under this epoch, everything adopted before it.
     await log.commit([], ctx.view.version)
+    // The actor reads its state next: what the marker committed must be applied first.
+    await log.applied()
     ctx.log.debug({ key, epoch, last: log.last }, 'took over')
     return log
   }
 
-  /** Stores `ops` as the next entry on a majority of the replica set, then applies it here. */
+  /**
+   * Stores `ops` as the next entry on a majority of the replica set; resolves once it is committed
+   * there, with its apply to this node's state under way (`applied()`). The actor's reads wait for
+   * that apply, so it sees its own writes; a failed apply steps the owner down, and the entry,
+   * committed on a majority, is applied by the next owner's takeover.
+   */
   async commit(ops: KvOp[], cfg?: number): Promise<void> {
     if (this.fenced) throw errors.unavailable(`owner of ${this.key} stepped down: ${this.fenced}`)
     requireLiveMajority(this.ctx, this.replicaSet, 'commit')
@@ -137,9 +146,22 @@ export class OwnedLog {
     }
     await replicated
     this.commitIndex = p
-    await this.stored(() => this.ctx.replica.commitTo(this.key, p, [entry]))
+    // Later writes to this key's replica wait behind this apply (the replica serializes them).
+    const apply = this.stored(() => this.ctx.replica.commitTo(this.key, p, [entry])).then(
+      () => undefined,
+      () => undefined,
+    )
+    this.applying = apply
+    void apply.then(() => {
+      if (this.applying === apply) this.applying = null
+    })
     this.lastCommitAt = this.ctx.clock.now()
     this.scheduleCommitNotice()
+  }
+
+  /** Resolves once every commit so far is applied to this node's state (or failed to be, and the owner stepped down). */
+  applied(): Promise<void> | null {
+    return this.applying
   }
 
   /**

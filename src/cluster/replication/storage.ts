@@ -5,7 +5,7 @@
  * storage, so actor code does not change.
  */
 import { PrefixedStore, type ActorStorage, type ActorStore } from '../../storage/actor-store.js'
-import type { Kv, KvOp } from '../../storage/kv.js'
+import type { Kv, KvOp, RangeOptions } from '../../storage/kv.js'
 import { errors } from '../../errors.js'
 import { type ReplicationContext, replicationCall } from './context.js'
 import { OwnedLog } from './owner.js'
@@ -13,6 +13,8 @@ import { type Epoch, PEER_KINDS, type StatusReply, compareEpochs, majority } fro
 
 class ReplicatedStore extends PrefixedStore {
   private log: Promise<OwnedLog> | null = null
+  /** The owned log once a commit went through it: reads wait for its last apply. */
+  private owned: OwnedLog | null = null
 
   constructor(
     kv: Kv,
@@ -20,8 +22,10 @@ class ReplicatedStore extends PrefixedStore {
     private readonly claim: () => Promise<OwnedLog>,
     /** Opened on a key nobody had written: not owned until its first commit. */
     private readonly unclaimed: { stillUntouched: () => Promise<boolean> } | null,
+    claimed: OwnedLog | null = null,
   ) {
     super(kv, key)
+    this.owned = claimed
   }
 
   override async confirm(): Promise<void> {
@@ -44,7 +48,24 @@ class ReplicatedStore extends PrefixedStore {
       this.log = null
       throw err
     }))
+    this.owned = log
     return log.commit(ops)
+  }
+
+  // A commit resolves before its apply to this node's state is written: reads wait for it.
+  override get<T>(sub: string): Promise<T | undefined> {
+    const pending = this.owned?.applied()
+    return pending ? pending.then(() => super.get<T>(sub)) : super.get<T>(sub)
+  }
+
+  override getMany<T>(subs: string[]): Promise<Array<T | undefined>> {
+    const pending = this.owned?.applied()
+    return pending ? pending.then(() => super.getMany<T>(subs)) : super.getMany<T>(subs)
+  }
+
+  override range<T>(options: RangeOptions): Promise<Array<[string, T]>> {
+    const pending = this.owned?.applied()
+    return pending ? pending.then(() => super.range<T>(options)) : super.range<T>(options)
   }
 }
 
@@ -63,7 +84,7 @@ export class ReplicatedActorStorage implements ActorStorage {
     // anything; ownership is taken only when the actor first commits.
     if (await this.untouched(key)) return new ReplicatedStore(this.kv, key, () => this.claim(key, true), { stillUntouched: () => this.untouched(key) })
     const log = await this.claim(key, false)
-    return new ReplicatedStore(this.kv, key, () => Promise.resolve(log), null)
+    return new ReplicatedStore(this.kv, key, () => Promise.resolve(log), null, log)
   }
 
   /** Takes ownership of `key`; when the actor was opened on an untouched key, it must still be empty. */
