@@ -159,7 +159,10 @@ export class OwnedLog {
     this.scheduleCommitNotice()
   }
 
-  /** Resolves once every commit so far is applied to this node's state (or failed to be, and the owner stepped down). */
+  /**
+   * While the last commit's apply is being written, a promise that resolves once every commit so
+   * far is applied to this node's state (or failed to be, and the owner stepped down); else null.
+   */
   applied(): Promise<void> | null {
     return this.applying
   }
