@@ -49,6 +49,24 @@ export function inboxFrame(e: ChannelEvent, inboxSeq: number): InboxEvent {
   }
 }
 
+/** Each message's body as JSON, made once however many members' frames carry it. */
+const messageJson = new WeakMap<Message, string>()
+
+/**
+ * `inboxFrame(e, inboxSeq)` as JSON text. A group message goes to every member numbered apart, so
+ * its body is serialized once (events are never changed once made: a rewrite makes new ones) and
+ * each frame is its own head plus that text.
+ */
+export function inboxFrameJson(e: ChannelEvent, inboxSeq: number): string {
+  if (e.type !== 'message') return JSON.stringify(inboxFrame(e, inboxSeq))
+  let body = messageJson.get(e.message)
+  if (body === undefined) {
+    body = JSON.stringify(e.message)
+    messageJson.set(e.message, body)
+  }
+  return `{"op":"message","inboxSeq":${inboxSeq},${body.slice(1)}`
+}
+
 /** The event `sync` returns for a pointer entry, with the body of the message it points at now. */
 export function eventOf(e: PointerEntry, inboxSeq: number, body: Message): InboxEvent {
   if (e.op === undefined) return { op: 'message', inboxSeq, ...body }

@@ -22,7 +22,7 @@ import { dmId } from './ids.js'
 import { AUTH_KEY, type AuthRecord, UserAuth } from './user-auth.js'
 import type { ChannelEvent, DeviceRef, FriendState, SyncResult, UserReplies, UserRequest } from './messages.js'
 import type { Actor, Settled } from './runtime.js'
-import { type InboxEntry, eventOf, inboxEntry, inboxFrame, isPointer } from './inbox-events.js'
+import { type InboxEntry, eventOf, inboxEntry, inboxFrame, inboxFrameJson, isPointer } from './inbox-events.js'
 import { searchChannels } from './search.js'
 
 interface Profile { username: string; displayName: string; passwordHash: string; createdAt: number }
@@ -282,7 +282,7 @@ export class UserActor implements Actor<UserRequest> {
   private async handleDeliveries(reqs: Array<Extract<UserRequest, { kind: 'deliver' }>>): Promise<Array<Settled<UserReplies['deliver']>>> {
     if (!this.profile) return reqs.map(() => ({ ok: false, error: errors.notFound(`no user ${this.username}`) }))
     const ops: KvOp[] = []
-    const frames: InboxEvent[] = []
+    const delivered: Array<[ChannelEvent, number]> = []
     /** The channel list as this batch changes it: a copy made at its first change, kept if it commits. */
     let channels: Map<string, Membership> | null = null
     const cursors = new Map<string, number>()
@@ -294,7 +294,7 @@ export class UserActor implements Actor<UserRequest> {
       for (const e of fresh) {
         inboxSeq++
         ops.push({ type: 'put', key: K.inbox(inboxSeq), value: inboxEntry(e) })
-        frames.push(inboxFrame(e, inboxSeq))
+        delivered.push([e, inboxSeq])
         if (e.type === 'message') this.recency.set(req.channel, Math.max(this.recency.get(req.channel) ?? 0, e.message.ts))
         channels = this.trackMembership(e, channels, ops)
       }
@@ -306,7 +306,8 @@ export class UserActor implements Actor<UserRequest> {
     const meta = { ...this.meta, inboxSeq }
     for (const [channel, last] of cursors) ops.push({ type: 'put', key: K.cursor(channel), value: last })
     ops.push({ type: 'put', key: K.meta, value: meta })
-    const notifications = this.push.plan(frames, this.isOnline(), ops)
+    const online = this.isOnline()
+    const notifications = this.push.plan(online ? [] : delivered.map(([e, n]) => inboxFrame(e, n)), online, ops)
     try {
       await this.store.commit(ops)
     } catch (err) {
@@ -320,7 +321,7 @@ export class UserActor implements Actor<UserRequest> {
       this.channels.clear()
       for (const [k, v] of channels) this.channels.set(k, v)
     }
-    this.pushEvents(frames)
+    this.pushEvents(delivered)
     return results
   }
 
@@ -362,8 +363,8 @@ export class UserActor implements Actor<UserRequest> {
     if (targets.length > 0) this.env.pusher.push(targets, frame)
   }
 
-  private pushEvents(frames: InboxEvent[]): void {
-    if (this.devices.size > 0) for (const f of frames) this.pushAll(JSON.stringify(f))
+  private pushEvents(delivered: Array<[ChannelEvent, number]>): void {
+    if (this.devices.size > 0) for (const [e, inboxSeq] of delivered) this.pushAll(inboxFrameJson(e, inboxSeq))
   }
 
   private async handleConnect(req: Extract<UserRequest, { kind: 'connect' }>): Promise<UserReplies['connect']> {
