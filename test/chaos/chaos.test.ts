@@ -2,7 +2,7 @@
 import t from 'tap'
 import { runChaos } from './run.js'
 
-const seconds = Number(process.env.CHAOS_SECONDS ?? 75)
+const seconds = Number(process.env.CHAOS_SECONDS ?? 60)
 const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000)
 
 t.setTimeout((seconds + 240) * 1000)

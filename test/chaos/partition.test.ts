@@ -6,7 +6,7 @@ import { Network } from '../helpers/netns.js'
 import { writeWaits } from '../../src/sim/checker.js'
 import { runChaos } from './run.js'
 
-const seconds = Number(process.env.CHAOS_SECONDS ?? 75)
+const seconds = Number(process.env.CHAOS_SECONDS ?? 60)
 const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000)
 
 t.setTimeout((seconds + 360) * 1000)

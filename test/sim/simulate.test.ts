@@ -1,7 +1,7 @@
 /**
  * The deterministic simulator in the test suite: one seed run twice gives the same run (the same
  * trace of every timer that ran, the same histories), another seed another run; the leak guard
- * catches code that reads the real clock; and a bounded number of seeds (SIM_SEEDS, default 40,
+ * catches code that reads the real clock; and a bounded number of seeds (SIM_SEEDS, default 30,
  * from a new start seed each run, printed; SIM_SEED replays) ends with no violation. Longer runs:
  * `npm run simulate -- --seeds 10000 --jobs 2`.
  */
@@ -10,7 +10,7 @@ import { Tokens } from '../../src/gateway/tokens.js'
 import { LeakGuard } from '../../src/sim/guard.js'
 import { simulate } from '../../src/sim/run.js'
 
-const SEEDS = Number(process.env.SIM_SEEDS ?? 40)
+const SEEDS = Number(process.env.SIM_SEEDS ?? 30)
 const FIRST = Number(process.env.SIM_SEED ?? Date.now() % 1_000_000_000)
 
 t.setTimeout((SEEDS * 20 + 240) * 1000)
