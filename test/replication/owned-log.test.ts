@@ -2,6 +2,7 @@
 // stores, wired by direct calls that a test can cut. Fencing, takeover, catch-up, majority rules.
 import t from 'tap'
 import { OwnedLog } from '../../src/cluster/replication/owner.js'
+import type { ReplicaStore } from '../../src/cluster/replication/replica.js'
 import { ReplicatedActorStorage } from '../../src/cluster/replication/storage.js'
 import { VirtualTime } from '../../src/clock-virtual.js'
 import { PEER_KINDS, type AppendRequest } from '../../src/cluster/replication/types.js'
@@ -220,20 +221,12 @@ t.test("followers receive an entry while the owner's own write of it is still in
   const w = await world(t)
   const ctx = w.ctx('a')
   const replica = ctx.replica
-  let gate: Promise<void> | null = null
-  let release = () => {}
-  const slow = new Proxy(replica, {
-    get(target, prop) {
-      if (prop === 'append') return async (req: Parameters<typeof replica.append>[0]) => { if (gate) await gate; return target.append(req) }
-      const v = Reflect.get(target, prop)
-      return typeof v === 'function' ? v.bind(target) : v
-    },
-  })
+  const { slow, hold } = heldBack(replica, 'append')
   const log = await OwnedLog.takeover({ ...ctx, replica: slow }, KEY, () => {})
   t.teardown(() => log.close())
   await log.commit(put('m1', 'one'))
   const before = (await replica.meta(KEY)).last
-  gate = new Promise((r) => { release = r })
+  const release = hold()
   let committed = false
   const commit = log.commit(put('m2', 'two')).then(() => { committed = true })
   await waitFor(async () => (await w.replicas.get('b')!.meta(KEY)).last > before || (await w.replicas.get('c')!.meta(KEY)).last > before,
@@ -250,20 +243,12 @@ t.test("a commit resolves before the owner's apply is written, and the actor's r
   const w = await world(t)
   const ctx = w.ctx('a')
   const replica = ctx.replica
-  let gate: Promise<void> | null = null
-  let release = () => {}
-  const slow = new Proxy(replica, {
-    get(target, prop) {
-      if (prop === 'commitTo') return async (...args: Parameters<typeof replica.commitTo>) => { if (gate) await gate; return target.commitTo(...args) }
-      const v = Reflect.get(target, prop)
-      return typeof v === 'function' ? v.bind(target) : v
-    },
-  })
+  const { slow, hold } = heldBack(replica, 'commitTo')
   const storage = new ReplicatedActorStorage({ ...ctx, replica: slow }, w.kvs.get('a')!, () => {})
   const store = await storage.open(KEY)
   t.teardown(() => storage.release(KEY))
   await store.commit(put('m1', 'one'))
-  gate = new Promise((r) => { release = r })
+  const release = hold()
   await store.commit(put('m1', 'two'))
   t.equal(await state(w, 'a', 'm1'), 'one', 'committed on a majority, not yet applied here')
   let read: unknown = 'pending'
@@ -276,3 +261,19 @@ t.test("a commit resolves before the owner's apply is written, and the actor's r
   await reading
   t.equal(read, 'two', 'and then sees the write')
 })
+
+/**
+ * The replica with `method` held back on demand: `hold()` makes the calls from then on wait until
+ * the function it returns is called.
+ */
+function heldBack(replica: ReplicaStore, method: 'append' | 'commitTo'): { slow: ReplicaStore; hold: () => () => void } {
+  let gate: Promise<void> | null = null
+  const slow = new Proxy(replica, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop)
+      if (prop === method) return async (...args: unknown[]) => { if (gate) await gate; return (v as (...a: unknown[]) => unknown).apply(target, args) }
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  })
+  return { slow, hold: () => { let release = () => {}; gate = new Promise((r) => { release = r }); return release } }
+}
