@@ -52,20 +52,22 @@ class ReplicatedStore extends PrefixedStore {
     return log.commit(ops)
   }
 
-  // A commit resolves before its apply to this node's state is written: reads wait for it.
   override get<T>(sub: string): Promise<T | undefined> {
-    const pending = this.owned?.applied()
-    return pending ? pending.then(() => super.get<T>(sub)) : super.get<T>(sub)
+    return this.afterApply(() => super.get<T>(sub))
   }
 
   override getMany<T>(subs: string[]): Promise<Array<T | undefined>> {
-    const pending = this.owned?.applied()
-    return pending ? pending.then(() => super.getMany<T>(subs)) : super.getMany<T>(subs)
+    return this.afterApply(() => super.getMany<T>(subs))
   }
 
   override range<T>(options: RangeOptions): Promise<Array<[string, T]>> {
+    return this.afterApply(() => super.range<T>(options))
+  }
+
+  /** A commit resolves before its apply to this node's state is written: a read waits for it. */
+  private afterApply<T>(read: () => Promise<T>): Promise<T> {
     const pending = this.owned?.applied()
-    return pending ? pending.then(() => super.range<T>(options)) : super.range<T>(options)
+    return pending ? pending.then(read) : read()
   }
 }
 
