@@ -63,7 +63,7 @@ export class ChannelActor implements Actor<ChannelRequest> {
   /** When each member's last `typing` was forwarded (memory only: a lost entry costs one extra push). */
   private readonly typingAt = new Map<string, number>()
   private readonly index: SearchIndex
-  /** Time of the newest message, once known (read by the first search, kept by sends): a search hint. */
+  /** Time of the newest message, once known (read by the first send or search, kept by sends). */
   private lastTs: number | undefined
   /** Whether the wake flag is stored: set with the first change, cleared once fan-out caught up. */
   private wakeSet = false
@@ -248,6 +248,9 @@ export class ChannelActor implements Actor<ChannelRequest> {
     const seen = new Map<string, { seq: number; ts: number }>()
     let counters = this.counters
     let info: Info | null = null
+    // A channel's times never go back (the search index's blocks rely on it): a clock set back, or
+    // a new owner's clock behind the old one's, stamps the newest message's time again.
+    let newest = await this.newestTs()
     for (const req of reqs) {
       try {
         const clientMsgId = checkClientMsgId(req.clientMsgId)
@@ -264,7 +267,8 @@ export class ChannelActor implements Actor<ChannelRequest> {
         }
         const seq = counters.lastSeq + 1
         const ev = counters.lastEv + 1
-        const ts = this.env.now()
+        const ts = Math.max(this.env.now(), newest)
+        newest = ts
         counters = { lastSeq: seq, lastEv: ev }
         const stored: StoredMessage = { from: req.from, text, ts, clientMsgId, ev }
         ops.push(
@@ -295,17 +299,20 @@ export class ChannelActor implements Actor<ChannelRequest> {
     ops.push({ type: 'put', key: K.counters, value: counters }, { type: 'put', key: K.fanout, value: this.fanout.done })
     this.flagWake(ops)
     try {
+      ops.push(...(await this.index.seal(counters.lastSeq)))
       await this.store.commit(ops)
     } catch (err) {
+      this.index.settle(false)
       // The commit proves nothing current either: the refusals go with it.
       const error = asChatError(err)
       for (const index of [...uncommitted, ...refusals]) results[index] = { ok: false, error }
       return results
     }
+    this.index.settle(true)
     this.info = info
     this.counters = counters
     this.wakeSet = true
-    if (this.lastTs !== undefined) this.lastTs = Math.max(this.lastTs, fresh[fresh.length - 1]!.message.ts)
+    this.lastTs = newest
     for (const f of fresh) this.fanout.enqueue({ ev: f.ev, type: 'message', message: f.message }, info!.members)
     return results
   }
@@ -414,11 +421,17 @@ export class ChannelActor implements Actor<ChannelRequest> {
     const info = await this.requireExisting()
     if (!info.members.includes(req.user)) throw errors.forbidden('not a member of this channel')
     const found = await this.index.find(req.words, { below: req.below, above: req.above }, req.limit)
+    const lastTs = await this.newestTs()
+    return { found, lastTs: this.counters.lastSeq > 0 ? lastTs : null }
+  }
+
+  /** Time of the newest message (0 if none), read once per activation, then kept by sends. */
+  private async newestTs(): Promise<number> {
     if (this.lastTs === undefined && this.counters.lastSeq > 0) {
       const last = await this.store.get<StoredMessage>(K.message(this.counters.lastSeq))
       this.lastTs = Math.max(this.lastTs ?? 0, last?.ts ?? 0)
     }
-    return { found, lastTs: this.lastTs ?? null }
+    return this.lastTs ?? 0
   }
 
   private async handleInfo(req: Extract<ChannelRequest, { kind: 'info' }>): Promise<ChannelReplies['info']> {

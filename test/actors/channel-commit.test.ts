@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import t from 'tap'
 import { ChannelActor } from '../../src/actors/channel.js'
+import { blockSizeOf } from '../../src/actors/search-index.js'
 import { Actors, type ActorEnv, type Router } from '../../src/actors/env.js'
 import type { ChannelRequest, SendAck } from '../../src/actors/messages.js'
 import { ActorRuntime, type Settled } from '../../src/actors/runtime.js'
@@ -51,7 +52,7 @@ const router: Router = {
   callMany: async (keys) => keys.map(() => ({ ok: true as const, value: { cursor: 0 } })),
 }
 
-async function setup(tt: { teardown(fn: () => unknown): void }, opts: { router?: Router; woken?: string[] } = {}) {
+async function setup(tt: { teardown(fn: () => unknown): void }, opts: { router?: Router; woken?: string[]; now?: () => number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'chat-channel-'))
   const kv = await LevelKv.open(dir)
   tt.teardown(async () => {
@@ -66,14 +67,14 @@ async function setup(tt: { teardown(fn: () => unknown): void }, opts: { router?:
     wake: (key) => opts.woken?.push(key),
     config: { nodeId: 'n1', maxGroupSize: 100, maxDevices: 20 },
     log: pino({ level: 'silent' }),
-    now: () => Date.now(),
+    now: opts.now ?? (() => Date.now()),
     clock: systemClock,
     random: systemRandom,
   }
   const actor = new ChannelActor('g:test', store, env)
   await actor.activate()
   await actor.receive({ kind: 'create', name: 'test', by: 'ann', members: ['ann', 'bob'] })
-  return { actor, store, kv }
+  return { actor, store, kv, env }
 }
 
 const send = (clientMsgId: string, text = 'hi'): Extract<ChannelRequest, { kind: 'send' }> =>
@@ -202,4 +203,38 @@ t.test("the sender's ack is answered before the channel's fan-out asks anything 
   const delivered = () => order.filter((o) => o !== 'ack').reduce((n, o) => n + Number(o.split(' ').pop()), 0)
   await waitFor(() => delivered() >= 2, { timeout: 2000, what: 'the fan-out' })
   t.equal(order[0], 'ack', `the ack first: the reply leaves the node before the fan-out requests do (${order.join(', ')})`)
+})
+
+t.test("a channel's message times never go back, across a clock set back and a new activation", async (t) => {
+  let clock = 10_000
+  const { actor, store, env } = await setup(t, { now: () => clock })
+  const ts = (results: Array<Settled<unknown>>) => results.map((r) => (r.ok ? (r.value as SendAck).ts : r.error.code))
+  t.same(ts(await actor.receiveMany([send('a')])), [10_000])
+  clock = 4_000
+  t.same(ts(await actor.receiveMany([send('b'), send('c')])), [10_000, 10_000], 'a clock set back stamps the newest time again')
+  // A new owner whose clock is behind: it reads the newest message's time first.
+  const next = new ChannelActor('g:test', store, env)
+  await next.activate()
+  t.same(ts(await next.receiveMany([send('d')])), [10_000])
+  clock = 12_000
+  t.same(ts(await next.receiveMany([send('e')])), [12_000])
+})
+
+t.test('a channel writes its search postings in blocks, and a search finds messages on both sides of the mark', async (t) => {
+  const { actor, kv } = await setup(t)
+  const size = blockSizeOf('g:test')
+  const total = size + 10
+  for (let i = 0; i < total; i += 7) {
+    const batch = Array.from({ length: Math.min(7, total - i) }, (_, k) => send(`m${i + k}`, `common word${i + k}`))
+    t.ok((await actor.receiveMany(batch)).every((r) => r.ok))
+  }
+  const rows = await kv.range<unknown>({ gte: 'a\0channel:g:test\0x\0common\0', lt: 'a\0channel:g:test\0x\0common\0\xff' })
+  t.equal(rows.length, 1, `one row holds the postings of "common" for the first ${size} or more messages`)
+  t.ok(Array.isArray(rows[0]?.[1]) && (rows[0]![1] as number[]).length >= size * 3, 'a block of them')
+  const found = await actor.receive({ kind: 'search', user: 'ann', words: ['common'], limit: 1000 }) as { found: Array<{ seq: number }> }
+  t.same(found.found.map((f) => f.seq), Array.from({ length: total }, (_, i) => total - i), 'every message, newest first, once')
+  const one = await actor.receive({ kind: 'search', user: 'ann', words: ['common', `word${total - 1}`], limit: 10 }) as { found: Array<{ seq: number }> }
+  t.same(one.found.map((f) => f.seq), [total], 'a message past the mark, by two words')
+  const old = await actor.receive({ kind: 'search', user: 'ann', words: ['word3'], limit: 10 }) as { found: Array<{ seq: number }> }
+  t.same(old.found.map((f) => f.seq), [4], 'a message in a block')
 })

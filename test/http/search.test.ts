@@ -6,6 +6,7 @@
  * and the limits on the query and the page.
  */
 import t from 'tap'
+import { type SearchKey, compareKeys } from '../../src/actors/search-index.js'
 import { Device } from '../helpers/device.js'
 import { NodeProcess, api, login } from '../helpers/node-process.js'
 
@@ -103,12 +104,14 @@ t.test('a deleted message is never found; an edited one only by its newest text'
 
 t.test('paging: every match once, newest first, across channels', async (t) => {
   const channels = [G1, AB, G2]
-  const expected: string[] = []
+  const sent: Array<SearchKey & { text: string }> = []
   for (let i = 0; i < 31; i++) {
     const text = `pagingword number ${i}`
-    await send('alice', channels[i % 3]!, text)
-    expected.unshift(text)
+    const ack = await dev.alice.send(channels[i % 3]!, text, `s-${++ids}`)
+    sent.push({ ts: ack.ts, channel: channels[i % 3]!, seq: ack.seq, text })
   }
+  // Newest first; messages sent within the same millisecond in the order of their places.
+  const expected = sent.sort(compareKeys).map((m) => m.text)
   for (const limit of [1, 7, 10, 31, 50]) {
     const got: string[] = []
     let before: string | undefined

@@ -22,6 +22,10 @@ t.test('deleted text and replaced words leave no trace in the data dir', async (
   const deleted = await send(G, 'the zebracorn password is Hünkärbeğendi', 'del-1')
   const edited = await send(G, 'meet at quokkaplaza tonight', 'edit-1')
   const kept = await send(G, 'narwhalish stays', 'keep-1')
+  // Enough messages after them that the group's search postings are written in blocks (at most
+  // 191 messages, search-index.ts): the edits and deletes below reach blocks, the 1:1 one the
+  // word list of a message not yet in one.
+  for (let i = 0; i < 192; i++) await send(G, `filler message ${i}`, `fill-${i}`)
   const dmDeleted = await send('dm:alice:bob', 'dm secret platypusoid', 'del-2')
   for (const [seq, emoji] of [[deleted, '🦓'], [kept, '🐳']] as const) {
     t.equal((await b.request({ op: 'react', channel: G, seq, emoji, on: true })).op, 'ok')
@@ -51,7 +55,7 @@ t.test('deleted text and replaced words leave no trace in the data dir', async (
   }
   t.ok(entries > 20, `the scan read the whole store (${entries} entries)`)
   t.ok((found.get('narwhalish') ?? []).some((k) => k.includes('/m/')), 'a kept message\'s text is in its stored view')
-  t.ok((found.get('narwhalish') ?? []).some((k) => k.includes('/x/narwhalish/')), 'and its words in the index')
+  t.ok((found.get('narwhalish') ?? []).some((k) => k.includes('/x/narwhalish/')), 'and its words in the index\'s blocks')
   t.ok(found.has('🐳'), 'and its reactions')
   for (const word of ['zebracorn', 'hunkarbegendi', 'Hünkärbeğendi', 'Ünlüdağ', 'unludag', 'platypusoid']) {
     t.same(found.get(word) ?? [], [], `nothing of the deleted messages: ${word}`)

@@ -11,6 +11,7 @@ import t from 'tap'
 import { type SearchKey, SearchIndex, compareKeys } from '../../src/actors/search-index.js'
 import { fold, queryWords, words } from '../../src/actors/search-text.js'
 import { PrefixedStore } from '../../src/storage/actor-store.js'
+import type { KvOp } from '../../src/storage/kv.js'
 import { LevelKv } from '../../src/storage/leveldb.js'
 import { Rng } from '../chaos/rng.js'
 
@@ -49,35 +50,87 @@ t.test('the index finds what a brute-force search finds, page by page, across ch
   const random = () => rng.next()
   const vocabulary = ['alpha', 'beta', 'gamma', 'delta', 'omega', 'zeta']
   const channels = ['dm:ann:bob', 'g:aaa', 'g:zzz']
-  const indexes = new Map(channels.map((c) => [c, new SearchIndex(new PrefixedStore(kv, `channel:${c}`), c)]))
+  const stores = new Map(channels.map((c) => [c, new PrefixedStore(kv, `channel:${c}`)]))
+  // Small blocks, so that most messages end up in blocks and edits and deletes reach both kinds.
+  const BLOCK_SIZE = 5
+  const open = (c: string) => new SearchIndex(stores.get(c)!, c, BLOCK_SIZE)
+  const indexes = new Map(channels.map((c) => [c, open(c)]))
   /** What brute force searches: channel/seq -> {ts, words} of live messages. */
   const live = new Map<string, { channel: string; seq: number; ts: number; words: string[] }>()
   const seqs = new Map(channels.map((c) => [c, 0]))
+  const times = new Map(channels.map((c) => [c, 1000]))
   // Few distinct times, so that many messages share one and the channel and seq order decides.
-  const time = () => 1000 + Math.floor(random() * 40)
+  // A channel's times never go back (the channel actor keeps them so).
+  const time = (c: string) => {
+    const ts = times.get(c)! + (random() < 0.15 ? 1 : 0)
+    times.set(c, ts)
+    return ts
+  }
   const pick = () => [...new Set(Array.from({ length: 1 + Math.floor(random() * 4) }, () => vocabulary[Math.floor(random() * vocabulary.length)]!))]
+  const write = (channel: string, ops: KvOp[]) => kv.batch(ops.map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
+  // 'g:zzz' starts with an index written before blocks: a posting row per word and a bare word list.
+  for (let i = 0; i < 30; i++) {
+    const seq = seqs.get('g:zzz')! + 1
+    seqs.set('g:zzz', seq)
+    const m = { channel: 'g:zzz', seq, ts: time('g:zzz'), words: pick() }
+    const bytes = Buffer.byteLength(m.words.join(' '))
+    const at = `${String(m.ts).padStart(16, '0')}\0${String(seq).padStart(16, '0')}`
+    await write('g:zzz', [...m.words.map((w): KvOp => ({ type: 'put', key: `x\0${w}\0${at}`, value: bytes })), { type: 'put', key: `t\0${String(seq).padStart(16, '0')}`, value: m.words }])
+    live.set(`g:zzz/${seq}`, m)
+  }
+  // Changes before any send: an edit of the newest message and of an older one, and a delete, on
+  // the index from before blocks; then the actor passivates and comes back.
+  for (const [seq, words] of [[30, ['alpha', 'beta', 'gamma']], [10, ['zeta']]] as const) {
+    await write('g:zzz', await indexes.get('g:zzz')!.edit(seq, live.get(`g:zzz/${seq}`)!.ts, words.join(' ')))
+    live.get(`g:zzz/${seq}`)!.words = [...words]
+  }
+  await write('g:zzz', await indexes.get('g:zzz')!.remove(20, live.get('g:zzz/20')!.ts))
+  live.delete('g:zzz/20')
+  indexes.set('g:zzz', open('g:zzz'))
+  let failed = 0
+  let reopened = 0
   for (let i = 0; i < 600; i++) {
     const channel = channels[Math.floor(random() * channels.length)]!
+    if (random() < 0.04) {
+      // The channel actor passivates and comes back: the index reads its mark again.
+      indexes.set(channel, open(channel))
+      reopened++
+    }
     const index = indexes.get(channel)!
     const roll = random()
     const existing = [...live.values()].filter((m) => m.channel === channel)
     if (roll < 0.15 && existing.length > 0) {
       const m = existing[Math.floor(random() * existing.length)]!
       const next = pick()
-      await kv.batch((await index.edit(m.seq, m.ts, next.join(' '))).map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
+      await write(channel, await index.edit(m.seq, m.ts, next.join(' ')))
       m.words = next
     } else if (roll < 0.25 && existing.length > 0) {
       const m = existing[Math.floor(random() * existing.length)]!
-      await kv.batch((await index.remove(m.seq, m.ts)).map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
+      await write(channel, await index.remove(m.seq, m.ts))
       live.delete(`${channel}/${m.seq}`)
     } else {
-      const seq = seqs.get(channel)! + 1
-      seqs.set(channel, seq)
-      const m = { channel, seq, ts: time(), words: pick() }
-      await kv.batch(index.add(seq, m.ts, m.words.join(' ')).map((op) => ({ ...op, key: `a\0channel:${channel}\0${op.key}` })))
-      live.set(`${channel}/${seq}`, m)
+      // A batch of one to three sends, as the channel actor commits them.
+      const batch = Array.from({ length: 1 + Math.floor(random() * 3) }, (_, k) => ({ channel, seq: seqs.get(channel)! + 1 + k, ts: time(channel), words: pick() }))
+      const ops = batch.flatMap((m) => index.add(m.seq, m.ts, m.words.join(' ')))
+      ops.push(...(await index.seal(batch[batch.length - 1]!.seq)))
+      if (random() < 0.05) {
+        // The commit fails: nothing is stored and the seqs are used again.
+        index.settle(false)
+        failed++
+        continue
+      }
+      await write(channel, ops)
+      index.settle(true)
+      seqs.set(channel, batch[batch.length - 1]!.seq)
+      for (const m of batch) live.set(`${channel}/${m.seq}`, m)
     }
   }
+  t.ok(failed > 0 && reopened > 0, `failed commits (${failed}) and reactivations (${reopened}) were exercised`)
+  const rows = await kv.range<unknown>({ gte: 'a\0', lt: 'a\xff' })
+  const postingRows = rows.filter(([k]) => k.includes('\0x\0'))
+  t.ok(postingRows.some(([, v]) => Array.isArray(v) && v.length > 3), 'blocks of several postings were written')
+  // A row is keyed at its newest posting: no key keeps the place of a posting taken out.
+  t.same(postingRows.filter(([, v]) => Array.isArray(v) && (v[0] !== 0 || v[1] !== 0)).map(([k]) => k), [], 'every row is keyed at its newest posting')
   const keyOf = (m: { channel: string; seq: number; ts: number }): SearchKey => ({ ts: m.ts, channel: m.channel, seq: m.seq })
   let wrongSizes = 0
   const queries = [['alpha'], ['beta', 'gamma'], ['delta', 'omega', 'zeta'], ['nothing'], ['alpha', 'nothing']]
