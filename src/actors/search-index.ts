@@ -137,19 +137,29 @@ export class SearchIndex {
   async seal(lastSeq: number): Promise<KvOp[]> {
     const sealed = await this.sealedThrough()
     if (lastSeq - sealed < this.blockSize) return []
-    const byWord = new Map<string, Found[]>()
-    for (const [seq, list] of [...(await this.waiting(sealed)), ...this.staged]) {
+    const lists = [...(await this.waiting(sealed)), ...this.staged]
+    // Oldest first by seq, and so by time, which never goes back in a channel; should it have,
+    // they are put in order here.
+    if (lists.some(([, list], i) => i > 0 && list.ts < lists[i - 1]![1].ts)) lists.sort(([a, x], [b, y]) => x.ts - y.ts || a - b)
+    // Each word's row as it fills, newest first: [ts, seq, size, ...], made relative below.
+    const rows = new Map<string, number[]>()
+    for (let i = lists.length - 1; i >= 0; i--) {
+      const [seq, list] = lists[i]!
       for (const w of list.w) {
-        let postings = byWord.get(w)
-        if (!postings) byWord.set(w, (postings = []))
-        postings.push({ ts: list.ts, seq, bytes: list.n })
+        const row = rows.get(w)
+        if (row) row.push(list.ts, seq, list.n)
+        else rows.set(w, [list.ts, seq, list.n])
       }
     }
     const ops: KvOp[] = []
-    for (const [w, postings] of byWord) {
-      postings.sort(newestFirst)
-      const top = postings[0]!
-      ops.push({ type: 'put', key: wordPrefix(w) + position(top.ts, top.seq), value: rowValue(top.ts, top.seq, postings) })
+    for (const [w, row] of rows) {
+      const ts = row[0]!
+      const seq = row[1]!
+      for (let i = 0; i < row.length; i += 3) {
+        row[i] = ts - row[i]!
+        row[i + 1] = seq - row[i + 1]!
+      }
+      ops.push({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: row.length === 3 ? row[2]! : row })
     }
     ops.push({ type: 'put', key: SEALED, value: lastSeq })
     this.sealing = lastSeq

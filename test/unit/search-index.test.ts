@@ -167,3 +167,23 @@ t.test('the index finds what a brute-force search finds, page by page, across ch
   for (const c of channels) older.push(...(await indexes.get(c)!.find(['alpha'], { below: { ts: 1020, channel: '', seq: 0 } }, 1000)).map((h) => keyOf(live.get(`${c}/${h.seq}`)!)))
   t.same(older.sort(compareKeys), all.filter((k) => k.ts < 1020), 'below a bare time: exactly the older matches')
 })
+
+t.test('a block is written newest first even if times went back within it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-index-'))
+  const kv = await LevelKv.open(dir)
+  t.teardown(async () => {
+    await kv.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const store = new PrefixedStore(kv, 'channel:g:x')
+  const index = new SearchIndex(store, 'g:x', 3)
+  const ops = [index.add(1, 500, 'word one'), index.add(2, 300, 'word two'), index.add(3, 400, 'word three')].flat()
+  ops.push(...(await index.seal(3)))
+  await store.commit(ops)
+  index.settle(true)
+  const rows = await store.range<unknown>({ gte: 'x\0word\0', lt: 'x\0word\0\xff' })
+  t.equal(rows.length, 1, 'one row for the word')
+  t.equal(rows[0]![0], `x\0word\0${String(500).padStart(16, '0')}\0${String(1).padStart(16, '0')}`, 'keyed at its newest posting')
+  t.same((await index.find(['word'], {}, 10)).map((f) => f.seq), [1, 3, 2], 'newest first by time')
+  t.same((await index.find(['word'], { below: { ts: 400, channel: 'g:x', seq: 3 } }, 10)).map((f) => f.seq), [2], 'below a place inside the block')
+})
