@@ -122,6 +122,14 @@ t.test('edit: Up in an empty composer or the menu; "edited" on every device', as
   t.equal(await B.getByTestId('delete-message').count(), 0, 'no Delete on alice\'s message for bob (a 1:1)')
   await B.keyboard.press('Escape')
   await B.getByRole('menu').waitFor({ state: 'detached' })
+  // Escape closes it with the focus outside it too (typed before the focus arrived, or after it left).
+  await openMenu(B, message(B, 'See you at 6pm'), true)
+  await focusOn(t, B, () => document.activeElement?.getAttribute('role') === 'menuitem', 'the menu has the focus')
+  await B.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
+  t.equal(await B.evaluate(() => document.activeElement === document.body), true, 'then the focus is nowhere')
+  await B.keyboard.press('Escape')
+  await B.getByRole('menu').waitFor({ state: 'detached' })
+  t.pass('Escape closes the menu wherever the focus is')
 })
 
 t.test('react: a picker, counts with who reacted, toggled on every device', async (t) => {

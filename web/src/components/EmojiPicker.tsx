@@ -17,7 +17,7 @@ interface Props {
 
 export function EmojiPicker({ opener, mine, onPick, onClose }: Props) {
   const ref = useRef<HTMLDivElement>(null)
-  useDismiss(ref, opener, () => onClose(false))
+  useDismiss(ref, opener, () => onClose(false), () => onClose(true))
   useEffect(() => {
     ref.current?.querySelector<HTMLElement>('button')?.focus()
   }, [])

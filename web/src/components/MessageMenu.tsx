@@ -21,7 +21,7 @@ interface Props {
 
 export function MessageMenu({ opener, canEdit, canDelete, onReact, onEdit, onDelete, onClose }: Props) {
   const ref = useRef<HTMLDivElement>(null)
-  useDismiss(ref, opener, () => onClose(false))
+  useDismiss(ref, opener, () => onClose(false), () => onClose(true))
   useEffect(() => {
     ref.current?.querySelector<HTMLElement>('[role="menuitem"]')?.focus()
   }, [])
