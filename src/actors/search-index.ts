@@ -52,6 +52,9 @@ export interface Found { seq: number; ts: number; bytes: number }
  */
 export const BLOCK = 128
 
+/** Most postings one seal writes (one commit, replicated in a cluster). */
+export const SEAL_POSTINGS = 16_384
+
 /** A channel's block size (BLOCK): the same on every activation and every replica. */
 export function blockSizeOf(channel: string): number {
   let h = 0x811c9dc5
@@ -132,12 +135,25 @@ export class SearchIndex {
   /**
    * Ends a batch of `add`s, whose last message is `lastSeq`: once a block's worth wait past the
    * sealed mark, ops writing their postings as one block per word and moving the mark to
-   * `lastSeq`. The batch's commit is then reported with `settle`.
+   * `lastSeq` (or to the last message sealed, when SEAL_POSTINGS cut them short). The batch's
+   * commit is then reported with `settle`.
    */
   async seal(lastSeq: number): Promise<KvOp[]> {
     const sealed = await this.sealedThrough()
     if (lastSeq - sealed < this.blockSize) return []
     const lists = [...(await this.waiting(sealed)), ...this.staged]
+    // A block's worth of long messages of distinct words (up to 1,000 each) would make one commit
+    // too large to replicate: the oldest up to SEAL_POSTINGS are sealed, the rest wait for the next.
+    let kept = lists.length
+    for (let i = 0, postings = 0; i < lists.length; i++) {
+      postings += lists[i]![1].w.length
+      if (postings > SEAL_POSTINGS && i > 0) {
+        kept = i
+        break
+      }
+    }
+    const mark = kept < lists.length ? lists[kept - 1]![0] : lastSeq
+    lists.length = kept
     // Oldest first by seq, and so by time, which never goes back in a channel; should it have,
     // they are put in order here.
     if (lists.some(([, list], i) => i > 0 && list.ts < lists[i - 1]![1].ts)) lists.sort(([a, x], [b, y]) => x.ts - y.ts || a - b)
@@ -161,8 +177,8 @@ export class SearchIndex {
       }
       ops.push({ type: 'put', key: wordPrefix(w) + position(ts, seq), value: row.length === 3 ? row[2]! : row })
     }
-    ops.push({ type: 'put', key: SEALED, value: lastSeq })
-    this.sealing = lastSeq
+    ops.push({ type: 'put', key: SEALED, value: mark })
+    this.sealing = mark
     return ops
   }
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { type SearchKey, SearchIndex, compareKeys } from '../../src/actors/search-index.js'
+import { SEAL_POSTINGS, type SearchKey, SearchIndex, compareKeys } from '../../src/actors/search-index.js'
 import { fold, queryWords, words } from '../../src/actors/search-text.js'
 import { PrefixedStore } from '../../src/storage/actor-store.js'
 import type { KvOp } from '../../src/storage/kv.js'
@@ -186,4 +186,27 @@ t.test('a block is written newest first even if times went back within it', asyn
   t.equal(rows[0]![0], `x\0word\0${String(500).padStart(16, '0')}\0${String(1).padStart(16, '0')}`, 'keyed at its newest posting')
   t.same((await index.find(['word'], {}, 10)).map((f) => f.seq), [1, 3, 2], 'newest first by time')
   t.same((await index.find(['word'], { below: { ts: 400, channel: 'g:x', seq: 3 } }, 10)).map((f) => f.seq), [2], 'below a place inside the block')
+})
+
+t.test('one seal writes at most SEAL_POSTINGS postings; the messages past them wait for the next', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-index-'))
+  const kv = await LevelKv.open(dir)
+  t.teardown(async () => {
+    await kv.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const store = new PrefixedStore(kv, 'channel:g:x')
+  const index = new SearchIndex(store, 'g:x', 20)
+  // 20 messages of 1,000 distinct words each: 20,000 postings.
+  const text = (seq: number) => Array.from({ length: 1000 }, (_, i) => `m${seq}w${i}`).join(' ')
+  const ops = Array.from({ length: 20 }, (_, i) => index.add(i + 1, 1000 + i, text(i + 1))).flat()
+  ops.push(...(await index.seal(20)))
+  await store.commit(ops)
+  index.settle(true)
+  const kept = Math.floor(SEAL_POSTINGS / 1000)
+  t.equal(await store.get('xs'), kept, `the mark stops at the last message within ${SEAL_POSTINGS} postings`)
+  t.equal((await store.range({ gte: 'x\0', lt: 'x\0\xff' })).length, kept * 1000, 'their postings, and no more')
+  for (const seq of [1, kept, kept + 1, 20]) {
+    t.same((await index.find([`m${seq}w999`], {}, 10)).map((f) => f.seq), [seq], `message ${seq} is found`)
+  }
 })
