@@ -126,8 +126,14 @@ export abstract class MembershipBase implements Membership {
     this.timers.push(this.clock.setInterval(() => this.sweep(), sweepMs))
   }
 
-  /** Joins, or refreshes this member's addresses, until the local record contains self. */
+  /**
+   * Joins, or refreshes this member's addresses, until the local record contains self. First it
+   * hears the record's members: once in the record, peers send it actors at once, and a member it
+   * has not heard yet would count as down to it (it would place their keys elsewhere and fail
+   * pushes to their sockets).
+   */
   protected async join(): Promise<void> {
+    await this.hearMembers()
     // Until the record holds this member as it is now: a node back with new addresses or a new
     // incarnation (wiped or restored disk) must update its entry, not just find its id there.
     while (!this.record.members.some((m) => m.id === this.self.id && sameMemberInfo(m, this.self))) {
@@ -139,8 +145,28 @@ export abstract class MembershipBase implements Membership {
     this.log.info({ id: this.self.id, version: this.record.version }, 'joined the ring record')
   }
 
+  /**
+   * Waits until every other member of the record has been heard (peers answer a newcomer's first
+   * heartbeat at once, see onHeartbeat), for at most `deadAfterMs`: one not heard by then would be
+   * down by the liveness rules anyway, and is judged so.
+   */
+  private async hearMembers(): Promise<void> {
+    await this.refresh().catch(() => undefined)
+    const deadline = this.now() + this.deadAfterMs
+    const unheard = () => this.record.members.filter((m) => m.id !== this.self.id && this.view.known(m.id) === undefined)
+    while (unheard().length > 0 && this.now() < deadline) {
+      if (this.abort.signal.aborted) throw new MembershipError('join: membership stopped')
+      await sleep(this.clock, Math.min(25, this.heartbeatMs), this.abort.signal).catch(() => undefined)
+    }
+    const missing = unheard().map((m) => m.id)
+    if (missing.length > 0) this.log.warn({ missing }, 'joining without having heard these members; they count as down until they speak')
+  }
+
+  /** A member heard for the first time (or back) is answered at once rather than at the next beat. */
   protected onHeartbeat(hb: Heartbeat): void {
-    for (const e of this.view.observe(hb)) this.emit(e)
+    const events = this.view.observe(hb)
+    for (const e of events) this.emit(e)
+    if (events.some((e) => e.type === 'up')) this.heartbeat()
   }
 
   protected setConnected(connected: boolean): void {

@@ -69,6 +69,19 @@ t.test('nats', async (t) => {
     t.ok(versions.every((v, i) => i === 0 || v > versions[i - 1]!), 'versions only increase')
   })
 
+  t.test('a newcomer has heard every member by the time start() resolves, long before the next beat', async (t) => {
+    const cluster = `c${randomUUID().slice(0, 8)}`
+    // Beats every 30 s: only the answer to the newcomer's first beat can make the peers live to it.
+    const slow = { heartbeatMs: 30_000, deadAfterMs: 90_000 }
+    const [a, b] = ['a', 'b'].map((id) => natsMember(t, server, cluster, id, slow))
+    await a!.start()
+    await b!.start()
+    t.ok(b!.isLive('a'), 'b hears a before it joins')
+    const c = natsMember(t, server, cluster, 'c', slow)
+    await c.start()
+    t.same(['a', 'b'].filter((id) => !c.isLive(id)), [], 'no member of the record is down to the newcomer')
+  })
+
   t.test('heartbeats make members live; a silent member goes down but stays in the record', async (t) => {
     const [a, b, c] = await trio(t)
     const seenByA = record(a)
@@ -194,6 +207,25 @@ t.test('memory', async (t) => {
     t.ok(downs(seenByA).includes('c'))
     await b!.remove('d')
     await waitFor(() => converged([a!, b!], ['a', 'b']), { what: 'd removed' })
+  })
+
+  t.test('a newcomer has heard every member by the time start() resolves; one never heard delays it at most dead-after', async (t) => {
+    const bus = new MemoryBus()
+    const slow = { heartbeatMs: 30_000, deadAfterMs: 400, opTimeoutMs: 300 }
+    const [a, b] = await group(t, bus, ['a', 'b'], slow)
+    const c = new MemoryMembership({ bus, cluster: 'mem', self: info('c'), ...slow })
+    t.teardown(() => c.stop())
+    await c.start()
+    t.same([a!, b!].filter((m) => !c.isLive(m.self.id)).map((m) => m.self.id), [], 'no member of the record is down to the newcomer')
+    // b is gone without a word; a newcomer cannot hear it, waits dead-after and joins anyway.
+    await b!.stop()
+    const d = new MemoryMembership({ bus, cluster: 'mem', self: info('d'), ...slow })
+    t.teardown(() => d.stop())
+    const started = Date.now()
+    await d.start()
+    const waited = Date.now() - started
+    t.ok(waited >= slow.deadAfterMs - 50 && waited < 5 * slow.deadAfterMs, `joined after waiting about dead-after for b (${waited} ms)`)
+    t.ok(d.isLive('a') && d.isLive('c') && !d.isLive('b'), 'a and c are live to it, b is not')
   })
 
   t.test('a bus outage freezes liveness; afterwards peers get a full grace period', async (t) => {

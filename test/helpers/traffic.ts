@@ -31,7 +31,7 @@ export interface SentMessage {
   ackedAt: number | null
 }
 
-export interface CloseRecord { user: string; node: string; code: number }
+export interface CloseRecord { user: string; node: string; code: number; reason: string }
 
 /** Where a writer may connect: node id and HTTP base URL, of the nodes running now. */
 export type NodeList = () => Array<{ id: string; url: string }>
@@ -176,10 +176,10 @@ class Writer {
         }
         this.replies.settle(f)
       })
-      ws.on('close', (code) => {
+      ws.on('close', (code, reason) => {
         clearTimeout(timer)
         if (node && !this.hungUp.has(ws)) {
-          this.traffic.closes.push({ user: this.user, node, code })
+          this.traffic.closes.push({ user: this.user, node, code, reason: reason.toString() })
           this.lastClosedBy = node
         }
         reject(new Error(`closed ${code}`))
