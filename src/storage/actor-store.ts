@@ -4,7 +4,7 @@
  * majority of the key's replicas, behind this same interface, so actor code never changes.
  */
 import type { Kv, KvOp, RangeOptions } from './kv.js'
-import { actorPrefix, wakeIndexOp } from './keys.js'
+import { WAKE_SUB, actorPrefix, wakeIndexOp } from './keys.js'
 
 export interface ActorStore {
   readonly actorKey: string
@@ -76,6 +76,8 @@ export class PrefixedStore implements ActorStore {
   }
 
   commit(ops: KvOp[]): Promise<void> {
+    // The wake sub-key is the one op that implies another (its node-level index), and is rare.
+    if (!ops.some((op) => op.key === WAKE_SUB)) return this.kv.batch(ops, this.prefix)
     return this.kv.batch(this.qualify(ops))
   }
 

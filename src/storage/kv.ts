@@ -43,8 +43,12 @@ export interface KvSnapshot {
 export interface Kv {
   get<T>(key: string): Promise<T | undefined>
   getMany<T>(keys: string[]): Promise<Array<T | undefined>>
-  /** Applies every op or none. Resolves once the batch is as durable as the store's FsyncMode says. */
-  batch(ops: KvOp[]): Promise<void>
+  /**
+   * Applies every op or none, each at `prefix + op.key` (an actor's store passes its prefix, so
+   * that no op is copied to qualify its key). Resolves once the batch is as durable as the
+   * store's FsyncMode says.
+   */
+  batch(ops: KvOp[], prefix?: string): Promise<void>
   /** Entries in byte order of their keys (reverse when asked), bounded by the options. */
   range<T>(options: RangeOptions): Promise<Array<[string, T]>>
   /** A point-in-time view for reads that span several calls. */

@@ -5,7 +5,10 @@
  * write, in the order they were requested, and each caller's promise settles when that write did.
  * Under load (many actors committing at once) this turns hundreds of small writes into a few
  * large ones. Each caller's ops are encoded before they join, so one bad value fails only its own
- * batch; a LevelDB write error fails every batch in it, none of which was then written.
+ * batch; a LevelDB write error fails every batch in it, none of which was then written. A batch's
+ * rows go into the group's LevelDB batch (native memory) as it joins, so the strings and objects
+ * made for them are garbage at once instead of living until the write: under load a group
+ * gathers for a long turn, and what it held survived young collections (docs/PERFORMANCE.md).
  *
  * Durability (FsyncMode): `never` writes to the OS; `batch` makes each group commit one synced
  * write, so its fsync is shared by everything in it; `always` writes (and syncs) every batch on
@@ -20,7 +23,14 @@ type Encoded = { type: 'put'; key: string; value: string } | { type: 'del'; key:
 
 const SYNC = { sync: true } as const
 
-interface Group { ops: Encoded[]; waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> }
+/** A LevelDB chained batch: rows are copied into native memory as they are added. */
+interface RowBatch {
+  put(key: string, value: string): unknown
+  del(key: string): unknown
+  write(options?: { sync: boolean }): Promise<void>
+}
+
+interface Group { rows: RowBatch; waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> }
 
 export interface LevelKvOptions {
   fsync?: FsyncMode
@@ -72,25 +82,27 @@ export class LevelKv implements Kv {
     return (await this.db.getMany(keys)).map((v) => decode<T>(v))
   }
 
-  batch(ops: KvOp[]): Promise<void> {
+  batch(ops: KvOp[], prefix = ''): Promise<void> {
     if (ops.length === 0) return Promise.resolve()
-    let encoded: Encoded[]
+    let values: Array<string | undefined>
     try {
-      encoded = ops.map((op) => (op.type === 'put' ? { type: 'put', key: op.key, value: encode(op.value) } : op))
+      values = ops.map((op) => (op.type === 'put' ? encode(op.value) : undefined))
     } catch (err) {
       return Promise.reject(err)
     }
     if (this.fsync === 'always') {
-      const write = this.chain.then(() => this.write(encoded, true))
+      const rows = this.db.batch()
+      add(rows, ops, values, prefix)
+      const write = this.chain.then(() => rows.write(SYNC))
       this.chain = write.catch(() => undefined)
       return write
     }
     return new Promise((resolve, reject) => {
       if (!this.group) {
-        this.group = { ops: [], waiters: [] }
+        this.group = { rows: this.db.batch(), waiters: [] }
         setImmediate(() => void this.flush())
       }
-      for (const op of encoded) this.group.ops.push(op)
+      add(this.group.rows, ops, values, prefix)
       this.group.waiters.push({ resolve, reject })
     })
   }
@@ -162,7 +174,7 @@ export class LevelKv implements Kv {
     this.group = null
     if (!group) return
     try {
-      await this.write(group.ops, this.fsync === 'batch')
+      await (this.fsync === 'batch' ? group.rows.write(SYNC) : group.rows.write())
       for (const w of group.waiters) w.resolve()
     } catch (err) {
       for (const w of group.waiters) w.reject(err)
@@ -181,6 +193,16 @@ function restrict(dir: string): void {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name)
     if (statSync(path).isFile()) chmodSync(path, 0o600)
+  }
+}
+
+/** Adds `ops` (whose put values are `values`, encoded) to `rows`, each key after `prefix`. */
+function add(rows: RowBatch, ops: KvOp[], values: Array<string | undefined>, prefix: string): void {
+  for (let i = 0; i < ops.length; i++) {
+    const key = prefix + ops[i]!.key
+    const value = values[i]
+    if (value === undefined) rows.del(key)
+    else rows.put(key, value)
   }
 }
 

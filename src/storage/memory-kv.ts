@@ -107,12 +107,12 @@ export class MemoryKv implements Kv {
     return keys.map((k) => decode<T>(this.disk.read(k)))
   }
 
-  batch(ops: KvOp[]): Promise<void> {
+  batch(ops: KvOp[], prefix = ''): Promise<void> {
     if (this.closed) return never()
     if (ops.length === 0) return Promise.resolve()
     let encoded: Encoded[]
     try {
-      encoded = ops.map((op) => (op.type === 'put' ? { type: 'put', key: op.key, value: encode(op.value) } : { type: 'del', key: op.key }))
+      encoded = ops.map((op) => (op.type === 'put' ? { type: 'put', key: prefix + op.key, value: encode(op.value) } : { type: 'del', key: prefix + op.key }))
     } catch (err) {
       return Promise.reject(err)
     }

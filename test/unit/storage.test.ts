@@ -65,6 +65,21 @@ t.test('a batch applies every op or none', async (t) => {
   t.same(await kv.getMany(['first', 'x', 'bad']), [undefined, 1, undefined], 'a failed batch leaves no trace')
 })
 
+t.test('batches of one turn share a write; a bad one fails alone; a prefix qualifies every key', async (t) => {
+  const kv = await openKv(t)
+  await kv.batch([{ type: 'put', key: 'p/gone', value: 0 }])
+  const circular: Record<string, unknown> = {}
+  circular.self = circular
+  const settled = await Promise.allSettled([
+    kv.batch([{ type: 'put', key: 'one', value: 1 }]),
+    kv.batch([{ type: 'put', key: 'two', value: 2 }, { type: 'put', key: 'bad', value: circular }]),
+    kv.batch([{ type: 'put', key: 'three', value: 3 }, { type: 'del', key: 'gone' }], 'p/'),
+  ])
+  t.same(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled'], 'only the batch with the bad value fails')
+  t.same(await kv.getMany(['one', 'two', 'bad', 'p/three', 'three', 'p/gone']), [1, undefined, undefined, 3, undefined, undefined],
+    'the others landed, the prefixed one under its prefix (its delete too)')
+})
+
 t.test('ranges follow numeric order with padded numbers, reverse and limits', async (t) => {
   const kv = await openKv(t)
   const seqs = [1, 2, 9, 10, 11, 99, 100, 101, 1000, 123456789]
