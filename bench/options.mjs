@@ -36,6 +36,7 @@ export const DEFAULTS = {
   pin: 'auto',
   json: '',
   cpuProf: '',
+  nodeFlags: '',
   root: '',
 }
 
@@ -86,7 +87,9 @@ stored data
 
 output
   --json PATH            where the JSON results go (default: a file in the temp directory)
-  --cpu-prof DIR         run every chat node with --cpu-prof; each writes a .cpuprofile into DIR when stopped`
+  --cpu-prof DIR         run every chat node with --cpu-prof; each writes a .cpuprofile into DIR when stopped
+  --node-flags "F ..."   Node.js flags for every chat node, space-separated (V8 tuning: --max-semi-space-size=32,
+                         --single-threaded-gc; a preloaded probe: --import FILE); the relay keeps its defaults`
 
 const TARGETS = ['relay', 'standalone', 'cluster', 'overload']
 const MODES = ['pinned', 'unpinned']

@@ -146,7 +146,7 @@ async function benchStored(opts, plan, procs) {
 }
 
 async function step(name, fn, opts, plan, track) {
-  const nodeArgs = opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.cpuProf)] : (process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [])
+  const nodeArgs = [...opts.nodeFlags.split(' ').filter(Boolean), ...(opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', resolve(opts.cpuProf)] : [])]
   const procs = new Procs({ root: opts.root || ROOT, nodeArgs })
   track(procs)
   try {
