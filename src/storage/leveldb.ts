@@ -91,8 +91,14 @@ export class LevelKv implements Kv {
       return Promise.reject(err)
     }
     if (this.fsync === 'always') {
-      const rows = this.db.batch()
-      add(rows, ops, values, prefix)
+      let rows: RowBatch
+      try {
+        rows = this.db.batch()
+        add(rows, ops, values, prefix)
+      } catch (err) {
+        // A database no longer open refuses a batch: a rejection, as for any failed write.
+        return Promise.reject(err)
+      }
       const write = this.chain.then(() => rows.write(SYNC))
       this.chain = write.catch(() => undefined)
       return write

@@ -80,6 +80,16 @@ t.test('batches of one turn share a write; a bad one fails alone; a prefix quali
     'the others landed, the prefixed one under its prefix (its delete too)')
 })
 
+t.test('a batch on a closed store is a rejection, never a throw, with every fsync mode', async (t) => {
+  for (const fsync of ['never', 'batch', 'always'] as const) {
+    const kv = await LevelKv.open(tempDir(t), { fsync })
+    await kv.close()
+    let outcome: Promise<void> | undefined
+    t.doesNotThrow(() => { outcome = kv.batch([{ type: 'put', key: 'late', value: 1 }]) }, `${fsync}: no synchronous throw`)
+    await t.rejects(outcome!, { code: 'LEVEL_DATABASE_NOT_OPEN' }, `${fsync}: the write is refused`)
+  }
+})
+
 t.test('ranges follow numeric order with padded numbers, reverse and limits', async (t) => {
   const kv = await openKv(t)
   const seqs = [1, 2, 9, 10, 11, 99, 100, 101, 1000, 123456789]
