@@ -4,7 +4,7 @@
  * majority of the key's replicas, behind this same interface, so actor code never changes.
  */
 import type { Kv, KvOp, RangeOptions } from './kv.js'
-import { WAKE_SUB, actorPrefix, wakeIndexOp } from './keys.js'
+import { actorPrefix, wakeIndexOp } from './keys.js'
 
 export interface ActorStore {
   readonly actorKey: string
@@ -76,9 +76,10 @@ export class PrefixedStore implements ActorStore {
   }
 
   commit(ops: KvOp[]): Promise<void> {
-    // The wake sub-key is the one op that implies another (its node-level index), and is rare.
-    if (!ops.some((op) => op.key === WAKE_SUB)) return this.kv.batch(ops, this.prefix)
-    return this.kv.batch(this.qualify(ops))
+    const index = this.indexOps(ops)
+    // Usually none: the ops go as they are, under this store's prefix, with nothing copied.
+    if (index.length === 0) return this.kv.batch(ops, this.prefix)
+    return this.kv.batch([...this.qualified(ops), ...index])
   }
 
   /** One node's copy is the state. */
@@ -86,7 +87,16 @@ export class PrefixedStore implements ActorStore {
 
   /** The ops with full keys, plus the node-level index ops they imply. */
   qualify(ops: KvOp[]): KvOp[] {
-    const out = ops.map((op) => ({ ...op, key: this.prefix + op.key }))
+    return [...this.qualified(ops), ...this.indexOps(ops)]
+  }
+
+  private qualified(ops: KvOp[]): KvOp[] {
+    return ops.map((op) => ({ ...op, key: this.prefix + op.key }))
+  }
+
+  /** The node-level index ops that `ops` imply (the wake index mirrors the wake sub-key). */
+  private indexOps(ops: KvOp[]): KvOp[] {
+    const out: KvOp[] = []
     for (const op of ops) {
       const index = wakeIndexOp(this.actorKey, op)
       if (index) out.push(index)
