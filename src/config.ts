@@ -33,6 +33,7 @@ export interface Config {
   maxLagMs: number
   /** Writes admitted on this node and not yet answered, past which new ones are shed; 0 = no bound. */
   maxInFlightWrites: number
+  sendConcurrency: number
   maxQueuedBytes: number
   tokenTtlMs: number
   logLevel: string
@@ -125,6 +126,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--rate-limit': { key: 'rateLimitPerSec', env: 'CHAT_RATE_LIMIT', kind: 'int', min: 1, max: 1_000_000, help: 'sends per second per device (default 50)' },
   '--max-lag-ms': { key: 'maxLagMs', env: 'CHAT_MAX_LAG_MS', kind: 'int', min: 0, max: 600_000, help: 'event-loop lag past which new writes are refused with UNAVAILABLE, 0 = never (default 1000)' },
   '--max-inflight-writes': { key: 'maxInFlightWrites', env: 'CHAT_MAX_INFLIGHT_WRITES', kind: 'int', min: 0, max: 10_000_000, help: 'writes admitted and unanswered on this node past which new ones are refused with UNAVAILABLE, 0 = no bound (default 20000)' },
+  '--send-concurrency': { key: 'sendConcurrency', env: 'CHAT_SEND_CONCURRENCY', kind: 'int', min: 0, max: 100_000, help: 'sessions whose sends are handled at once; the others wait their turn, 0 = no limit (default 16)' },
   '--rate-burst': { key: 'rateBurst', env: 'CHAT_RATE_BURST', kind: 'int', min: 1, max: 1_000_000, help: 'burst of sends per device (default 200)' },
   '--max-queued-bytes': { key: 'maxQueuedBytes', env: 'CHAT_MAX_QUEUED_BYTES', kind: 'int', min: 1024, max: 1 << 30, help: 'unsent bytes per socket before it is closed with 1013 (default 8 MiB)' },
   '--token-ttl-ms': { key: 'tokenTtlMs', env: 'CHAT_TOKEN_TTL_MS', kind: 'int', min: 1000, max: 10 * 365 * 86_400_000, help: 'lifetime of login tokens (default 30 days)' },
@@ -302,6 +304,7 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     rateBurst: (given.rateBurst as number | undefined) ?? 200,
     maxLagMs: (given.maxLagMs as number | undefined) ?? 1000,
     maxInFlightWrites: (given.maxInFlightWrites as number | undefined) ?? 20_000,
+    sendConcurrency: (given.sendConcurrency as number | undefined) ?? 16,
     maxQueuedBytes: (given.maxQueuedBytes as number | undefined) ?? 8 * 1024 * 1024,
     tokenTtlMs: (given.tokenTtlMs as number | undefined) ?? 30 * 86_400_000,
     logLevel,

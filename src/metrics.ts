@@ -17,7 +17,7 @@ export interface MetricSources {
   /** Logins and sign-ups waiting for a password hash. */
   hashWaiting?(): number
   /** Event-loop lag (ms) and writes admitted and unanswered, from admission control. */
-  load?(): { lagMs: number; writesInFlight: number }
+  load?(): { lagMs: number; writesInFlight: number; sendsWaitingTurn: number }
 }
 
 /** Latency buckets in seconds, from a fast local ack to a failover. */
@@ -121,6 +121,10 @@ export class Metrics {
     new Gauge({
       name: 'chat_writes_in_flight', help: 'writes admitted on this node and not yet answered', registers: [this.registry],
       collect() { this.set(sources.load?.().writesInFlight ?? 0) },
+    })
+    new Gauge({
+      name: 'chat_sends_waiting_turn', help: 'sessions whose sends wait for a turn (--send-concurrency)', registers: [this.registry],
+      collect() { this.set(sources.load?.().sendsWaitingTurn ?? 0) },
     })
     new Gauge({
       name: 'chat_ws_connections', help: 'open WebSocket connections on this node', registers: [this.registry],

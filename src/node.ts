@@ -29,6 +29,7 @@ import { systemRandom } from './random.js'
 import { dirBytes } from './storage/disk-usage.js'
 import { LevelKv } from './storage/leveldb.js'
 import { LoadShedder } from './gateway/load-shedder.js'
+import { SendTurns } from './gateway/send-turns.js'
 import { SOFTWARE_VERSION } from './version.js'
 
 /** How long a leaving node spends handing its data to the new replicas. */
@@ -60,13 +61,14 @@ export class ChatNode {
     const clock = parts.clock ?? systemClock
     const kv = parts.kv ?? (await LevelKv.open(config.dataDir, { fsync: config.fsync, writeBufferBytes: config.writeBufferMb * 1024 * 1024 }))
     const shedder = new LoadShedder({ maxLagMs: config.maxLagMs, maxInFlight: config.maxInFlightWrites, clock })
+    const turns = new SendTurns(config.sendConcurrency)
     const hasher = new PasswordHasher(config.hashConcurrency, config.hashQueue, () => metrics.bounds.inc({ bound: 'hash_queue' }))
     // Gauges are read at scrape time, once `core` below exists.
     const metrics: Metrics = new Metrics({
       actors: () => core.runtime.size,
       connections: () => core.sessions.size,
       hashWaiting: () => hasher.stats.waiting,
-      load: () => ({ lagMs: shedder.lagMs, writesInFlight: shedder.admitted }),
+      load: () => ({ lagMs: shedder.lagMs, writesInFlight: shedder.admitted, sendsWaitingTurn: turns.waiting }),
       ring: () => {
         const view = core.cluster?.view
         if (!view) return { version: 0, members: 1, live: 1 }
@@ -100,7 +102,7 @@ export class ChatNode {
     try {
       let url = ''
       http = await buildHttp({
-        config, service: core.service, actors: core.actors, tokens: core.tokens, registry: core.sessions, metrics, shedder,
+        config, service: core.service, actors: core.actors, tokens: core.tokens, registry: core.sessions, metrics, shedder, turns,
         addressLimits: new AddressLimits(config.authRatePerMin, config.authBurst, config.authAllow, () => core.clock.now()),
         topology: core.topology(() => url), log, healthy: () => core.serving, now: () => core.clock.now(), clock: core.clock, random: core.random,
         push: { vapidPublicKey: () => core.push.vapid?.current()?.publicKey ?? null, httpsOnly: config.pushHttpsOnly },

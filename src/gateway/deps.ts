@@ -9,6 +9,7 @@ import type { Random } from '../random.js'
 import type { AddressLimits } from './address-limits.js'
 import type { ChatService } from './chat-service.js'
 import type { LoadShedder } from './load-shedder.js'
+import type { SendTurns } from './send-turns.js'
 import type { SessionRegistry } from './sessions.js'
 import type { Tokens } from './tokens.js'
 
@@ -24,6 +25,8 @@ export interface GatewayDeps {
   registry: SessionRegistry
   /** Admission control for writes (absent: every write is admitted). */
   shedder?: LoadShedder
+  /** Turns at sending (absent: every session's sends are handled as they come). */
+  turns?: SendTurns
   metrics: Metrics
   topology: Topology
   log: Logger

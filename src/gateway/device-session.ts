@@ -20,6 +20,7 @@ import { formatCursor, searchParams } from './search-params.js'
 import { TokenBucket } from './rate-limit.js'
 import type { SessionRegistry } from './sessions.js'
 import type { LoadShedder } from './load-shedder.js'
+import type { SendTurns } from './send-turns.js'
 import type { TokenClaims } from './tokens.js'
 
 export interface SessionDeps {
@@ -34,6 +35,8 @@ export interface SessionDeps {
   maxQueuedBytes: number
   /** Admission control for writes (absent: every write is admitted). */
   shedder?: LoadShedder
+  /** Turns at sending among the node's sessions (absent: sends are handled as they come). */
+  turns?: SendTurns
   now(): number
   /** Timers (read throttling) and session ids. */
   clock: Clock
@@ -341,10 +344,14 @@ export class DeviceSession {
     try {
       for (let item = this.waiting.shift(); item !== undefined && !this.closed; item = this.waiting.shift()) {
         if ('frame' in item && item.frame.op === 'send') {
+          // Sends to this channel that arrive while the session waits its turn join the batch.
+          const turn = this.deps.turns?.take()
+          if (turn) await turn
           const taken = this.takeSends(item, item.frame)
           try {
             await this.handleSends(taken.map((t) => t.frame), item)
           } finally {
+            this.deps.turns?.give()
             for (const t of taken) t.release?.()
           }
         } else if ('frame' in item) {

@@ -31,6 +31,7 @@ export function wsRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       rateBurst: deps.config.rateBurst,
       maxQueuedBytes: deps.config.maxQueuedBytes,
       shedder: deps.shedder,
+      turns: deps.turns,
       now: deps.now,
       clock: deps.clock,
       random: deps.random,

@@ -92,6 +92,7 @@ const SAMPLES: Record<string, [string, unknown]> = {
   '--max-devices': ['5', 5],
   '--max-lag-ms': ['0', 0],
   '--max-inflight-writes': ['5000', 5000],
+  '--send-concurrency': ['0', 0],
   '--auth-rate-limit': ['120', 120],
   '--auth-rate-burst': ['7', 7],
   '--auth-allow': ['10.0.0.0/8, 192.0.2.7, fd00::/8', ['10.0.0.0/8', '192.0.2.7', 'fd00::/8']],
