@@ -87,7 +87,8 @@ export interface ChannelSearchResult { found: Found[]; lastTs: number | null }
 export interface SearchPage { messages: Message[]; more: boolean; next: SearchKey | null }
 
 export interface UserReplies {
-  signup: UserView
+  /** The new account, and the generation its first token carries (user-auth.ts). */
+  signup: { user: UserView; gen: number }
   credentials:
     | { kind: 'go'; attempt: string; passwordHash: string; user: UserView; gen: number }
     | { kind: 'throttled'; retryAfterSec: number }

@@ -163,12 +163,12 @@ export class UserActor implements Actor<UserRequest> {
     }
   }
 
-  private async handleSignup(req: Extract<UserRequest, { kind: 'signup' }>): Promise<UserView> {
+  private async handleSignup(req: Extract<UserRequest, { kind: 'signup' }>): Promise<UserReplies['signup']> {
     if (this.profile) throw errors.usernameTaken(this.username)
     const profile: Profile = { username: this.username, displayName: req.displayName, passwordHash: req.passwordHash, createdAt: this.env.now() }
     await this.store.commit([{ type: 'put', key: K.profile, value: profile }, { type: 'put', key: K.meta, value: this.meta }])
     this.profile = profile
-    return this.view()
+    return { user: this.view(), gen: this.auth.gen }
   }
 
   private async handleUpdateProfile(req: Extract<UserRequest, { kind: 'updateProfile' }>): Promise<UserView> {

@@ -17,7 +17,7 @@ export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
     throw errors.rateLimited('too many sign-ups or logins from your address; retry later', deps.addressLimits.retryAfterSec())
   }
 
-  app.post<{ Body: { username: string; password: string; displayName?: string } }>('/v1/users', {
+  app.post<{ Body: { username: string; password: string; displayName?: string; deviceId?: string } }>('/v1/users', {
     onRequest: perAddress,
     schema: {
       body: {
@@ -27,14 +27,15 @@ export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
           username: { type: 'string', pattern: '^[a-z0-9_]{3,32}$' },
           password: { type: 'string', minLength: 8, maxLength: 256 },
           displayName,
+          deviceId: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
         },
       },
     },
   }, async (request, reply) => {
-    const { username, password, displayName: name } = request.body
+    const { username, password, displayName: name, deviceId } = request.body
     if (name !== undefined) checkDisplayName(name)
-    const user = await deps.service.signup(username, password, name)
-    return reply.code(201).send({ user })
+    // The new account is logged in too: {user} as the contract says, and a session as a login's.
+    return reply.code(201).send(await deps.service.signup(username, password, name, deviceId))
   })
 
   app.post<{ Body: { username: string; password: string; deviceId?: string } }>('/v1/sessions', {

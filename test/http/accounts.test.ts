@@ -14,6 +14,7 @@ const SECRET = 'accounts-test-secret-0123456789'
 /** Distinctive, so that finding them anywhere is a leak and not a coincidence. */
 const PASSWORD = 'Zebra-Quartz-4711-pw'
 const WRONG_PASSWORD = 'Walrus-Ochre-0815-pw'
+const DAYS_30 = 30 * 86_400_000
 
 const node = await InProcessNode.start(t, { secret: SECRET, args: ['--log-level', 'debug'] })
 const base = node.url
@@ -27,9 +28,14 @@ function error(t: Test, res: { status: number; body: any }, status: number, code
 t.test('POST /v1/users', async (t) => {
   const created = await api(base, 'POST', '/v1/users', { username: 'alice', password: PASSWORD, displayName: 'Alice Liddell' })
   t.equal(created.status, 201)
-  t.same(created.body, { user: { username: 'alice', displayName: 'Alice Liddell' } })
-  const plain = await api(base, 'POST', '/v1/users', { username: 'bob_2', password: PASSWORD })
-  t.same(plain.body, { user: { username: 'bob_2', displayName: 'bob_2' } }, 'displayName defaults to the username')
+  t.same(created.body.user, { username: 'alice', displayName: 'Alice Liddell' })
+  t.same(Object.keys(created.body).sort(), ['deviceId', 'token', 'user'], 'the new account is logged in: a session as a login answers')
+  t.match(new Tokens(SECRET, DAYS_30).verify(created.body.token), { user: 'alice', device: created.body.deviceId })
+  const me = await api(base, 'GET', '/v1/me', undefined, created.body.token)
+  t.same(me.body, { user: { username: 'alice', displayName: 'Alice Liddell' } }, "the sign-up's token works")
+  const plain = await api(base, 'POST', '/v1/users', { username: 'bob_2', password: PASSWORD, deviceId: 'bob-phone' })
+  t.same(plain.body.user, { username: 'bob_2', displayName: 'bob_2' }, 'displayName defaults to the username')
+  t.equal(plain.body.deviceId, 'bob-phone', 'the device id given is kept')
   t.equal((await api(base, 'POST', '/v1/users', { username: 'abc', password: '12345678' })).status, 201, 'shortest name and password')
   t.equal((await api(base, 'POST', '/v1/users', { username: 'a'.repeat(32), password: 'p'.repeat(256) })).status, 201, 'longest name and password')
 
@@ -52,6 +58,7 @@ t.test('POST /v1/users', async (t) => {
     [{ username: 'carol', password: PASSWORD, displayName: 7 }, 'displayName a number'],
     [{ username: 'carol', password: PASSWORD, displayName: '' }, 'displayName empty'],
     [{ username: 'carol', password: PASSWORD, displayName: 'x'.repeat(65) }, 'displayName too long'],
+    [{ username: 'carol', password: PASSWORD, deviceId: 'no spaces' }, 'deviceId with a space'],
     [['carol', PASSWORD], 'an array body'],
     ['carol', 'a string body'],
     [null, 'a null body'],
@@ -79,7 +86,6 @@ t.test('POST /v1/sessions', async (t) => {
   t.same(Object.keys(res.body).sort(), ['deviceId', 'token', 'user'])
   t.same(res.body.user, { username: 'alice', displayName: 'Alice Liddell' })
   t.equal(res.body.deviceId, 'phone-1')
-  const DAYS_30 = 30 * 86_400_000
   t.match(new Tokens(SECRET, DAYS_30).verify(res.body.token), { user: 'alice', device: 'phone-1' }, 'the token is signed with --secret and names user and device')
   const claims = new Tokens(SECRET, DAYS_30).verify(res.body.token)!
   const days = (claims.exp - Date.now()) / 86_400_000

@@ -62,8 +62,14 @@ function tempDir(t: Teardown): string {
 
 t.test('signup, duplicate, login and profile', async (t) => {
   const { service, tokens, kv } = await stack(t, tempDir(t))
-  t.same(await service.signup('alice', PASSWORD, 'Alice A.'), { username: 'alice', displayName: 'Alice A.' })
-  t.same(await service.signup('bob', PASSWORD), { username: 'bob', displayName: 'bob' }, 'displayName defaults to the username')
+  const signedUp = await service.signup('alice', PASSWORD, 'Alice A.', 'phone')
+  t.same(signedUp.user, { username: 'alice', displayName: 'Alice A.' })
+  t.equal(signedUp.deviceId, 'phone')
+  t.match(tokens.verify(signedUp.token), { user: 'alice', device: 'phone' }, 'a sign-up logs the new account in: its token carries user and device')
+  await service.checkToken(tokens.verify(signedUp.token)!)
+  const bob = await service.signup('bob', PASSWORD)
+  t.same(bob.user, { username: 'bob', displayName: 'bob' }, 'displayName defaults to the username')
+  t.match(bob.deviceId, /^d-[0-9a-f]{16}$/, 'a device id is made up when none is given')
   await t.rejects(service.signup('alice', 'another-password'), { code: 'USERNAME_TAKEN', status: 409 })
 
   const session = await service.login('alice', PASSWORD, 'laptop')
