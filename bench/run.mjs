@@ -45,7 +45,7 @@ async function runWorkloads(name, target, users, opts, modes, only = ['pairs', '
         setAffinity()
         const runs = []
         for (let i = 0; i < opts.runs; i++) {
-          const r = await runOnce(target, population, { perSender: w.perSender, window: w.window, gapMs: w.gapMs, label: key }, opts)
+          const r = await runOnce(target, population, { perSender: w.perSender, window: w.window, gapMs: w.gapMs, maxSeconds: w.maxSeconds, label: key }, opts)
           runs.push(r)
           log(`${name}${modes.length > 1 ? ` ${mode}` : ''} ${key} run ${i + 1}/${opts.runs}: ${Math.round(r.messagesPerSec ?? 0)} msg/s, ` +
             `${Math.round(r.deliveriesPerSec ?? 0)} deliveries/s, ack p50 ${r.ackMs.p50?.toFixed(2)} ms${r.capped ? ` (stopped at --max-seconds: ${r.acked} of ${r.planned})` : ''}`)

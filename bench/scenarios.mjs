@@ -54,13 +54,13 @@ export async function closePopulation(population) {
 }
 
 /** One run over an open population; `perSender` messages each, `window` in flight, sends at least `gapMs` apart. */
-export async function runOnce(target, population, { perSender, window, gapMs = 0, label, measure = true }, opts) {
+export async function runOnce(target, population, { perSender, window, gapMs = 0, maxSeconds, label, measure = true }, opts) {
   const result = await runMessaging({
     channels: population.channels,
     window,
     gapMs,
     perSender,
-    maxMs: opts.maxSeconds * 1000,
+    maxMs: (maxSeconds ?? opts.maxSeconds) * 1000,
     textBytes: opts.textBytes, textKind: opts.text,
     cpu: measure ? cpuOf(target) : null,
     drainMs: opts.drain * 1000,
@@ -92,6 +92,7 @@ export function workloads(opts) {
       open: (target, users) => openPairs(target, users, opts.lightPairs, { device: 'light' }),
       perSender: opts.lightMsgs,
       window: 1,
+      maxSeconds: Math.min(opts.maxSeconds, opts.lightMaxSeconds),
     },
     unloaded: {
       label: `unloaded (1 pair x ${opts.unloadedMsgs} msgs, one every ${opts.unloadedGapMs} ms)`,
