@@ -71,6 +71,19 @@ export class HttpApi {
     return (await this.call<{ user: UserView }>('POST', '/v1/users', body, false)).user
   }
 
+  /**
+   * Creates an account and logs it in, keeping the token, in one request (a node answers a sign-up
+   * with a session). From a node whose sign-up answers with the user alone, it logs in after.
+   */
+  async register(body: { username: string; password: string; displayName?: string; deviceId?: string }): Promise<SessionInfo> {
+    const answer = await this.call<{ user: UserView } & Partial<SessionInfo>>('POST', '/v1/users', body, false)
+    if (typeof answer.token !== 'string' || typeof answer.deviceId !== 'string') {
+      return this.login({ username: body.username, password: body.password, ...(body.deviceId === undefined ? {} : { deviceId: body.deviceId }) })
+    }
+    this.token = answer.token
+    return { token: answer.token, user: answer.user, deviceId: answer.deviceId }
+  }
+
   /** Logs in and keeps the token for later calls. Reuse `deviceId` to stay the same device. */
   async login(body: { username: string; password: string; deviceId?: string }): Promise<SessionInfo> {
     const session = await this.call<SessionInfo>('POST', '/v1/sessions', body, false)

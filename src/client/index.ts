@@ -4,7 +4,7 @@
  *
  * ```ts
  * const api = new HttpApi({ baseUrl: 'http://127.0.0.1:8080' })
- * const { token } = await api.login({ username: 'alice', password: 'secret123' })
+ * const { token } = await api.login({ username: 'alice', password: 'secret123' }) // or api.register(...) for a new account
  * const client = new ChatClient({ token, discover: api.baseUrl, WebSocket })
  * client.on('message', (m) => console.log(m.from, m.text))
  * client.on('change', ({ event, message }) => console.log(event.op, message)) // edits, deletes, reactions

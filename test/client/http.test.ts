@@ -24,6 +24,29 @@ t.test('HTTP API: answers are unwrapped, failures are ApiError with status and c
   await t.rejects(api.cluster(), { status: 404, code: 'NOT_FOUND' })
 })
 
+t.test('HTTP API: register signs up and keeps the session the answer carries, or logs in after', async (t) => {
+  const server = await FakeServer.start()
+  t.teardown(() => server.close())
+  const api = new HttpApi({ baseUrl: server.httpUrl })
+  const session = await api.register({ username: 'erin', password: 'secret123', deviceId: 'tablet' })
+  t.same(session, { token: 'tok-erin', user: { username: 'erin', displayName: 'erin' }, deviceId: 'tablet' })
+  t.equal(api.token, 'tok-erin', 'the token is kept')
+  t.same(await api.me(), { username: 'erin', displayName: 'erin' }, 'and sent')
+  await t.rejects(api.register({ username: 'alice', password: 'secret123' }), { status: 409, code: 'USERNAME_TAKEN' })
+
+  const asked: string[] = []
+  const older = (async (url: string | URL) => {
+    const path = new URL(String(url)).pathname
+    asked.push(path)
+    if (path === '/v1/users') return new Response('{"user":{"username":"finn","displayName":"finn"}}', { status: 201 })
+    return new Response('{"token":"tok-finn","user":{"username":"finn","displayName":"finn"},"deviceId":"d-1"}', { status: 200 })
+  }) as typeof globalThis.fetch
+  const api2 = new HttpApi({ baseUrl: 'http://x.test', fetch: older })
+  t.same(await api2.register({ username: 'finn', password: 'secret123' }), { token: 'tok-finn', user: { username: 'finn', displayName: 'finn' }, deviceId: 'd-1' })
+  t.same(asked, ['/v1/users', '/v1/sessions'], 'a sign-up answered with the user alone is followed by a login')
+  t.equal(api2.token, 'tok-finn')
+})
+
 t.test('HTTP API: bodies that are not the contract, and a dead server', async (t) => {
   const answer = (status: number, body: string) => (async () => new Response(body, { status })) as typeof globalThis.fetch
   await t.rejects(new HttpApi({ baseUrl: 'http://x.test', fetch: answer(418, 'I am a teapot') }).me(), { status: 418, code: 'BAD_RESPONSE' })

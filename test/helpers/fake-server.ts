@@ -217,7 +217,9 @@ export class FakeServer {
           return reply(200, { token, user: { username, displayName: username }, deviceId: deviceId ?? `dev${this.nextDevice++}` })
         }
         if (token !== undefined) return reply(409, { error: { code: 'USERNAME_TAKEN', message: 'taken' } })
-        return reply(201, { user: { username, displayName: username } })
+        // A sign-up logs the new account in, as a node does.
+        this.tokens[`tok-${username}`] = username
+        return reply(201, { token: `tok-${username}`, user: { username, displayName: username }, deviceId: deviceId ?? `dev${this.nextDevice++}` })
       })
       return
     }

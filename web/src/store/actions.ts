@@ -89,8 +89,8 @@ export class ChatActions {
     if (invalid !== null) return this.set(() => ({ authError: invalid }))
     this.set(() => ({ busy: true, authError: null }))
     try {
-      if (signingUp) await this.api.signup({ username, password })
-      const s = await this.api.login({ username, password })
+      // A sign-up answers with a session: one request, one password hash.
+      const s = signingUp ? await this.api.register({ username, password }) : await this.api.login({ username, password })
       this.start({ token: s.token, username: s.user.username, displayName: s.user.displayName, deviceId: s.deviceId })
     } catch (err) {
       this.set(() => ({ busy: false, authError: describe(err) }))
