@@ -33,6 +33,7 @@ export interface Config {
   maxLagMs: number
   /** Writes admitted on this node and not yet answered, past which new ones are shed; 0 = no bound. */
   maxInFlightWrites: number
+  /** Sessions whose sends are handled at once, the others waiting their turn; 0 = no limit. */
   sendConcurrency: number
   maxQueuedBytes: number
   tokenTtlMs: number

@@ -78,7 +78,7 @@ export class HttpApi {
   async register(body: { username: string; password: string; displayName?: string; deviceId?: string }): Promise<SessionInfo> {
     const answer = await this.call<{ user: UserView } & Partial<SessionInfo>>('POST', '/v1/users', body, false)
     if (typeof answer.token !== 'string' || typeof answer.deviceId !== 'string') {
-      return this.login({ username: body.username, password: body.password, ...(body.deviceId === undefined ? {} : { deviceId: body.deviceId }) })
+      return this.login({ username: body.username, password: body.password, deviceId: body.deviceId })
     }
     this.token = answer.token
     return { token: answer.token, user: answer.user, deviceId: answer.deviceId }

@@ -53,8 +53,7 @@ export class ChatService {
     this.hasher?.admit()
     const passwordHash = await hashPassword(password, this.derive)
     const { user, gen } = await this.actors.user(username, { kind: 'signup', passwordHash, displayName: displayName ?? username })
-    const device = deviceId ?? this.newDeviceId()
-    return { token: this.tokens.issue(username, device, gen).token, user, deviceId: device }
+    return this.session(user, gen, deviceId)
   }
 
   /**
@@ -83,12 +82,13 @@ export class ChatService {
     }
     await this.actors.user(username, { kind: 'loginResult', attempt: creds.attempt, outcome: ok ? 'ok' : 'failed' })
     if (!ok) throw errors.unauthorized('wrong username or password')
-    const device = deviceId ?? this.newDeviceId()
-    return { token: this.tokens.issue(username, device, creds.gen).token, user: creds.user, deviceId: device }
+    return this.session(creds.user, creds.gen, deviceId)
   }
 
-  private newDeviceId(): string {
-    return `d-${this.random.bytes(8).toString('hex')}`
+  /** A session for `user` on `deviceId` (one made up when none is given), its token of generation `gen`. */
+  private session(user: UserView, gen: number, deviceId?: string): { token: string; user: UserView; deviceId: string } {
+    const device = deviceId ?? `d-${this.random.bytes(8).toString('hex')}`
+    return { token: this.tokens.issue(user.username, device, gen).token, user, deviceId: device }
   }
 
   /**

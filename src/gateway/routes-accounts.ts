@@ -2,10 +2,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { checkDisplayName } from '../actors/ids.js'
 import { errors } from '../errors.js'
+import { LIMITS } from '../protocol/frames.js'
 import type { GatewayDeps } from './deps.js'
 import { authenticate } from './http.js'
 
 const displayName = { type: 'string', minLength: 1, maxLength: 64 } as const
+const deviceId = { type: 'string', pattern: LIMITS.deviceIdPattern.source } as const
 
 export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
   const auth = authenticate(deps)
@@ -24,10 +26,10 @@ export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
         type: 'object',
         required: ['username', 'password'],
         properties: {
-          username: { type: 'string', pattern: '^[a-z0-9_]{3,32}$' },
+          username: { type: 'string', pattern: LIMITS.usernamePattern.source },
           password: { type: 'string', minLength: 8, maxLength: 256 },
           displayName,
-          deviceId: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+          deviceId,
         },
       },
     },
@@ -47,7 +49,7 @@ export function accountRoutes(app: FastifyInstance, deps: GatewayDeps): void {
         properties: {
           username: { type: 'string', maxLength: 64 },
           password: { type: 'string', maxLength: 256 },
-          deviceId: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,64}$' },
+          deviceId,
         },
       },
     },

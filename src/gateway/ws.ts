@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { errors } from '../errors.js'
+import { LIMITS } from '../protocol/frames.js'
 import { DeviceSession } from './device-session.js'
 import type { GatewayDeps } from './deps.js'
 import { bearer } from './http.js'
@@ -15,7 +16,7 @@ export function wsRoutes(app: FastifyInstance, deps: GatewayDeps): void {
       const claims = deps.tokens.verify(request.query.token ?? bearer(request))
       if (!claims) throw errors.unauthorized()
       const deviceId = request.query.deviceId
-      if (deviceId !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(deviceId)) throw errors.badRequest('deviceId must be 1..64 chars of [A-Za-z0-9_.:-]')
+      if (deviceId !== undefined && !LIMITS.deviceIdPattern.test(deviceId)) throw errors.badRequest('deviceId must be 1..64 chars of [A-Za-z0-9_.:-]')
       request.auth = claims
     },
   }, (socket, request) => {

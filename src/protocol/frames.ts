@@ -146,6 +146,8 @@ export const LIMITS = {
   textMaxCodePoints: 100_000,
   clientMsgIdPattern: /^[A-Za-z0-9_-]{1,64}$/,
   usernamePattern: /^[a-z0-9_]{3,32}$/,
+  /** A device id chosen by the client (login, sign-up, `/ws?deviceId=`). */
+  deviceIdPattern: /^[A-Za-z0-9_.:-]{1,64}$/,
   syncDefaultLimit: 200,
   syncMaxLimit: 1000,
   historyDefaultLimit: 50,

@@ -7,25 +7,16 @@
  * device reconnects and syncs. Otherwise it stays open.
  */
 import { setImmediate as tick } from 'node:timers/promises'
-import { pino } from 'pino'
-import { FakeSocket } from '../helpers/fake-socket.js'
 import t from 'tap'
+import { fakeSession } from '../helpers/session.js'
 import { type Actors, REREGISTER_FRAME } from '../../src/actors/env.js'
-import { systemClock } from '../../src/clock.js'
-import type { ChatService } from '../../src/gateway/chat-service.js'
-import { DeviceSession } from '../../src/gateway/device-session.js'
-import { SessionRegistry } from '../../src/gateway/sessions.js'
 import { Metrics } from '../../src/metrics.js'
 import { errors } from '../../src/errors.js'
 import { waitFor } from '../helpers/wait.js'
-import { systemRandom } from '../../src/random.js'
 
 
 /** A session whose user actor answers `connect` with what `owner()` says (its inbox's last seq, or a thrown error). */
 async function session(t: { teardown(fn: () => unknown): void }, owner: () => number, caughtUp = false, firstConnect?: Promise<void>) {
-  const socket = new FakeSocket()
-  const registry = new SessionRegistry(60_000)
-  t.teardown(() => registry.closeAll(1000, 'done'))
   const connects: number[] = []
   const sinces: Array<number | undefined> = []
   const actors = {
@@ -39,10 +30,7 @@ async function session(t: { teardown(fn: () => unknown): void }, owner: () => nu
     },
   } as unknown as Actors
   const metrics = new Metrics({ actors: () => 0, connections: () => 0 })
-  const s = new DeviceSession(socket as never, 'alice', 'd1', { tid: 't', gen: 0, exp: Date.now() + 60_000 }, {
-    nodeId: 'n1', service: {} as ChatService, actors, registry, metrics,
-    log: pino({ level: 'silent' }), rateLimitPerSec: 50, rateBurst: 200, maxQueuedBytes: 8 << 20, now: Date.now, clock: systemClock, random: systemRandom,
-  })
+  const { socket, s } = fakeSession(t, 'alice', { actors, metrics })
   const started = s.start()
   if (!firstConnect) await started
   return { socket, s, connects, sinces, metrics, started }

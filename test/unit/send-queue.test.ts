@@ -3,29 +3,14 @@
  * take the unsent bytes past --max-queued-bytes closes the socket with 1013 instead of being
  * queued (the device reconnects and syncs); a frame into an empty queue always goes.
  */
-import { systemClock } from '../../src/clock.js'
-import { systemRandom } from '../../src/random.js'
-import { pino } from 'pino'
-import { FakeSocket } from '../helpers/fake-socket.js'
 import t from 'tap'
-import type { Actors } from '../../src/actors/env.js'
-import { DeviceSession } from '../../src/gateway/device-session.js'
-import type { ChatService } from '../../src/gateway/chat-service.js'
-import { SessionRegistry } from '../../src/gateway/sessions.js'
-import { Metrics } from '../../src/metrics.js'
+import { fakeSession } from '../helpers/session.js'
 
 
 const KiB = 1024
 
 async function session(t: { teardown(fn: () => unknown): void }, maxQueuedBytes: number) {
-  const socket = new FakeSocket()
-  const registry = new SessionRegistry(60_000)
-  t.teardown(() => registry.closeAll(1000, 'done'))
-  const actors = { user: async () => ({ inboxSeq: 0 }) } as unknown as Actors
-  const s = new DeviceSession(socket as never, 'alice', 'd1', { tid: 't', gen: 0, exp: Date.now() + 60_000 }, {
-    nodeId: 'n1', service: {} as ChatService, actors, registry, metrics: new Metrics({ actors: () => 0, connections: () => 0 }),
-    log: pino({ level: 'silent' }), rateLimitPerSec: 50, rateBurst: 200, maxQueuedBytes, now: Date.now, clock: systemClock, random: systemRandom,
-  })
+  const { socket, s } = fakeSession(t, 'alice', { maxQueuedBytes })
   await s.start()
   return { socket, s }
 }

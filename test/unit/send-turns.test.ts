@@ -4,18 +4,11 @@
  * while it waited go to their channel as one batch when its turn comes.
  */
 import { setImmediate as tick } from 'node:timers/promises'
-import { pino } from 'pino'
 import t from 'tap'
-import type { Actors } from '../../src/actors/env.js'
+import { fakeSession } from '../helpers/session.js'
 import type { SendAck } from '../../src/actors/messages.js'
-import { systemClock } from '../../src/clock.js'
 import type { ChatService } from '../../src/gateway/chat-service.js'
-import { DeviceSession } from '../../src/gateway/device-session.js'
 import { SendTurns } from '../../src/gateway/send-turns.js'
-import { SessionRegistry } from '../../src/gateway/sessions.js'
-import { Metrics } from '../../src/metrics.js'
-import { systemRandom } from '../../src/random.js'
-import { FakeSocket } from '../helpers/fake-socket.js'
 import { waitFor } from '../helpers/wait.js'
 
 t.test('turns are given at once up to the limit, then in the order they were asked for', async (t) => {
@@ -74,14 +67,7 @@ function heldService() {
 }
 
 async function session(t: { teardown(fn: () => unknown): void }, user: string, service: ChatService, turns: SendTurns) {
-  const socket = new FakeSocket()
-  const registry = new SessionRegistry(60_000)
-  t.teardown(() => registry.closeAll(1000, 'done'))
-  const actors = { user: async () => ({ inboxSeq: 0 }) } as unknown as Actors
-  const s = new DeviceSession(socket as never, user, 'd1', { tid: 't', gen: 0, exp: Date.now() + 60_000 }, {
-    nodeId: 'n1', service, actors, registry, metrics: new Metrics({ actors: () => 0, connections: () => 0 }),
-    log: pino({ level: 'silent' }), rateLimitPerSec: 1000, rateBurst: 1000, maxQueuedBytes: 8 << 20, now: Date.now, clock: systemClock, random: systemRandom, turns,
-  })
+  const { socket, s } = fakeSession(t, user, { service, turns, rateLimitPerSec: 1000, rateBurst: 1000 })
   await s.start()
   const send = (id: string) => socket.emit('message', Buffer.from(JSON.stringify({ op: 'send', channel: `d:${user}:zed`, clientMsgId: id, text: 'hi', ref: id })), false)
   const acks = () => socket.sent.map((f) => JSON.parse(f) as { op: string; ref?: string }).filter((f) => f.op === 'ack').map((f) => f.ref)
