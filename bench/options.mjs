@@ -21,6 +21,8 @@ export const DEFAULTS = {
   runs: 3,
   warmupMsgs: 10,
   maxSeconds: 8,
+  // Before each workload's runs: wait for the server to go idle (background work of the one before), at most this long.
+  settleSeconds: 30,
   drain: 10,
   clusterNodes: 3, replicas: 3,
   clusterModes: 'pinned,unpinned',
@@ -62,6 +64,9 @@ workloads (run ${DEFAULTS.runs} times each; the tables show medians)
   --runs N               runs of each workload (default ${DEFAULTS.runs})
   --warmup-msgs N        unmeasured messages per sender before the first run (default ${DEFAULTS.warmupMsgs})
   --max-seconds N        a run stops sending after N s even if short of its count (default ${DEFAULTS.maxSeconds})
+  --settle-seconds N     before each workload's runs, wait up to N s for the server to go idle (under 5% of a core per
+                         process): what the workload before it left to do (sockets closing, LevelDB writing out what
+                         it stored) is not charged to it (default ${DEFAULTS.settleSeconds}; 0 does not wait)
   --drain N              seconds to wait for the pushes of acknowledged messages (default ${DEFAULTS.drain})
 
 systems

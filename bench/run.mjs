@@ -16,7 +16,7 @@ import { overloadRun } from './overload.mjs'
 import { describeAffinity, pin, planAffinity } from './pin.mjs'
 import { Procs, ROOT, openFilesLimit, rssBytes } from './procs.mjs'
 import { goals, printReport } from './report.mjs'
-import { closePopulation, runOnce, workloads } from './scenarios.mjs'
+import { closePopulation, runOnce, settle, workloads } from './scenarios.mjs'
 import { median, summarizeRuns } from './stats.mjs'
 import { storedRun } from './stored.mjs'
 import { nodeKnows, startCluster, startRelay, startStandalone } from './targets.mjs'
@@ -43,6 +43,8 @@ async function runWorkloads(name, target, users, opts, modes, only = ['pairs', '
       await runOnce(target, population, { perSender: opts.warmupMsgs, window: w.window, gapMs: w.gapMs, label: 'warm', measure: false }, opts)
       for (const [mode, setAffinity] of modes) {
         setAffinity()
+        const idle = await settle(target, { maxSeconds: opts.settleSeconds })
+        if (idle.waitedSecs > 1) log(`${name}${modes.length > 1 ? ` ${mode}` : ''} ${key}: waited ${idle.waitedSecs.toFixed(1)} s for the server to go idle (${Math.round(idle.serverPct)}% of a core in the last half second)`)
         const runs = []
         for (let i = 0; i < opts.runs; i++) {
           const r = await runOnce(target, population, { perSender: w.perSender, window: w.window, gapMs: w.gapMs, maxSeconds: w.maxSeconds, label: key }, opts)
@@ -50,7 +52,7 @@ async function runWorkloads(name, target, users, opts, modes, only = ['pairs', '
           log(`${name}${modes.length > 1 ? ` ${mode}` : ''} ${key} run ${i + 1}/${opts.runs}: ${Math.round(r.messagesPerSec ?? 0)} msg/s, ` +
             `${Math.round(r.deliveriesPerSec ?? 0)} deliveries/s, ack p50 ${r.ackMs.p50?.toFixed(2)} ms${r.capped ? ` (stopped at --max-seconds: ${r.acked} of ${r.planned})` : ''}`)
         }
-        out[mode][key] = { label: w.label, runs, median: summarizeRuns(runs) }
+        out[mode][key] = { label: w.label, settled: idle, runs, median: summarizeRuns(runs) }
       }
     } finally {
       await closePopulation(population)

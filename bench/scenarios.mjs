@@ -8,10 +8,30 @@ import { randomBytes } from 'node:crypto'
 import { closeAll, connect, createGroup, dmId, pool, unexpectedCloses } from './clients.mjs'
 import { cpuSeconds } from './procs.mjs'
 import { CpuWindow } from './stats.mjs'
-import { runMessaging } from './workload.mjs'
+import { runMessaging, sleep } from './workload.mjs'
 
 export function cpuOf(target) {
   return new CpuWindow(async () => (await Promise.all(target.pids.map(cpuSeconds))).reduce((a, b) => a + b, 0))
+}
+
+/**
+ * Waits until the target's processes are idle: under `pct`% of a core per process over a window
+ * of `windowMs`, at most `maxSeconds`. A workload leaves work behind (its sockets closing,
+ * LevelDB writing out what it stored), which would otherwise be charged to the next workload's
+ * figures (docs/PERFORMANCE.md, "Workloads"). Returns how long it waited and the server's CPU in
+ * the last window (% of one core, all its processes together).
+ */
+export async function settle(target, { pct = 5, maxSeconds = 30, windowMs = 500 } = {}) {
+  const cpu = cpuOf(target)
+  const t0 = performance.now()
+  let serverPct = null
+  for (let i = 0; i < Math.ceil((maxSeconds * 1000) / windowMs); i++) {
+    await cpu.start()
+    await sleep(windowMs)
+    serverPct = (await cpu.stop()).serverPct
+    if (serverPct < pct * target.pids.length) break
+  }
+  return { waitedSecs: (performance.now() - t0) / 1000, serverPct }
 }
 
 /** A tag no earlier run used: clientMsgIds are kept as dedupe records forever. */
