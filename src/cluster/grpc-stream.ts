@@ -76,6 +76,26 @@ export interface StreamClientOptions {
   maxFrameBytes: number
   /** The same request as a unary call: for a peer whose release has no stream. */
   unary(request: WireRequest, deadlineMs: number): Promise<WireAnswer>
+  /**
+   * Opens the connection frames go on, instead of a gRPC stream on the client (peer-link.ts);
+   * `path` is what frames are signed for.
+   */
+  connect?: { path: string; open(events: ConnEvents): FrameConn }
+}
+
+/** A connection carrying whole frames both ways: the gRPC stream, or a link (peer-link.ts). */
+export interface FrameConn {
+  write(frame: Buffer): void
+  /** Ends it; what was sent on it and not answered fails. */
+  cancel(): void
+  /** When a frame last arrived on it (links: a request past its deadline with nothing since ends it). */
+  readonly receivedAt?: number
+}
+
+/** What a connection tells its client. */
+export interface ConnEvents {
+  answers(bytes: Buffer): void
+  broken(err: TransportError): void
 }
 
 interface Pending {
@@ -84,12 +104,14 @@ interface Pending {
   reject(err: TransportError): void
   timer: NodeJS.Timeout
   deadlineAt: number
-  /** The stream it was written to; undefined while it waits in the outbox. */
-  stream: grpc.ClientDuplexStream<Buffer, Buffer> | undefined
+  /** The connection it was written to; undefined while it waits in the outbox. */
+  stream: FrameConn | undefined
+  /** When it was written. */
+  sentAt: number
 }
 
 export class StreamClient {
-  private stream: grpc.ClientDuplexStream<Buffer, Buffer> | undefined
+  private stream: FrameConn | undefined
   private answered = false
   private nextId = 0
   private readonly pending = new Map<number, Pending>()
@@ -112,9 +134,19 @@ export class StreamClient {
     request.id = id
     return new Promise<WireAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.pending.delete(id)) reject(new TransportError('DEADLINE', `${this.o.address}: no answer within ${deadlineMs} ms`))
+        const p = this.pending.get(id)
+        if (!p) return
+        this.pending.delete(id)
+        reject(new TransportError('DEADLINE', `${this.o.address}: no answer within ${deadlineMs} ms`))
+        // A link that got nothing back since this request went out is taken for dead (a peer cut
+        // off keeps a TCP connection open for minutes): the next request opens a new one.
+        const conn = p.stream
+        if (conn && conn.receivedAt !== undefined && conn.receivedAt < p.sentAt && this.stream === conn) {
+          conn.cancel()
+          this.broken(conn, new TransportError('UNAVAILABLE', `${this.o.address}: the link went silent`))
+        }
       }, deadlineMs)
-      this.pending.set(id, { request, resolve, reject, timer, deadlineAt: Date.now() + deadlineMs, stream: undefined })
+      this.pending.set(id, { request, resolve, reject, timer, deadlineAt: Date.now() + deadlineMs, stream: undefined, sentAt: 0 })
       if (this.outboxBytes + bytes > this.o.maxFrameBytes / 2) this.flush()
       this.outbox.push({ request, bytes })
       this.outboxBytes += bytes
@@ -144,41 +176,60 @@ export class StreamClient {
     for (const w of waiting) if (this.pending.has(w.request.id!)) requests.push(w.request)
     if (requests.length === 0 || !this.client) return
     if (Date.now() < this.unaryUntil) return this.sendUnary(requests)
-    let stream: grpc.ClientDuplexStream<Buffer, Buffer>
+    let stream: FrameConn
     let frame: Buffer
     try {
       stream = this.open()
       const batch = this.o.codec.encodeBatch({ requests })
-      frame = this.o.codec.encodeFrame(this.o.signer ? { batch, ...this.o.signer.sign(STREAM_PATH, batch) } : { batch })
+      frame = this.o.codec.encodeFrame(this.o.signer ? { batch, ...this.o.signer.sign(this.o.connect?.path ?? STREAM_PATH, batch) } : { batch })
     } catch (err) {
       const ids = new Set(requests.map((r) => r.id))
       this.failWhere((p) => ids.has(p.request.id), new TransportError('UNAVAILABLE', `cannot send to ${this.o.address}: ${errorMessage(err)}`, err))
       return
     }
-    for (const r of requests) this.pending.get(r.id!)!.stream = stream
+    const now = Date.now()
+    for (const r of requests) {
+      const p = this.pending.get(r.id!)!
+      p.stream = stream
+      p.sentAt = now
+    }
     stream.write(frame)
   }
 
-  private open(): grpc.ClientDuplexStream<Buffer, Buffer> {
+  private open(): FrameConn {
     if (this.stream) return this.stream
+    if (this.o.connect) {
+      const events: ConnEvents = {
+        answers: (bytes) => this.onAnswers(conn, bytes),
+        broken: (err) => this.broken(conn, err),
+      }
+      const conn = this.o.connect.open(events)
+      this.stream = conn
+      return conn
+    }
+    return this.openStream()
+  }
+
+  private openStream(): FrameConn {
     const metadata = this.o.versioning.metadata.clone()
     if (this.o.signer) setSignature(metadata, this.o.signer.sign(STREAM_PATH, EMPTY))
-    const stream = this.client!.makeBidiStreamRequest(STREAM_PATH, identity, identity, metadata, {})
+    const call = this.client!.makeBidiStreamRequest(STREAM_PATH, identity, identity, metadata, {})
+    const stream: FrameConn = { write: (frame) => void call.write(frame), cancel: () => call.cancel() }
     this.stream = stream
     this.answered = false
     // The peer's versions come with its first answer; a peer that sends none is too old. A peer
     // that shares no version refuses the stream itself (its status says so): this checks answers.
     let peerRange: ProtocolRange = { version: 0, min: 0 }
-    stream.on('metadata', (md: grpc.Metadata) => { peerRange = readRange(md) })
-    stream.on('data', (bytes: Buffer) => {
+    call.on('metadata', (md: grpc.Metadata) => { peerRange = readRange(md) })
+    call.on('data', (bytes: Buffer) => {
       const refused = incompatibleAnswer(this.o.address, peerRange, this.o.versioning)
       if (!refused) return this.onAnswers(stream, bytes)
       this.broken(stream, refused)
-      stream.cancel()
+      call.cancel()
     })
     // Every end of the call comes as a status (after an 'error' event when it is not OK).
-    stream.on('error', () => undefined)
-    stream.on('status', (status: grpc.StatusObject) => {
+    call.on('error', () => undefined)
+    call.on('status', (status: grpc.StatusObject) => {
       if (status.code === grpc.status.UNIMPLEMENTED && !this.answered && this.stream === stream) {
         // A release before streams: what was sent on it never ran; send it all as unary calls.
         this.stream = undefined
@@ -193,7 +244,7 @@ export class StreamClient {
     return stream
   }
 
-  private onAnswers(stream: grpc.ClientDuplexStream<Buffer, Buffer>, bytes: Buffer): void {
+  private onAnswers(stream: FrameConn, bytes: Buffer): void {
     let answers: WireAnswer[]
     try {
       answers = this.o.codec.decodeBatch(this.o.codec.decodeFrame(bytes).batch ?? EMPTY).answers ?? []
@@ -213,7 +264,7 @@ export class StreamClient {
   }
 
   /** The stream ended: what was sent on it fails with `err`; what waits goes on a new one. */
-  private broken(stream: grpc.ClientDuplexStream<Buffer, Buffer>, err: TransportError): void {
+  private broken(stream: FrameConn, err: TransportError): void {
     if (this.stream === stream) this.stream = undefined
     this.failWhere((p) => p.stream === stream, err)
   }
@@ -264,7 +315,24 @@ export class StreamServer {
       call.emit('error', verdict.status)
       return
     }
-    const served = new ServedStream(call, this.o, () => this.open.delete(served))
+    this.serve({
+      write: (frame) => void call.write(frame),
+      end: () => call.end(),
+      refuse: (code, details) => call.emit('error', { code, details }),
+      on: (event, fn) => {
+        if (event === 'data') call.on('data', fn)
+        else if (event === 'end') call.on('end', fn)
+        else {
+          call.on('cancelled', fn)
+          call.on('error', fn)
+        }
+      },
+    }, STREAM_PATH)
+  }
+
+  /** Answers the frames of requests that arrive on `conn` (a stream, or a link: peer-link.ts), signed for `path`. */
+  serve(conn: ServedConn, path: string): void {
+    const served = new ServedStream(conn, path, this.o, () => this.open.delete(served))
     this.open.add(served)
   }
 
@@ -272,6 +340,18 @@ export class StreamServer {
   drain(): void {
     for (const s of this.open) s.drain()
   }
+}
+
+/** The answering side of a connection of frames. */
+export interface ServedConn {
+  write(frame: Buffer): void
+  /** Ends it once everything written is sent. */
+  end(): void
+  /** Ends it with a refusal (a gRPC status on a stream; a link is closed). */
+  refuse(code: grpc.status, details: string): void
+  /** 'data': a frame; 'end': the caller is done sending; 'gone': it ended otherwise. */
+  on(event: 'data', fn: (frame: Buffer) => void): void
+  on(event: 'end' | 'gone', fn: () => void): void
 }
 
 class ServedStream {
@@ -282,14 +362,14 @@ class ServedStream {
   private done = false
 
   constructor(
-    private readonly call: grpc.ServerDuplexStream<Buffer, Buffer>,
+    private readonly call: ServedConn,
+    private readonly path: string,
     private readonly o: StreamServerOptions,
     private readonly onDone: () => void,
   ) {
     call.on('data', (bytes: Buffer) => this.onFrame(bytes))
     call.on('end', () => this.drain())
-    call.on('cancelled', () => this.finish())
-    call.on('error', () => this.finish())
+    call.on('gone', () => this.finish())
   }
 
   drain(): void {
@@ -307,7 +387,7 @@ class ServedStream {
     }
     const batchBytes = frame.batch ?? EMPTY
     if (this.o.verifier) {
-      const verdict = this.o.verifier.verify(STREAM_PATH, frame, batchBytes)
+      const verdict = this.o.verifier.verify(this.path, frame, batchBytes)
       if (!verdict.ok) {
         this.o.onRefused?.(verdict.reason)
         return this.refuse(grpc.status.UNAUTHENTICATED, `cluster credentials required: ${verdict.reason}`)
@@ -369,7 +449,7 @@ class ServedStream {
   private refuse(code: grpc.status, details: string): void {
     if (this.done) return
     this.finish()
-    this.call.emit('error', { code, details })
+    this.call.refuse(code, details)
   }
 
   private finish(): void {
