@@ -35,6 +35,10 @@ export interface Config {
   maxInFlightWrites: number
   /** Sessions whose sends are handled at once, the others waiting their turn; 0 = no limit. */
   sendConcurrency: number
+  /** Node-to-node requests on peer links (TCP, or TLS with certificates) where peers serve them (src/cluster/peer-link.ts). */
+  peerLinks: boolean
+  /** The port peer links are served on; null: the default (linkPortOf). */
+  linkPort: number | null
   maxQueuedBytes: number
   tokenTtlMs: number
   logLevel: string
@@ -127,6 +131,8 @@ export const OPTIONS: Record<string, OptionSpec> = {
   '--rate-limit': { key: 'rateLimitPerSec', env: 'CHAT_RATE_LIMIT', kind: 'int', min: 1, max: 1_000_000, help: 'sends per second per device (default 50)' },
   '--max-lag-ms': { key: 'maxLagMs', env: 'CHAT_MAX_LAG_MS', kind: 'int', min: 0, max: 600_000, help: 'event-loop lag past which new writes are refused with UNAVAILABLE, 0 = never (default 1000)' },
   '--max-inflight-writes': { key: 'maxInFlightWrites', env: 'CHAT_MAX_INFLIGHT_WRITES', kind: 'int', min: 0, max: 10_000_000, help: 'writes admitted and unanswered on this node past which new ones are refused with UNAVAILABLE, 0 = no bound (default 20000)' },
+  '--peer-links': { key: 'peerLinks', env: 'CHAT_PEER_LINKS', kind: 'bool', help: 'node-to-node requests on a TCP (or TLS) link of their own instead of the gRPC stream, with peers that serve one: true or false (default true)' },
+  '--link-port': { key: 'linkPort', env: 'CHAT_LINK_PORT', kind: 'port', help: 'node-to-node peer link port, 0 = pick (default: the gRPC port + 1; 0 when the gRPC port is 0)' },
   '--send-concurrency': { key: 'sendConcurrency', env: 'CHAT_SEND_CONCURRENCY', kind: 'int', min: 0, max: 100_000, help: 'sessions whose sends are handled at once; the others wait their turn, 0 = no limit (default 16)' },
   '--rate-burst': { key: 'rateBurst', env: 'CHAT_RATE_BURST', kind: 'int', min: 1, max: 1_000_000, help: 'burst of sends per device (default 200)' },
   '--max-queued-bytes': { key: 'maxQueuedBytes', env: 'CHAT_MAX_QUEUED_BYTES', kind: 'int', min: 1024, max: 1 << 30, help: 'unsent bytes per socket before it is closed with 1013 (default 8 MiB)' },
@@ -306,6 +312,8 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     maxLagMs: (given.maxLagMs as number | undefined) ?? 1000,
     maxInFlightWrites: (given.maxInFlightWrites as number | undefined) ?? 20_000,
     sendConcurrency: (given.sendConcurrency as number | undefined) ?? 16,
+    peerLinks: (given.peerLinks as boolean | undefined) ?? true,
+    linkPort: (given.linkPort as number | undefined) ?? null,
     maxQueuedBytes: (given.maxQueuedBytes as number | undefined) ?? 8 * 1024 * 1024,
     tokenTtlMs: (given.tokenTtlMs as number | undefined) ?? 30 * 86_400_000,
     logLevel,
@@ -374,4 +382,13 @@ export function usage(): string {
     'options (flag, environment variable, meaning):',
     ...lines,
   ].join('\n')
+}
+
+/**
+ * The port the node's peer link is served on: `--link-port`, else beside the gRPC port (picked
+ * when that one is; a node falls back to picking one if the port beside is taken).
+ */
+export function linkPortOf(config: Pick<Config, 'linkPort' | 'grpcPort'>): number {
+  if (config.linkPort !== null) return config.linkPort
+  return config.grpcPort === 0 || config.grpcPort === 65535 ? 0 : config.grpcPort + 1
 }

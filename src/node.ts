@@ -13,7 +13,7 @@ import { NatsMembership } from './cluster/membership-nats.js'
 import { natsAuthOptions } from './cluster/nats-auth.js'
 import { MIN_PEER_PROTOCOL, PROTOCOL_VERSION } from './cluster/protocol-version.js'
 import { GrpcTransport, type IncompatiblePeer } from './cluster/transport-grpc.js'
-import type { Config } from './config.js'
+import { type Config, linkPortOf } from './config.js'
 import { AddressLimits } from './gateway/address-limits.js'
 import { PasswordHasher } from './gateway/hasher.js'
 import { buildHttp } from './gateway/http.js'
@@ -120,8 +120,10 @@ export class ChatNode {
         }), log)
       }
       // The ready line is part of the contract: printed whatever the log level.
+      const transport = core.cluster?.transport
+      const linkPort = transport instanceof GrpcTransport ? transport.servedLinkPort : 0
       log.child({}, { level: 'info' }).info({
-        http: url, grpc: core.cluster?.grpcAddress ?? null, nodeId: config.id, dataDir: config.dataDir,
+        http: url, grpc: core.cluster?.grpcAddress ?? null, ...(linkPort > 0 ? { link: `${config.host}:${linkPort}` } : {}), nodeId: config.id, dataDir: config.dataDir,
         mode: core.cluster ? 'cluster' : 'standalone', ...(core.cluster ? { ringVersion: core.cluster.view.version, cluster: config.cluster } : {}),
       }, 'ready')
       return node
@@ -209,6 +211,10 @@ function grpcTransport(config: Config, log: Logger, metrics: Metrics, clock: { n
   }
   return new GrpcTransport({
     onIncompatible,
+    link: config.peerLinks,
+    linkPort: linkPortOf(config),
+    // The port beside the gRPC one is a default: taken (several nodes on one host), any will do.
+    linkPortFallback: config.linkPort === null,
     auth: { secret: config.secret!, self: config.id },
     ...(config.tlsCa && config.tlsCert && config.tlsKey
       ? { tls: { ca: readFileSync(config.tlsCa), cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }

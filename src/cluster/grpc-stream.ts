@@ -163,7 +163,8 @@ export class StreamClient {
     this.stream?.cancel()
     this.stream = undefined
     this.failWhere(() => true, new TransportError('UNAVAILABLE', 'transport is closed'))
-    client?.close()
+    // A client on links shares the gRPC client of the peer's stream client, which closes it.
+    if (!this.o.connect) client?.close()
   }
 
   /** Writes what waits in the outbox as one frame (requests whose deadline passed are left out). */
@@ -297,8 +298,8 @@ export interface StreamServerOptions {
   versioning: Versioning
   verifier: RequestVerifier | undefined
   onRefused?: (reason: string) => void
-  /** Told of every frame of requests received (its number of requests): tests and metrics. */
-  onFrame?: (requests: number) => void
+  /** Told of every frame of requests received (its number of requests, the path it was signed for): tests and metrics. */
+  onFrame?: (requests: number, path: string) => void
   maxFrameBytes: number
 }
 
@@ -399,7 +400,7 @@ class ServedStream {
     } catch {
       return this.refuse(grpc.status.INVALID_ARGUMENT, 'malformed frame')
     }
-    this.o.onFrame?.(requests.length)
+    this.o.onFrame?.(requests.length, this.path)
     for (const request of requests) {
       this.inFlight++
       void handleRequest(request, this.o.handlers).then((a) => {

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import { StreamClient, StreamCodec, StreamServer } from './grpc-stream.js'
+import { LINK_INFO, LinkServer, type LinkTls, linkConnector } from './peer-link.js'
 import {
   SERVICE, checkCaller, fromStatus, fromWireReply, handleRequest, incompatibleAnswer, protocolMetadata, readRange, setSignature,
   type IncompatiblePeer, type Versioning, type WireAnswer, type WireCall, type WireMultiCall, type WireMultiReply,
@@ -53,9 +54,26 @@ export interface GrpcTransportOptions {
    * the stream did: tests of the fallback.
    */
   serveStream?: boolean
-  /** Told of every frame of requests this node receives on a stream, with its number of requests. */
-  onFrame?: (requests: number) => void
+  /** Told of every frame of requests this node receives, with its number of requests and what it came on (STREAM_PATH, LINK_PATH). */
+  onFrame?: (requests: number, path: string) => void
+  /**
+   * Peer links (peer-link.ts): serve one on a second port beside the gRPC one, and reach peers
+   * that serve one on theirs instead of on the gRPC stream. Off by default.
+   */
+  link?: boolean
+  /** The port links are served on (0 = pick one). */
+  linkPort?: number
+  /** If `linkPort` is taken, pick another instead of failing. */
+  linkPortFallback?: boolean
 }
+
+/**
+ * How soon a peer is asked again for its link port after a link to it could not be opened; it
+ * doubles with each such link in a row (a closed port), up to NO_LINK_ASK_MS.
+ */
+const LINK_ASK_MS = 1000
+/** How soon a peer that serves no link is asked again (it may have been upgraded, or restarted with links). */
+const NO_LINK_ASK_MS = 60_000
 
 type Method = grpc.MethodDefinition<object, object>
 interface Methods { Call: Method; CallMany: Method; Push: Method; Peer: Method; Stream: Method }
@@ -68,6 +86,9 @@ export class GrpcTransport implements Transport {
   private readonly clients = new Map<string, GrpcPeerClient>()
   private server: grpc.Server | undefined
   private streams: StreamServer | undefined
+  private links: LinkServer | undefined
+  /** The port this node's link is served on; 0 when it serves none. */
+  private linkPort = 0
   private closing: Promise<void> | undefined
   private readonly signer: RequestSigner | undefined
   private readonly verifier: RequestVerifier | undefined
@@ -113,20 +134,37 @@ export class GrpcTransport implements Transport {
       'grpc.keepalive_time_ms': 10_000,
       'grpc.keepalive_timeout_ms': 5_000,
     })
-    const unary = unaryService(handlers, this.methods, this.protocol, this.verifier, this.options.onRefused)
+    // A peer asking for this node's link port is answered here; the node's handlers never see it.
+    const served: TransportHandlers = {
+      call: (req) => handlers.call(req),
+      callMany: (req) => handlers.callMany(req),
+      push: (batch) => handlers.push(batch),
+      peer: (req) => (req.kind === LINK_INFO ? Promise.resolve({ ok: true, body: { port: this.linkPort } }) : handlers.peer(req)),
+    }
+    const unary = unaryService(served, this.methods, this.protocol, this.verifier, this.options.onRefused)
     const service: Partial<Methods> = rawRequests(this.methods)
+    const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
     if (this.options.serveStream !== false) {
       this.streams = new StreamServer({
-        handlers, codec: this.codec, versioning: this.protocol, verifier: this.verifier, onRefused: this.options.onRefused,
+        handlers: served, codec: this.codec, versioning: this.protocol, verifier: this.verifier, onRefused: this.options.onRefused,
         onFrame: this.options.onFrame, maxFrameBytes: this.maxMessageBytes,
       })
       unary.Stream = this.streams.handle
+      if (this.options.link) {
+        this.links = new LinkServer(this.streams, this.maxMessageBytes, this.options.tls)
+        const linkHost = host.replace(/^\[|\]$/g, '')
+        try {
+          this.linkPort = await this.links.listen(linkHost, this.options.linkPort ?? 0)
+            .catch((err: unknown) => (this.options.linkPortFallback && this.options.linkPort ? this.links!.listen(linkHost, 0) : Promise.reject(err)))
+        } catch (err) {
+          throw new TransportError('UNAVAILABLE', `cannot listen for peer links on ${bindHost}: ${errorMessage(err)}`, err)
+        }
+      }
     } else {
       delete service.Stream
     }
     server.addService(service as unknown as grpc.ServiceDefinition, unary)
     this.server = server
-    const bindHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
     return await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${bindHost}:${port}`, this.serverCredentials(), (err, bound) => {
         if (err) {
@@ -137,6 +175,11 @@ export class GrpcTransport implements Transport {
         }
       })
     })
+  }
+
+  /** The port this node serves its peer link on; 0 when it serves none. */
+  get servedLinkPort(): number {
+    return this.linkPort
   }
 
   peer(address: string): PeerClient {
@@ -154,7 +197,7 @@ export class GrpcTransport implements Transport {
         // Own subchannels per transport: several nodes in one test process must not share
         // connections, or closing one node would disturb the others.
         'grpc.use_local_subchannel_pool': 1,
-      }), this.signer, this.codec, this.maxMessageBytes)
+      }), this.signer, this.codec, this.maxMessageBytes, this.options.link ? { tls: this.options.tls } : undefined)
       this.clients.set(address, client)
     }
     return client
@@ -172,6 +215,7 @@ export class GrpcTransport implements Transport {
     if (!server) return
     // Streams never end by themselves: each ends once what it was asked is answered.
     this.streams?.drain()
+    this.links?.close()
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         server.forceShutdown()
@@ -187,6 +231,12 @@ export class GrpcTransport implements Transport {
 
 class GrpcPeerClient implements PeerClient {
   private readonly stream: StreamClient
+  /** The peer's link, once it told its port (peer-link.ts); requests go on it instead of the stream. */
+  private link: StreamClient | undefined
+  /** No asking the peer for its link port before this time. */
+  private askAfter = 0
+  /** Links to the peer in a row that could not be opened. */
+  private linkFailures = 0
 
   constructor(
     private readonly address: string,
@@ -194,8 +244,9 @@ class GrpcPeerClient implements PeerClient {
     private readonly protocol: Versioning,
     private client: grpc.Client | undefined,
     private readonly signer: RequestSigner | undefined,
-    codec: StreamCodec,
-    maxMessageBytes: number,
+    private readonly codec: StreamCodec,
+    private readonly maxMessageBytes: number,
+    private readonly linkOptions?: { tls: LinkTls | undefined },
   ) {
     this.stream = new StreamClient(client, {
       address, codec, versioning: protocol, signer, maxFrameBytes: maxMessageBytes,
@@ -203,16 +254,61 @@ class GrpcPeerClient implements PeerClient {
     })
   }
 
+  /** Sends on the link when there is one, else on the stream; what a link never delivered goes on the stream. */
+  private async send(request: WireRequest, bytes: number, deadlineMs: number): Promise<WireAnswer> {
+    const link = this.link
+    if (!link) {
+      if (this.linkOptions && Date.now() >= this.askAfter) void this.askLink()
+      return this.stream.request(request, bytes, deadlineMs)
+    }
+    try {
+      return await link.request(request, bytes, deadlineMs)
+    } catch (err) {
+      if ((err as { notDelivered?: boolean }).notDelivered) return this.stream.request(request, bytes, deadlineMs)
+      throw err
+    }
+  }
+
+  /** Asks the peer, on the stream, which port its link is on, and opens links there from now on. */
+  private async askLink(): Promise<void> {
+    this.askAfter = Date.now() + NO_LINK_ASK_MS
+    let port: number | undefined
+    try {
+      const answer = await this.stream.request({ peer: { kind: LINK_INFO, body: encodeBody(undefined), ringVersion: 0, from: '' } }, 64, 5000)
+      const reply = fromWireReply(answer.reply ?? {})
+      port = reply.ok ? (reply.body as { port?: number } | undefined)?.port : undefined
+    } catch {
+      return // unreachable for now: asked again later
+    }
+    if (!port || !this.client || this.link) return
+    const host = this.address.slice(0, this.address.lastIndexOf(':')).replace(/^\[|\]$/g, '')
+    const link: StreamClient = new StreamClient(this.client, {
+      address: `${host}:${port} (link)`, codec: this.codec, versioning: this.protocol, signer: this.signer, maxFrameBytes: this.maxMessageBytes,
+      unary: (request, deadlineMs) => this.stream.request(request, 0, deadlineMs),
+      connect: linkConnector(host, port, this.maxMessageBytes, this.linkOptions!.tls, {
+        connected: () => { this.linkFailures = 0 },
+        neverConnected: () => {
+          // Nothing answers there (the peer restarted on another port, went away, or a firewall
+          // drops the port): requests go on the stream, and the peer is asked again later. What
+          // this link client still holds fails over the same way when it tries that port again.
+          if (this.link === link) this.link = undefined
+          this.askAfter = Date.now() + Math.min(NO_LINK_ASK_MS, LINK_ASK_MS * 2 ** this.linkFailures++)
+        },
+      }),
+    })
+    this.link = link
+  }
+
   async call(req: ActorCall, deadlineMs: number): Promise<Reply> {
     const call: WireCall = { key: req.key, kind: req.kind, body: encodeBody(req.body), ringVersion: req.ringVersion, from: req.from }
-    const answer = await this.stream.request({ call }, 64 + req.key.length + call.body!.length, deadlineMs)
+    const answer = await this.send({ call }, 64 + req.key.length + call.body!.length, deadlineMs)
     return fromWireReply(answer.reply ?? {})
   }
 
   async callMany(req: ActorMultiCall, deadlineMs: number): Promise<Reply[]> {
     const callMany: WireMultiCall = { keys: req.keys, kind: req.kind, body: encodeBody(req.body), ringVersion: req.ringVersion, from: req.from }
     const keyBytes = req.keys.reduce((n, k) => n + k.length + 2, 0)
-    const replies = (await this.stream.request({ callMany }, 64 + keyBytes + callMany.body!.length, deadlineMs)).multi?.replies ?? []
+    const replies = (await this.send({ callMany }, 64 + keyBytes + callMany.body!.length, deadlineMs)).multi?.replies ?? []
     if (replies.length !== req.keys.length) {
       throw new TransportError('INTERNAL', `${this.address} answered ${replies.length} replies for ${req.keys.length} keys`)
     }
@@ -222,7 +318,7 @@ class GrpcPeerClient implements PeerClient {
   async push(batch: PushBatch, deadlineMs: number): Promise<void> {
     let bytes = 32
     for (const p of batch.pushes) bytes += Buffer.byteLength(p.frame) + p.sessions.reduce((n, s) => n + s.length + 2, 8)
-    const ack = (await this.stream.request({ push: batch satisfies WirePushBatch }, bytes, deadlineMs)).pushAck ?? {}
+    const ack = (await this.send({ push: batch satisfies WirePushBatch }, bytes, deadlineMs)).pushAck ?? {}
     if (ack.error) {
       throw new TransportError('INTERNAL', `push to ${this.address} failed: ${ack.error.message ?? ''}`)
     }
@@ -230,12 +326,14 @@ class GrpcPeerClient implements PeerClient {
 
   async peer(req: PeerRequest, deadlineMs: number): Promise<Reply> {
     const peer: WirePeer = { kind: req.kind, body: encodeBody(req.body), ringVersion: req.ringVersion, from: req.from }
-    const answer = await this.stream.request({ peer }, 64 + peer.body!.length, deadlineMs)
+    const answer = await this.send({ peer }, 64 + peer.body!.length, deadlineMs)
     return fromWireReply(answer.reply ?? {})
   }
 
   close(): void {
     this.stream.close()
+    this.link?.close()
+    this.link = undefined
     this.client = undefined
   }
 

@@ -228,6 +228,20 @@ suite({
   }),
 })
 
+// The same contract with peer links on (src/cluster/peer-link.ts): the first requests go on the
+// stream while the peer is asked for its link port, the later ones on the link.
+suite({
+  name: 'grpc with peer links',
+  host: '127.0.0.1',
+  make: () => new GrpcTransport({ closeGraceMs: 300, link: true }),
+  deadAddress: () => new Promise<string>((resolve, reject) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo
+      probe.close((err) => (err ? reject(err) : resolve(`127.0.0.1:${port}`)))
+    })
+  }),
+})
+
 // One network per test file run, shared as several in-process nodes would share it.
 const network = new MemoryNetwork()
 suite({

@@ -27,7 +27,7 @@ export interface NodeOptions {
   wrap?: string[]
 }
 
-export interface ReadyLine { http: string; grpc: string | null; nodeId: string }
+export interface ReadyLine { http: string; grpc: string | null; nodeId: string; /** The peer link's address, when the node serves one. */ link?: string }
 
 export class NodeProcess {
   proc: ChildProcess | null = null

@@ -8,6 +8,8 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { request } from 'node:https'
+import net from 'node:net'
+import tls from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
@@ -66,6 +68,37 @@ t.test('a cluster over mutual TLS with NATS user/password auth', async (t) => {
   t.not(await ping(grpc.credentials.createSsl(ca, readFileSync(join(other, 'stranger-key.pem')), readFileSync(join(other, 'stranger.pem')), noCheck)), grpc.status.OK, 'a certificate of another CA is refused')
   t.equal(await ping(grpc.credentials.createSsl(ca, readFileSync(join(certs, 'rogue-key.pem')), readFileSync(join(certs, 'rogue.pem')), noCheck)), grpc.status.UNAUTHENTICATED,
     'a cluster certificate without the cluster secret still gets UNAUTHENTICATED')
+
+  // The peer link port likewise: nodes talk over it (mutual TLS), a stranger gets no answer.
+  t.ok(n1.ready!.link && n2.ready!.link, 'both nodes serve a peer link')
+  const [linkHost, linkPort] = [n1.ready!.link!.slice(0, n1.ready!.link!.lastIndexOf(':')), Number(n1.ready!.link!.split(':').pop())]
+  /** What a connection to the link port gets: a TLS session or not, then an answer or a close. */
+  const tryLink = (open: () => net.Socket) => new Promise<string>((resolve) => {
+    const socket = open()
+    let answered = false
+    let secured = false
+    let refused = false
+    socket.on('data', () => { answered = true })
+    // The server's TLS alert (no certificate, or one of another CA), as TLS 1.3 sends it after the client's handshake.
+    socket.on('error', (err: NodeJS.ErrnoException) => { if (/SSL|TLS|ALERT|CERT/i.test(`${err.code} ${err.message}`)) refused = true })
+    // A frame of requests, unsigned: whatever gets through the TLS handshake must not answer it.
+    const frame = Buffer.from([0, 0, 0, 2, 10, 0])
+    socket.on('secureConnect', () => {
+      secured = true
+      socket.write(frame)
+    })
+    socket.on('connect', () => { if (!(socket instanceof tls.TLSSocket)) socket.write(frame) })
+    socket.on('close', () => resolve(refused ? 'refused by TLS' : `${secured ? 'TLS, ' : ''}${answered ? 'answered' : 'closed'}`))
+    setTimeout(() => socket.destroy(), 5000)
+  })
+  const tlsTo = (keyPair: { key?: Buffer; cert?: Buffer }) => () => tls.connect({ host: linkHost, port: linkPort, ca, ...keyPair, ...noCheck })
+  t.equal(await tryLink(() => net.connect(linkPort, linkHost)), 'closed', 'plain text on the link port is closed unanswered')
+  t.equal(await tryLink(tlsTo({})), 'refused by TLS', 'TLS without a client certificate is refused')
+  // (Whether its client sees the server's alert or just the close depends on timing.)
+  t.match(await tryLink(tlsTo({ key: readFileSync(join(other, 'stranger-key.pem')), cert: readFileSync(join(other, 'stranger.pem')) })), /^(refused by TLS|TLS, closed)$/,
+    'a certificate of another CA is refused, unanswered')
+  t.equal(await tryLink(tlsTo({ key: readFileSync(join(certs, 'rogue-key.pem')), cert: readFileSync(join(certs, 'rogue.pem')) })), 'TLS, closed',
+    'a cluster certificate gets a TLS session, but without the cluster secret its unsigned frame closes the link unanswered')
 
   // A node without the NATS credentials never joins.
   const outsider = NodeProcess.start(t, { id: 'n3', nats: nats.url, secret: SECRET, args: ['--heartbeat-ms', '200', ...tlsArgs('rogue')] })

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { type Config, ConfigError, OPTIONS, parseConfig, usage } from '../../src/config.js'
+import { type Config, ConfigError, OPTIONS, linkPortOf, parseConfig, usage } from '../../src/config.js'
 
 /** The contract's table: flag, env variable. */
 const CONTRACT: Array<[string, string]> = [
@@ -93,6 +93,8 @@ const SAMPLES: Record<string, [string, unknown]> = {
   '--max-lag-ms': ['0', 0],
   '--max-inflight-writes': ['5000', 5000],
   '--send-concurrency': ['0', 0],
+  '--peer-links': ['false', false],
+  '--link-port': ['7001', 7001],
   '--auth-rate-limit': ['120', 120],
   '--auth-rate-burst': ['7', 7],
   '--auth-allow': ['10.0.0.0/8, 192.0.2.7, fd00::/8', ['10.0.0.0/8', '192.0.2.7', 'fd00::/8']],
@@ -127,10 +129,13 @@ t.test('defaults are the contract\'s', async (t) => {
   t.match(c, {
     id: `${hostname()}-8080`, host: '127.0.0.1', port: 8080, grpcPort: 9090, nats: [], cluster: 'chat',
     replicas: 3, secret: null, presenceTimeoutMs: 15_000, maxGroupSize: 100, tokenTtlMs: 30 * 86_400_000, logLevel: 'info',
-    fsync: 'never', compactIntervalMs: 60_000, compactMaxLag: 10_000, writeBufferMb: 64,
+    fsync: 'never', compactIntervalMs: 60_000, compactMaxLag: 10_000, writeBufferMb: 64, peerLinks: true, linkPort: null,
     adminToken: null, maxDevices: 20, authAllow: ['127.0.0.0/8', '::1'], tlsCa: null, httpTlsCert: null, natsUser: null,
   })
   t.equal(c.dataDir, join('data', c.id), 'data dir defaults to ./data/<id>')
+  t.equal(linkPortOf(c), 9091, 'the peer link beside the gRPC port')
+  t.equal(linkPortOf(parseConfig(['--grpc-port', '0'])), 0, 'picked when the gRPC port is')
+  t.equal(linkPortOf(parseConfig(['--link-port', '7001'])), 7001)
   t.equal(parseConfig(['--id', 'x1']).dataDir, join('data', 'x1'))
 })
 
