@@ -100,9 +100,13 @@ export class LinkServer {
     })
   }
 
-  /** Stops accepting links and closes the open ones (their streams were drained by the caller). */
-  close(): void {
+  /**
+   * Stops accepting links. The open ones end by themselves once what they were asked is answered
+   * (the caller drains the streams); `force` cuts them at once.
+   */
+  close(force = false): void {
     this.server?.close()
+    if (!force) return
     for (const s of this.sockets) s.destroy()
     this.sockets.clear()
   }

@@ -219,6 +219,7 @@ export class GrpcTransport implements Transport {
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         server.forceShutdown()
+        this.links?.close(true)
         resolve()
       }, this.closeGraceMs)
       server.tryShutdown(() => {
@@ -226,6 +227,8 @@ export class GrpcTransport implements Transport {
         resolve()
       })
     })
+    // Links still open (a peer's idle link it has not ended yet) are cut with the gRPC server.
+    this.links?.close(true)
   }
 }
 

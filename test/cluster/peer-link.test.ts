@@ -92,7 +92,7 @@ t.test('requests on a link that cannot be opened go on the stream: none is lost'
   }, { what: 'a request on the link' })
   // The peer stops serving its link (as a node restarted on another link port does): the open
   // link ends, and the next one cannot be opened.
-  ;(s.server as unknown as { links: { close(): void } }).links.close()
+  ;(s.server as unknown as { links: { close(force: boolean): void } }).links.close(true)
   const linkClient = (pc as unknown as { link?: { stream?: unknown } }).link
   await waitFor(() => linkClient?.stream === undefined, { what: 'the caller saw its link end' })
   const sent = Array.from({ length: 30 }, (_, i) => `after${i}`)
