@@ -353,7 +353,15 @@ export interface ServedConn {
   /** 'data': a frame; 'end': the caller is done sending; 'gone': it ended otherwise. */
   on(event: 'data', fn: (frame: Buffer) => void): void
   on(event: 'end' | 'gone', fn: () => void): void
+  /**
+   * Stops (true) or resumes (false) reading frames: the answering side holds back a caller whose
+   * requests it has not caught up with (a link has no HTTP/2 flow control to do it).
+   */
+  hold?(held: boolean): void
 }
+
+/** Requests of one connection being handled at once, past which it is not read until half are done. */
+const MAX_IN_FLIGHT = 2048
 
 class ServedStream {
   private inFlight = 0
@@ -403,8 +411,10 @@ class ServedStream {
     this.o.onFrame?.(requests.length, this.path)
     for (const request of requests) {
       this.inFlight++
+      if (this.inFlight === MAX_IN_FLIGHT) this.call.hold?.(true)
       void handleRequest(request, this.o.handlers).then((a) => {
         this.inFlight--
+        if (this.inFlight === MAX_IN_FLIGHT / 2) this.call.hold?.(false)
         this.send(a)
       })
     }

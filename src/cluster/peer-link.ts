@@ -4,12 +4,14 @@
  * frame the caller sends is signed over its bytes with a fresh nonce, rpc-auth.ts, for
  * LINK_PATH), same answers; only the carriage differs. A request costs the two nodes about a
  * fifth of the CPU it costs on the gRPC stream (docs/PERFORMANCE.md, "What one request between
- * nodes costs"), and much of the latency of each hop.
+ * nodes costs" and "Peer links").
  *
- * A node with links on (`--peer-link tcp`) listens on a second port beside its gRPC one and tells
- * it to peers that ask (`LINK_INFO`, over the stream); a peer without links, or of an older
- * release, answers without a port and is reached on the stream as before. With certificates the
- * link is mutual TLS with the cluster CA, as the gRPC channel is.
+ * A node with links on (`--peer-links true`; off by default, docs/PERFORMANCE.md says why)
+ * listens on a second port beside its gRPC one and tells it to peers that ask (`LINK_INFO`, over
+ * the stream); a peer without links, or of an older release, answers without a port and is
+ * reached on the stream as before. With certificates the link is mutual TLS with the cluster CA,
+ * as the gRPC channel is. The answering side stops reading a link whose requests it has not
+ * caught up with (grpc-stream.ts, MAX_IN_FLIGHT), as HTTP/2 flow control does for a stream.
  *
  * Framing: a 4-byte big-endian length, then that many bytes of StreamFrame. A frame over the
  * largest message size, a frame that fails verification, or one that does not decode closes the
@@ -128,6 +130,7 @@ export class LinkServer {
       end: () => socket.end(),
       refuse: (_code: grpc.status, _details: string) => socket.destroy(),
       on: ((event: 'data' | 'end' | 'gone', fn: never) => { (listeners[event] as unknown[]).push(fn) }) as ServedConn['on'],
+      hold: (held) => { if (held) socket.pause(); else socket.resume() },
     }
     this.streams.serve(conn, LINK_PATH)
   }

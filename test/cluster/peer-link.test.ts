@@ -7,7 +7,9 @@
  */
 import net from 'node:net'
 import t, { type Test } from 'tap'
-import { StreamCodec, STREAM_PATH } from '../../src/cluster/grpc-stream.js'
+import { type ServedConn, StreamCodec, StreamServer, STREAM_PATH } from '../../src/cluster/grpc-stream.js'
+import { protocolMetadata } from '../../src/cluster/grpc-wire.js'
+import { OWN_PROTOCOL } from '../../src/cluster/protocol-version.js'
 import { LINK_PATH, FrameReader } from '../../src/cluster/peer-link.js'
 import { RequestSigner, rpcKey } from '../../src/cluster/rpc-auth.js'
 import { GrpcTransport } from '../../src/cluster/transport-grpc.js'
@@ -146,4 +148,43 @@ t.test('frames are split and joined however the bytes arrive', async (t) => {
   t.same(got, ['one', '', 'three', 'x'.repeat(100)])
   reader.push(frame('y'.repeat(101)))
   t.equal(errors.length, 1, 'a frame over the largest is an error')
+})
+
+t.test('a connection is not read while 2,048 of its requests are being handled, and read again once half are done', async (t) => {
+  const waiting: Array<() => void> = []
+  const handlers: TransportHandlers = {
+    call: () => new Promise<Reply>((resolve) => waiting.push(() => resolve({ ok: true, body: null }))),
+    callMany: async () => [],
+    push: async () => {},
+    peer: async () => ({ ok: true, body: null }),
+  }
+  const codec = new StreamCodec(new URL('../../proto/node.proto', import.meta.url).pathname)
+  const server = new StreamServer({
+    handlers, codec, verifier: undefined, maxFrameBytes: 1 << 24,
+    versioning: { range: OWN_PROTOCOL, metadata: protocolMetadata(OWN_PROTOCOL), onIncompatible: () => undefined },
+  })
+  const holds: boolean[] = []
+  const listeners: Array<(f: Buffer) => void> = []
+  server.serve({
+    write: () => undefined, end: () => undefined, refuse: () => undefined,
+    on: ((event: string, fn: (f: Buffer) => void) => { if (event === 'data') listeners.push(fn) }) as ServedConn['on'],
+    hold: (held) => holds.push(held),
+  }, LINK_PATH)
+  const frameOf = (from: number, count: number) => codec.encodeFrame({ batch: codec.encodeBatch({
+    requests: Array.from({ length: count }, (_, i) => ({ id: from + i, call: { key: 'k', kind: 'slow', body: Buffer.from('1'), ringVersion: 1, from: 'x' } })),
+  }) })
+  for (const fn of listeners) fn(frameOf(1, 2047))
+  await waitFor(() => waiting.length === 2047, { what: '2,047 requests handled' })
+  t.same(holds, [], 'below the bound, the connection is read')
+  for (const fn of listeners) fn(frameOf(2048, 10))
+  await waitFor(() => waiting.length === 2057, { what: 'every request started' })
+  t.same(holds, [true], 'at 2,048 in flight, reading stops')
+  for (const done of waiting.splice(0, 1000)) done()
+  // The answers settle in microtasks: by the next turn of the event loop they all have.
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(holds, [true], 'with 1,057 still in flight, it stays stopped')
+  for (const done of waiting.splice(0, 100)) done()
+  await waitFor(() => holds.length === 2, { what: 'reading resumed' })
+  t.same(holds, [true, false], 'at half the bound, reading resumes')
+  for (const done of waiting.splice(0)) done()
 })

@@ -40,7 +40,7 @@ t.test('a cluster over mutual TLS with NATS user/password auth', async (t) => {
   const nats = await startNats(['--user', 'chat', '--pass', 'nats-password-1'])
   t.teardown(() => nats.stop())
   const natsAuth = ['--nats-user', 'chat', '--nats-pass', 'nats-password-1']
-  const common = ['--heartbeat-ms', '200', '--dead-after-ms', '1000', '--replicas', '2', ...natsAuth]
+  const common = ['--heartbeat-ms', '200', '--dead-after-ms', '1000', '--replicas', '2', '--peer-links', 'true', ...natsAuth]
   const n1 = await NodeProcess.start(t, { id: 'n1', nats: nats.url, secret: SECRET, args: [...common, ...tlsArgs('n1')] })
   const n2 = await NodeProcess.start(t, { id: 'n2', nats: nats.url, secret: SECRET, args: [...common, ...tlsArgs('n2')] })
   await waitFor(async () => ((await api(n1.url, 'GET', '/v1/cluster')).body.members as any[]).filter((m) => m.live).length === 2, { timeout: 20_000, what: 'two live members' })
