@@ -18,9 +18,9 @@
  * connection. A link with requests past their deadline and nothing heard since they were sent is
  * taken for dead (grpc-stream.ts): a peer cut off keeps a TCP connection open for minutes.
  */
+import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import tls from 'node:tls'
-import type * as grpc from '@grpc/grpc-js'
 import type { ConnEvents, FrameConn, ServedConn, StreamServer } from './grpc-stream.js'
 import { TransportError } from './transport.js'
 
@@ -49,9 +49,10 @@ export class FrameReader {
     this.chunks.push(chunk)
     this.buffered += chunk.length
     while (this.buffered >= HEADER) {
-      const head = this.chunks.length === 1 ? this.chunks[0]! : this.merge()
+      const head = this.chunks[0]!.length >= HEADER ? this.chunks[0]! : this.merge()
       const length = head.readUInt32BE(0)
       if (length > this.maxFrameBytes) return this.onError(`a frame of ${length} bytes is over the largest (${this.maxFrameBytes})`)
+      // Chunks are joined once the whole frame is here, not as each arrives.
       if (this.buffered < HEADER + length) return
       const all = this.chunks.length === 1 ? head : this.merge()
       this.onFrame(all.subarray(HEADER, HEADER + length))
@@ -116,20 +117,21 @@ export class LinkServer {
   private serve(socket: net.Socket): void {
     this.sockets.add(socket)
     socket.setNoDelay(true)
-    const listeners = { data: [] as Array<(f: Buffer) => void>, end: [] as Array<() => void>, gone: [] as Array<() => void> }
-    const reader = new FrameReader(this.maxFrameBytes, (f) => { for (const fn of listeners.data) fn(f) }, () => socket.destroy())
+    // The socket's bytes as the events a served connection has: 'data' (a frame), 'end', 'gone'.
+    const events = new EventEmitter()
+    const reader = new FrameReader(this.maxFrameBytes, (f) => events.emit('data', f), () => socket.destroy())
     socket.on('data', (chunk: Buffer) => reader.push(chunk))
-    socket.on('end', () => { for (const fn of listeners.end) fn() })
+    socket.on('end', () => events.emit('end'))
     socket.on('error', () => undefined)
     socket.on('close', () => {
       this.sockets.delete(socket)
-      for (const fn of listeners.gone) fn()
+      events.emit('gone')
     })
     const conn: ServedConn = {
       write: (frame) => { if (!socket.destroyed) writeFrame(socket, frame) },
       end: () => socket.end(),
-      refuse: (_code: grpc.status, _details: string) => socket.destroy(),
-      on: ((event: 'data' | 'end' | 'gone', fn: never) => { (listeners[event] as unknown[]).push(fn) }) as ServedConn['on'],
+      refuse: () => socket.destroy(),
+      on: (event: string, fn: (frame: Buffer) => void) => void events.on(event, fn),
       hold: (held) => { if (held) socket.pause(); else socket.resume() },
     }
     this.streams.serve(conn, LINK_PATH)

@@ -219,7 +219,6 @@ export class GrpcTransport implements Transport {
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         server.forceShutdown()
-        this.links?.close(true)
         resolve()
       }, this.closeGraceMs)
       server.tryShutdown(() => {
@@ -258,18 +257,16 @@ class GrpcPeerClient implements PeerClient {
   }
 
   /** Sends on the link when there is one, else on the stream; what a link never delivered goes on the stream. */
-  private async send(request: WireRequest, bytes: number, deadlineMs: number): Promise<WireAnswer> {
+  private send(request: WireRequest, bytes: number, deadlineMs: number): Promise<WireAnswer> {
     const link = this.link
     if (!link) {
       if (this.linkOptions && Date.now() >= this.askAfter) void this.askLink()
       return this.stream.request(request, bytes, deadlineMs)
     }
-    try {
-      return await link.request(request, bytes, deadlineMs)
-    } catch (err) {
+    return link.request(request, bytes, deadlineMs).catch((err: unknown) => {
       if ((err as { notDelivered?: boolean }).notDelivered) return this.stream.request(request, bytes, deadlineMs)
       throw err
-    }
+    })
   }
 
   /** Asks the peer, on the stream, which port its link is on, and opens links there from now on. */
