@@ -49,6 +49,7 @@ export class Metrics {
   readonly pushes = new Counter({ name: 'chat_pushes_total', help: 'frames pushed to sockets', registers: [this.registry] })
   readonly peerPushFailures = new Counter({ name: 'chat_peer_push_failures_total', help: 'pushes to another node that failed, timed out, were dropped or could not be sent (their devices are told to resync)', registers: [this.registry] })
   readonly resyncCloses = new Counter({ name: 'chat_resync_closes_total', help: 'sockets closed with 1013 because pushes meant for them may have been lost (between nodes, or while the user key moved)', registers: [this.registry] })
+  readonly duplicatePushes = new Counter({ name: 'chat_duplicate_pushes_total', help: 'inbox events not pushed to a socket again because it had been sent them already (repeats while a user key moved)', registers: [this.registry] })
   readonly resyncAbandoned = new Counter({ name: 'chat_resync_abandoned_total', help: 'sessions on a node that never answered again, whose resync request was given up', registers: [this.registry] })
   readonly slowConsumers = new Counter({ name: 'chat_slow_consumer_closes_total', help: 'sockets closed with 1013 for not keeping up', registers: [this.registry] })
   readonly notifications = new Counter({ name: 'chat_push_notifications_total', help: 'push notifications handed to this node\'s notifier (one per subscription)', registers: [this.registry] })

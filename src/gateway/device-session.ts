@@ -172,7 +172,10 @@ export class DeviceSession {
     if (this.closed) return
     if (frame === REREGISTER_FRAME) return this.reregister()
     if (frame === REVOKED_FRAME) return this.expire('logged out')
-    this.noteInboxSeq(frame)
+    if (!this.noteInboxSeq(frame)) {
+      this.deps.metrics.duplicatePushes.inc()
+      return
+    }
     if (!this.started) {
       this.early.push(frame)
       return
@@ -262,13 +265,23 @@ export class DeviceSession {
     this.close(CLOSE_CODES.TRY_AGAIN_LATER, reason)
   }
 
-  /** Inbox event frames begin `{"op":"<op>","inboxSeq":N,` (inboxFrame): nothing a user wrote comes before. */
-  private noteInboxSeq(frame: string): void {
+  /**
+   * Notes the seq of an inbox event frame; false for one at or below what this socket has already
+   * been sent, which is dropped. One owner pushes its events in order, so such a frame is a repeat:
+   * the same event pushed by an owner that stepped down (in flight as the key moved) and by the
+   * next owner's catch-up, or by two catch-ups when the key moved twice in a row. Frames without
+   * a seq (presence, typing) always pass. Inbox event frames begin `{"op":"<op>","inboxSeq":N,`
+   * (inboxFrame): nothing a user wrote comes before.
+   */
+  private noteInboxSeq(frame: string): boolean {
     // Looked for in the frame's head only: a message's text (up to 100,000 characters) is not scanned.
     const at = frame.lastIndexOf('"inboxSeq":', 32)
-    if (at < 0) return
+    if (at < 0) return true
     const n = parseInt(frame.slice(at + 11, at + 28), 10)
-    if (n > this.seenInboxSeq) this.seenInboxSeq = n
+    if (!Number.isFinite(n)) return true
+    if (n <= this.seenInboxSeq) return false
+    this.seenInboxSeq = n
+    return true
   }
 
   /** Called by the registry when the device has been silent past the presence timeout. */

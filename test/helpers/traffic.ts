@@ -8,6 +8,7 @@
  * whenever its socket closes or a reply does not come. Writers record every send and every close
  * code they saw, so a test can tell which clients a leaving node closed and how.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket from 'ws'
 import { Replies } from './replies.js'
 import { Ring } from '../../src/cluster/ring.js'
@@ -258,7 +259,10 @@ export async function fullHistory(base: string, channel: string, token: string):
   throw new Error(`history of ${channel} did not end`)
 }
 
-/** A user's whole inbox through `sync` on a fresh socket to `base`. */
+const SYNC_RETRIES = 50
+const SYNC_RETRY_MS = 200
+
+/** A user's whole inbox through `sync` on a fresh socket to `base`; UNAVAILABLE pages are asked again. */
 export async function fullInbox(base: string, token: string, deviceId = 'checker'): Promise<any[]> {
   const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws?${new URLSearchParams({ token, deviceId })}`)
   const frames: any[] = []
@@ -269,10 +273,15 @@ export async function fullInbox(base: string, token: string, deviceId = 'checker
     await next((f) => f.op === 'ready')
     const events: any[] = []
     let since = 0
-    for (let page = 0; page < 1000; page++) {
+    for (let page = 0, retries = 0; page < 1000; page++) {
       const ref = `s${page}`
       ws.send(JSON.stringify({ op: 'sync', since, limit: 1000, ref }))
       const r = await next((f) => f.ref === ref)
+      // As a client does: UNAVAILABLE stored nothing and asks for a retry (a key still opening).
+      if (r.op === 'error' && r.code === 'UNAVAILABLE' && retries++ < SYNC_RETRIES) {
+        await sleep(SYNC_RETRY_MS)
+        continue
+      }
       if (r.op !== 'sync') throw new Error(`sync: ${JSON.stringify(r)}`)
       events.push(...r.events)
       since = r.next

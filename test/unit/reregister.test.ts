@@ -146,3 +146,27 @@ t.test('a re-registration asked for while the first registration is unanswered i
   t.same(sinces, [undefined, 2], 'telling it what the socket had seen (its ready)')
   t.equal(socket.closed, null, 'the owner caught it up: the socket stays open')
 })
+
+t.test('an event pushed twice as the key moves (the old owner\'s push and the next owner\'s catch-up) reaches the socket once', async (t) => {
+  let seq = 2
+  const { socket, s, connects, sinces, metrics } = await session(t, () => seq, true)
+  s.push(message(3))
+  seq = 5
+  s.push(REREGISTER_FRAME)
+  await settled(connects, 2)
+  t.same(sinces, [undefined, 3])
+  // The next owner's catch-up (4, 5), then the stepped-down owner's push of 4, late; then a second
+  // move whose catch-up repeats 5.
+  s.push(message(4))
+  s.push(message(5))
+  s.push(message(4))
+  s.push(message(5))
+  s.push(message(6))
+  const seqs = socket.sent.map((f) => JSON.parse(f)).filter((f) => f.op === 'message').map((f) => f.inboxSeq)
+  t.same(seqs, [3, 4, 5, 6], 'each event once, in order')
+  t.equal((await metrics.duplicatePushes.get()).values[0]?.value, 2, 'the repeats are counted in chat_duplicate_pushes_total')
+  s.push(JSON.stringify({ op: 'presence', user: 'bob', status: 'online', lastActiveAt: 1 }))
+  s.push(JSON.stringify({ op: 'presence', user: 'bob', status: 'online', lastActiveAt: 1 }))
+  t.equal(socket.sent.filter((f) => f.startsWith('{"op":"presence"')).length, 2, 'frames that are not inbox events are never taken for repeats')
+  t.equal(socket.closed, null)
+})
