@@ -8,6 +8,7 @@ import t from 'tap'
 import { Device } from '../helpers/device.js'
 import { InProcessNode } from '../helpers/in-process.js'
 import { login } from '../helpers/node-process.js'
+import { waitFor } from '../helpers/wait.js'
 
 const node = await InProcessNode.start(t)
 const [alice, bob] = await Promise.all(['alice', 'bob'].map((u) => login(node.url, u)))
@@ -25,19 +26,27 @@ t.test('the owner pushes a re-registering device what it missed since its last i
   const session = chat.registry.all().find((s) => s.user === 'alice')!
   const device = { sessionId: session.id, deviceId: session.deviceId, node: chat.core.config.id }
   const before = a.pushes.length
+  // What the owner pushes to the session, before the session drops what its socket was sent already.
+  const toSession: any[] = []
+  const push = session.push.bind(session)
+  session.push = (frame: string) => {
+    toSession.push(JSON.parse(frame))
+    push(frame)
+  }
   // As after a move: the device has seen only up to the second message.
   const since = live[1].inboxSeq as number
   const reply = await chat.core.actors.user('alice', { kind: 'connect', device, at: Date.now(), since })
   t.same(reply, { inboxSeq: last, caughtUp: true }, 'the owner caught the device up')
-  await a.waitPush(() => a.pushes.length - before >= 3, 'the three missed events pushed again')
-  const caught = a.pushes.slice(before)
-  t.same(caught.map((f) => f.inboxSeq), [since + 1, since + 2, since + 3], 'every event after `since`, in order, once')
-  t.same(caught, live.slice(2), 'framed exactly as the live pushes were')
+  await waitFor(() => toSession.length >= 3, { timeout: 10_000, what: 'the three missed events pushed again' })
+  t.same(toSession.map((f) => f.inboxSeq), [since + 1, since + 2, since + 3], 'every event after `since`, in order, once')
+  t.same(toSession, live.slice(2), 'framed exactly as the live pushes were')
+  t.equal(a.pushes.length, before, 'the socket, which had been sent them, is not sent them twice')
 
   // Nothing missed: nothing pushed, and still caught up.
   const again = await chat.core.actors.user('alice', { kind: 'connect', device, at: Date.now(), since: last })
   t.same(again, { inboxSeq: last, caughtUp: true })
   await b.send(AB, 'after', 'catch-after')
-  await a.waitPush((f) => f.clientMsgId === 'catch-after', 'the next live push', 10_000, before + 3)
-  t.same(a.pushes.slice(before + 3).map((f) => f.inboxSeq), [last + 1], 'only the new event: no repeat of the caught-up ones')
+  await a.waitPush((f) => f.clientMsgId === 'catch-after', 'the next live push', 10_000, before)
+  t.same(toSession.slice(3).map((f) => f.inboxSeq), [last + 1], 'only the new event: no repeat of the caught-up ones')
+  t.same(a.pushes.slice(before).map((f) => f.inboxSeq), [last + 1], 'and the socket had it once')
 })
