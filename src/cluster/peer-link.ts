@@ -120,7 +120,23 @@ export class LinkServer {
     // The socket's bytes as the events a served connection has: 'data' (a frame), 'end', 'gone'.
     const events = new EventEmitter()
     const reader = new FrameReader(this.maxFrameBytes, (f) => events.emit('data', f), () => socket.destroy())
-    socket.on('data', (chunk: Buffer) => reader.push(chunk))
+    // One read's requests per turn of the event loop: the rest wait in the socket (and, past its
+    // buffers, in the peer's), as HTTP/2 flow control holds a stream's, while timers, sockets and
+    // the other links get their turn. Read at once, a peer's backlog ran as one long turn (the
+    // overload run's event-loop lag, max: 334-1,393 ms against 115-190 on the stream;
+    // docs/PERFORMANCE.md, "Peer links").
+    let held = false
+    let yielding = false
+    socket.on('data', (chunk: Buffer) => {
+      reader.push(chunk)
+      if (held || yielding) return
+      yielding = true
+      socket.pause()
+      setImmediate(() => {
+        yielding = false
+        if (!held) socket.resume()
+      })
+    })
     socket.on('end', () => events.emit('end'))
     socket.on('error', () => undefined)
     socket.on('close', () => {
@@ -132,7 +148,11 @@ export class LinkServer {
       end: () => socket.end(),
       refuse: () => socket.destroy(),
       on: (event: string, fn: (frame: Buffer) => void) => void events.on(event, fn),
-      hold: (held) => { if (held) socket.pause(); else socket.resume() },
+      hold: (h) => {
+        held = h
+        if (h) socket.pause()
+        else if (!yielding) socket.resume()
+      },
     }
     this.streams.serve(conn, LINK_PATH)
   }

@@ -188,3 +188,52 @@ t.test('a connection is not read while 2,048 of its requests are being handled, 
   t.same(holds, [true, false], 'at half the bound, reading resumes')
   for (const done of waiting.splice(0)) done()
 })
+
+t.test('a backlog on a link is handled a read at a time, with other work between reads', async (t) => {
+  const turns: number[] = []
+  let turn = 0
+  let ticking = true
+  const tick = () => {
+    turn++
+    if (ticking) setImmediate(tick)
+  }
+  tick()
+  t.teardown(() => { ticking = false })
+  const handlers: TransportHandlers = {
+    call: async () => {
+      turns.push(turn)
+      // Busy, as a loaded node is: the rest of the backlog arrives while a request is handled.
+      for (const until = performance.now() + 1; performance.now() < until;);
+      return { ok: true, body: null }
+    },
+    callMany: async () => [],
+    push: async () => {},
+    peer: async () => ({ ok: true, body: null }),
+  }
+  const server = new GrpcTransport({ auth: { secret: SECRET, self: 'server' }, closeGraceMs: 500, link: true })
+  t.teardown(() => server.close())
+  const address = `127.0.0.1:${await server.listen('127.0.0.1', 0, handlers)}`
+  const port = await linkPort(address)
+  const codec = new StreamCodec(new URL('../../proto/node.proto', import.meta.url).pathname)
+  const signer = new RequestSigner(rpcKey(SECRET), 'caller')
+  // 100 frames of 10 KB, written at once: about a megabyte waiting in the socket, which the
+  // server could take in one turn of its event loop.
+  const frames: Buffer[] = []
+  for (let id = 1; id <= 100; id++) {
+    const batch = codec.encodeBatch({ requests: [{ id, call: { key: 'k', kind: 'echo', body: Buffer.from(JSON.stringify('x'.repeat(10_000))), ringVersion: 1, from: 'caller' } }] })
+    const frame = codec.encodeFrame({ batch, ...signer.sign(LINK_PATH, batch) })
+    const head = Buffer.alloc(4)
+    head.writeUInt32BE(frame.length)
+    frames.push(head, frame)
+  }
+  const socket = net.connect(port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  socket.on('error', () => undefined)
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
+  socket.write(Buffer.concat(frames))
+  await waitFor(() => turns.length === 100, { timeout: 10_000, what: 'every request handled' })
+  const perTurn = new Map<number, number>()
+  for (const n of turns) perTurn.set(n, (perTurn.get(n) ?? 0) + 1)
+  const most = Math.max(...perTurn.values())
+  t.ok(most <= 10, `at most ${most} requests in one turn (a read of 64 KiB holds about 6 of them)`)
+})
