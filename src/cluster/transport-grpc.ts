@@ -74,6 +74,8 @@ export interface GrpcTransportOptions {
 const LINK_ASK_MS = 1000
 /** How soon a peer that serves no link is asked again (it may have been upgraded, or restarted with links). */
 const NO_LINK_ASK_MS = 60_000
+/** The deadline of the request that opens a link (its connection is given up sooner, peer-link.ts). */
+const LINK_CONNECT_DEADLINE_MS = 5000
 
 type Method = grpc.MethodDefinition<object, object>
 interface Methods { Call: Method; CallMany: Method; Push: Method; Peer: Method; Stream: Method }
@@ -233,8 +235,13 @@ export class GrpcTransport implements Transport {
 
 class GrpcPeerClient implements PeerClient {
   private readonly stream: StreamClient
-  /** The peer's link, once it told its port (peer-link.ts); requests go on it instead of the stream. */
+  /**
+   * The peer's link, once it told its port (peer-link.ts), and whether it has connected: requests
+   * go on it instead of the stream from then on. Until it has, they go on the stream, so a link
+   * port that does not answer (a firewall that drops it) costs nothing but the attempt.
+   */
   private link: StreamClient | undefined
+  private linkUp = false
   /** No asking the peer for its link port before this time. */
   private askAfter = 0
   /** Links to the peer in a row that could not be opened. */
@@ -258,7 +265,7 @@ class GrpcPeerClient implements PeerClient {
 
   /** Sends on the link when there is one, else on the stream; what a link never delivered goes on the stream. */
   private send(request: WireRequest, bytes: number, deadlineMs: number): Promise<WireAnswer> {
-    const link = this.link
+    const link = this.linkUp ? this.link : undefined
     if (!link) {
       if (this.linkOptions && Date.now() >= this.askAfter) void this.askLink()
       return this.stream.request(request, bytes, deadlineMs)
@@ -286,17 +293,26 @@ class GrpcPeerClient implements PeerClient {
       address: `${host}:${port} (link)`, codec: this.codec, versioning: this.protocol, signer: this.signer, maxFrameBytes: this.maxMessageBytes,
       unary: (request, deadlineMs) => this.stream.request(request, 0, deadlineMs),
       connect: linkConnector(host, port, this.maxMessageBytes, this.linkOptions!.tls, {
-        connected: () => { this.linkFailures = 0 },
+        connected: () => {
+          this.linkFailures = 0
+          if (this.link === link) this.linkUp = true
+        },
         neverConnected: () => {
           // Nothing answers there (the peer restarted on another port, went away, or a firewall
           // drops the port): requests go on the stream, and the peer is asked again later. What
           // this link client still holds fails over the same way when it tries that port again.
-          if (this.link === link) this.link = undefined
+          if (this.link === link) {
+            this.link = undefined
+            this.linkUp = false
+          }
           this.askAfter = Date.now() + Math.min(NO_LINK_ASK_MS, LINK_ASK_MS * 2 ** this.linkFailures++)
         },
       }),
     })
     this.link = link
+    this.linkUp = false
+    // The link opens with its first request: this one, which the peer's transport answers itself.
+    link.request({ peer: { kind: LINK_INFO, body: encodeBody(undefined), ringVersion: 0, from: '' } }, 64, LINK_CONNECT_DEADLINE_MS).catch(() => undefined)
   }
 
   async call(req: ActorCall, deadlineMs: number): Promise<Reply> {
@@ -334,6 +350,7 @@ class GrpcPeerClient implements PeerClient {
     this.stream.close()
     this.link?.close()
     this.link = undefined
+    this.linkUp = false
     this.client = undefined
   }
 

@@ -5,6 +5,7 @@
  * process without the cluster secret can make a node do nothing. The transport contract with
  * links on runs in transport.test.ts.
  */
+import { spawn } from 'node:child_process'
 import net from 'node:net'
 import t, { type Test } from 'tap'
 import { type ServedConn, StreamCodec, StreamServer, STREAM_PATH } from '../../src/cluster/grpc-stream.js'
@@ -101,6 +102,47 @@ t.test('requests on a link that cannot be opened go on the stream: none is lost'
   const answers = await Promise.all(sent.map((b) => pc.call(call(b), 5000)))
   t.same(answers.map((a) => a.ok), Array(30).fill(true), 'every request is answered')
   for (const b of sent) t.equal(s.seen.calls.filter((c) => c === b).length, 1, `${b} ran once`)
+})
+
+/**
+ * A port whose connections hang, as one a firewall drops does: a child process listens with the
+ * smallest backlog and never accepts (its event loop is held); two connections fill the queue,
+ * and the kernel drops the next ones' SYNs.
+ */
+async function hangingPort(t: Test): Promise<number> {
+  const child = spawn(process.execPath, ['-e', `
+    const s = require('node:net').createServer()
+    s.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => {
+      process.stdout.write(s.address().port + '\\n', () => { for (;;) {} })
+    })`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))
+    child.once('exit', () => reject(new Error('the listener exited')))
+  })
+  for (let i = 0; i < 2; i++) {
+    const filler = net.connect(port, '127.0.0.1')
+    filler.on('error', () => undefined)
+    t.teardown(() => { filler.destroy() })
+    await new Promise<void>((resolve) => filler.once('connect', () => resolve()))
+  }
+  return port
+}
+
+t.test('while a link is being opened, requests go on the stream: a port that hangs costs them nothing', async (t) => {
+  const s = await serve(t)
+  // The peer tells a link port whose connections hang.
+  ;(s.server as unknown as { linkPort: number }).linkPort = await hangingPort(t)
+  const pc = caller(t).peer(s.address)
+  const linkOf = () => (pc as unknown as { link?: unknown }).link
+  t.same(await pc.call(call('first'), 5000), { ok: true, body: 'first' })
+  await waitFor(() => linkOf() !== undefined, { what: 'the caller trying the link' })
+  const trying = linkOf()
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => pc.call(call(`m${i}`), 5000)))
+  t.same(answers.map((a) => a.ok), Array(20).fill(true), 'every request is answered')
+  t.ok(linkOf() === trying, 'answered while the link was still being tried (it is given up after a second)')
+  t.same([...new Set(s.seen.frames)], [STREAM_PATH], 'on the stream')
+  await waitFor(() => linkOf() === undefined, { what: 'the link given up' })
 })
 
 t.test('a frame on a link that is not signed with the cluster secret runs nothing and ends the link', async (t) => {
