@@ -30,9 +30,10 @@ export function planCut(cluster: TestCluster, net: Network, rng: Rng): CutPlan {
     case 'cut-pair':
       return { kind, nodes: [a, b], apply: () => net.cutBetween(a, b) }
     case 'cut-oneway': {
-      // a's requests to b's gRPC port are lost; b still calls a, and both still hear NATS.
-      const port = Number(cluster.node(b).ready!.grpc!.split(':').pop())
-      return { kind, nodes: [a, b], apply: () => net.drop(a, { to: [ip(b)], port }) }
+      // a's requests to b's node ports (gRPC and peer link) are lost; b still calls a, and both still hear NATS.
+      const portOf = (address: string | null | undefined) => Number(address?.split(':').pop())
+      const ports = [portOf(cluster.node(b).ready!.grpc), portOf(cluster.node(b).ready!.link)].filter((p) => p > 0)
+      return { kind, nodes: [a, b], apply: () => net.drop(a, { to: [ip(b)], ports }) }
     }
     case 'isolate-peers': {
       const others = ids.filter((id) => id !== a)

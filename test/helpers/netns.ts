@@ -24,11 +24,11 @@ export interface Host {
 
 /** A cut in one host's namespace: drop packets to and/or from addresses, optionally one TCP port only. */
 export interface Drop {
-  /** Packets this host sends to `to` are dropped (optionally only those to TCP port `port`). */
+  /** Packets this host sends to `to` are dropped (optionally only those to the TCP `ports`). */
   to?: string[]
-  /** Packets this host receives from `from` are dropped (optionally only those from TCP port `port`). */
+  /** Packets this host receives from `from` are dropped (optionally only those from the TCP `ports`). */
   from?: string[]
-  port?: number
+  ports?: number[]
 }
 
 export class Network {
@@ -121,7 +121,7 @@ export class Network {
   drop(name: string, d: Drop): void {
     const host = this.host(name)
     const lines: string[] = []
-    const port = (dir: 'dport' | 'sport') => (d.port !== undefined ? ` tcp ${dir} ${d.port}` : '')
+    const port = (dir: 'dport' | 'sport') => (d.ports?.length ? ` tcp ${dir} { ${d.ports.join(', ')} }` : '')
     for (const ip of d.to ?? []) lines.push(`add rule inet chaos out ip daddr ${ip}${port('dport')} drop`)
     for (const ip of d.from ?? []) lines.push(`add rule inet chaos in ip saddr ${ip}${port('sport')} drop`)
     if (lines.length === 0) return
