@@ -28,6 +28,8 @@ t.test('a saturated cluster with a stalled node leaves no live socket without it
     nodes: 3, replicas: 3, heartbeatMs: 200, deadAfterMs: 15_000,
     args: ['--rate-limit', '100000', '--rate-burst', '100000', '--max-lag-ms', '200'],
   })
+  const started = Date.now()
+  const at = (what: string) => t.comment(`+${((Date.now() - started) / 1000).toFixed(1)} s ${what}`)
   const bases = cluster.nodes.map((n) => n.url)
   const { tokens } = await workload(bases, USERS, [], PAIRS)
   const wsUrl = (i: number) => cluster.nodes[i % 3]!.wsUrl
@@ -39,6 +41,7 @@ t.test('a saturated cluster with a stalled node leaves no live socket without it
   let acked = 0
   let shed = 0
   let failed = 0
+  at('sockets open')
   const until = Date.now() + DRIVE_MS
   async function lane(i: number, lane: number): Promise<void> {
     const me = USERS[i]!
@@ -66,6 +69,7 @@ t.test('a saturated cluster with a stalled node leaves no live socket without it
   })()
   t.teardown(() => { try { stalled.signal('SIGCONT') } catch { /* gone */ } })
   await Promise.all([stall, ...USERS.flatMap((_, i) => Array.from({ length: IN_FLIGHT }, (_, l) => lane(i, l)))])
+  at('drive over')
   t.ok(acked > 0, `${acked} sends acknowledged; ${shed} answers were UNAVAILABLE (shed or refused), ${failed} other failures, all retried`)
 
   // Each watcher: the events of its inbox after its ready, against what was pushed to it.
@@ -79,6 +83,7 @@ t.test('a saturated cluster with a stalled node leaves no live socket without it
     // Pushes still on their way settle, or the node closes the socket for a resync.
     await waitFor(() => w.closed !== null || want.every((s) => pushedSeqs().has(s)), { timeout: 30_000, every: 100, what: `${u}: pushes or a close` })
       .catch(() => undefined)
+    at(`${u} checked`)
     if (w.closed) {
       t.equal(w.closed.code, 1013, `${u}'s socket was closed with 1013 (reconnect and sync), not left silent`)
       resynced++

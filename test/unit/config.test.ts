@@ -93,7 +93,7 @@ const SAMPLES: Record<string, [string, unknown]> = {
   '--max-lag-ms': ['0', 0],
   '--max-inflight-writes': ['5000', 5000],
   '--send-concurrency': ['0', 0],
-  '--peer-links': ['false', false],
+  '--peer-links': ['true', true],
   '--link-port': ['7001', 7001],
   '--auth-rate-limit': ['120', 120],
   '--auth-rate-burst': ['7', 7],
@@ -129,7 +129,7 @@ t.test('defaults are the contract\'s', async (t) => {
   t.match(c, {
     id: `${hostname()}-8080`, host: '127.0.0.1', port: 8080, grpcPort: 9090, nats: [], cluster: 'chat',
     replicas: 3, secret: null, presenceTimeoutMs: 15_000, maxGroupSize: 100, tokenTtlMs: 30 * 86_400_000, logLevel: 'info',
-    fsync: 'never', compactIntervalMs: 60_000, compactMaxLag: 10_000, writeBufferMb: 64, peerLinks: true, linkPort: null,
+    fsync: 'never', compactIntervalMs: 60_000, compactMaxLag: 10_000, writeBufferMb: 64, peerLinks: false, linkPort: null,
     adminToken: null, maxDevices: 20, authAllow: ['127.0.0.0/8', '::1'], tlsCa: null, httpTlsCert: null, natsUser: null,
   })
   t.equal(c.dataDir, join('data', c.id), 'data dir defaults to ./data/<id>')
