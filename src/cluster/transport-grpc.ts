@@ -77,6 +77,11 @@ const NO_LINK_ASK_MS = 60_000
 /** The deadline of the request that opens a link (its connection is given up sooner, peer-link.ts). */
 const LINK_CONNECT_DEADLINE_MS = 5000
 
+/** The question for a peer's link port (answered by its transport, on the stream or on the link). */
+function linkInfoRequest(): WireRequest {
+  return { peer: { kind: LINK_INFO, body: encodeBody(undefined), ringVersion: 0, from: '' } }
+}
+
 type Method = grpc.MethodDefinition<object, object>
 interface Methods { Call: Method; CallMany: Method; Push: Method; Peer: Method; Stream: Method }
 
@@ -281,7 +286,7 @@ class GrpcPeerClient implements PeerClient {
     this.askAfter = Date.now() + NO_LINK_ASK_MS
     let port: number | undefined
     try {
-      const answer = await this.stream.request({ peer: { kind: LINK_INFO, body: encodeBody(undefined), ringVersion: 0, from: '' } }, 64, 5000)
+      const answer = await this.stream.request(linkInfoRequest(), 64, 5000)
       const reply = fromWireReply(answer.reply ?? {})
       port = reply.ok ? (reply.body as { port?: number } | undefined)?.port : undefined
     } catch {
@@ -312,7 +317,7 @@ class GrpcPeerClient implements PeerClient {
     this.link = link
     this.linkUp = false
     // The link opens with its first request: this one, which the peer's transport answers itself.
-    link.request({ peer: { kind: LINK_INFO, body: encodeBody(undefined), ringVersion: 0, from: '' } }, 64, LINK_CONNECT_DEADLINE_MS).catch(() => undefined)
+    link.request(linkInfoRequest(), 64, LINK_CONNECT_DEADLINE_MS).catch(() => undefined)
   }
 
   async call(req: ActorCall, deadlineMs: number): Promise<Reply> {

@@ -172,7 +172,7 @@ export class DeviceSession {
     if (this.closed) return
     if (frame === REREGISTER_FRAME) return this.reregister()
     if (frame === REVOKED_FRAME) return this.expire('logged out')
-    if (!this.noteInboxSeq(frame)) {
+    if (!this.admitInboxEvent(frame)) {
       this.deps.metrics.duplicatePushes.inc()
       return
     }
@@ -273,7 +273,7 @@ export class DeviceSession {
    * a seq (presence, typing) always pass. Inbox event frames begin `{"op":"<op>","inboxSeq":N,`
    * (inboxFrame): nothing a user wrote comes before.
    */
-  private noteInboxSeq(frame: string): boolean {
+  private admitInboxEvent(frame: string): boolean {
     // Looked for in the frame's head only: a message's text (up to 100,000 characters) is not scanned.
     const at = frame.lastIndexOf('"inboxSeq":', 32)
     if (at < 0) return true

@@ -8,7 +8,6 @@
  * whenever its socket closes or a reply does not come. Writers record every send and every close
  * code they saw, so a test can tell which clients a leaving node closed and how.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket from 'ws'
 import { Replies } from './replies.js'
 import { Ring } from '../../src/cluster/ring.js'
@@ -279,7 +278,7 @@ export async function fullInbox(base: string, token: string, deviceId = 'checker
       const r = await next((f) => f.ref === ref)
       // As a client does: UNAVAILABLE stored nothing and asks for a retry (a key still opening).
       if (r.op === 'error' && r.code === 'UNAVAILABLE' && retries++ < SYNC_RETRIES) {
-        await sleep(SYNC_RETRY_MS)
+        await pause(SYNC_RETRY_MS)
         continue
       }
       if (r.op !== 'sync') throw new Error(`sync: ${JSON.stringify(r)}`)
