@@ -34,7 +34,7 @@ async function rssSum(target) {
  * The workloads on one target, each opened once, warmed up, then run `opts.runs` times in every
  * `mode` (a mode sets the servers' CPU affinity before its runs). `out[mode][workload]` = {runs, median}.
  */
-async function runWorkloads(name, target, users, opts, modes, only = ['pairs', 'group', 'light', 'unloaded']) {
+async function runWorkloads(name, target, users, opts, modes, only = ['pairs', 'group', 'light', 'unloaded'], maxSeconds = opts.maxSeconds) {
   const out = Object.fromEntries(modes.map(([mode]) => [mode, {}]))
   for (const [key, w] of Object.entries(workloads(opts))) {
     if (!w.enabled || !only.includes(key)) continue
@@ -47,7 +47,7 @@ async function runWorkloads(name, target, users, opts, modes, only = ['pairs', '
         if (idle.waitedSecs > 1) log(`${name}${modes.length > 1 ? ` ${mode}` : ''} ${key}: waited ${idle.waitedSecs.toFixed(1)} s for the server to go idle (${Math.round(idle.serverPct)}% of a core in the last half second)`)
         const runs = []
         for (let i = 0; i < opts.runs; i++) {
-          const r = await runOnce(target, population, { perSender: w.perSender, window: w.window, gapMs: w.gapMs, maxSeconds: w.maxSeconds, label: key }, opts)
+          const r = await runOnce(target, population, { perSender: w.perSender, window: w.window, gapMs: w.gapMs, maxSeconds: Math.min(w.maxSeconds ?? maxSeconds, maxSeconds), label: key }, opts)
           runs.push(r)
           log(`${name}${modes.length > 1 ? ` ${mode}` : ''} ${key} run ${i + 1}/${opts.runs}: ${Math.round(r.messagesPerSec ?? 0)} msg/s, ` +
             `${Math.round(r.deliveriesPerSec ?? 0)} deliveries/s, ack p50 ${r.ackMs.p50?.toFixed(2)} ms${r.capped ? ` (stopped at --max-seconds: ${r.acked} of ${r.planned})` : ''}`)
@@ -127,7 +127,7 @@ async function benchCluster(opts, plan, procs) {
   if (opts.targets.includes('cluster')) {
     const modes = opts.modes.map((mode) => [mode, () => pin(plan, target.pids, mode === 'pinned' ? plan.server : plan.all)])
     const only = opts.clusterGroup ? ['pairs', 'group', 'light', 'unloaded'] : ['pairs', 'light', 'unloaded']
-    out.modes = await runWorkloads('cluster', target, users, opts, modes, only)
+    out.modes = await runWorkloads('cluster', target, users, opts, modes, only, Math.min(opts.maxSeconds, opts.clusterMaxSeconds))
   }
   if (opts.targets.includes('overload') && opts.overloadSeconds > 0 && opts.overloadPairs > 0) {
     pin(plan, target.pids, plan.server)

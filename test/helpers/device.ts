@@ -12,7 +12,8 @@ export class Device {
   ready: any = null
   readonly pushes: any[] = []
   closed: { code: number; reason: string } | null = null
-  private readonly waiting = new Map<string, (frame: any) => void>()
+  /** Requests waiting for their reply: answered by `ref`, failed at once when the socket closes. */
+  private readonly waiting = new Map<string, { reply: (frame: any) => void; fail: (err: Error) => void }>()
   private refs = 0
   private keepAlive: NodeJS.Timeout | null = null
 
@@ -45,7 +46,7 @@ export class Device {
         const waiter = frame.ref !== undefined ? this.waiting.get(String(frame.ref)) : undefined
         if (waiter) {
           this.waiting.delete(String(frame.ref))
-          waiter(frame)
+          waiter.reply(frame)
         } else this.pushes.push(frame)
       })
       ws.on('unexpected-response', (_req, res) => {
@@ -55,6 +56,10 @@ export class Device {
       ws.on('close', (code, reason) => {
         this.stopKeepAlive()
         this.closed = { code, reason: reason.toString() }
+        // No reply can come any more: a request's caller learns it now, not at its timeout.
+        const waiting = [...this.waiting.values()]
+        this.waiting.clear()
+        for (const w of waiting) w.fail(new Error(`socket closed (${code}) before the reply`))
         if (!this.ready) reject(Object.assign(new Error(`closed ${code}`), { closeCode: code }))
       })
       ws.on('error', (err) => { if (!this.ready) reject(err) })
@@ -64,13 +69,15 @@ export class Device {
   request(frame: Record<string, unknown>, timeoutMs = 10_000): Promise<any> {
     const ref = `r${++this.refs}`
     return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error(`socket closed (${this.closed.code}) before ${String(frame.op)} was sent`))
       const timer = setTimeout(() => {
         this.waiting.delete(ref)
         reject(new Error(`no reply to ${String(frame.op)} within ${timeoutMs} ms`))
       }, timeoutMs)
-      this.waiting.set(ref, (f) => {
-        clearTimeout(timer)
-        resolve(f)
+      const done = () => clearTimeout(timer)
+      this.waiting.set(ref, {
+        reply: (f) => { done(); resolve(f) },
+        fail: (err) => { done(); reject(err) },
       })
       this.ws.send(JSON.stringify({ ...frame, ref }))
     })
