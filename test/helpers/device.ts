@@ -13,7 +13,7 @@ export class Device {
   readonly pushes: any[] = []
   closed: { code: number; reason: string } | null = null
   /** Requests waiting for their reply: answered by `ref`, failed at once when the socket closes. */
-  private readonly waiting = new Map<string, { reply: (frame: any) => void; fail: (err: Error) => void }>()
+  private readonly waiting = new Map<string, { ws: WebSocket; reply: (frame: any) => void; fail: (err: Error) => void }>()
   private refs = 0
   private keepAlive: NodeJS.Timeout | null = null
 
@@ -54,12 +54,17 @@ export class Device {
         ws.terminate()
       })
       ws.on('close', (code, reason) => {
+        // No reply can come on this socket any more: its requests' callers learn it now, not at
+        // their timeouts. A socket replaced by a reconnect (`terminate`, then `connect`) closes
+        // later than that: it leaves the device's state to the new one.
+        for (const [ref, w] of this.waiting) {
+          if (w.ws !== ws) continue
+          this.waiting.delete(ref)
+          w.fail(new Error(`socket closed (${code}) before the reply`))
+        }
+        if (this.ws !== ws) return
         this.stopKeepAlive()
         this.closed = { code, reason: reason.toString() }
-        // No reply can come any more: a request's caller learns it now, not at its timeout.
-        const waiting = [...this.waiting.values()]
-        this.waiting.clear()
-        for (const w of waiting) w.fail(new Error(`socket closed (${code}) before the reply`))
         if (!this.ready) reject(Object.assign(new Error(`closed ${code}`), { closeCode: code }))
       })
       ws.on('error', (err) => { if (!this.ready) reject(err) })
@@ -76,6 +81,7 @@ export class Device {
       }, timeoutMs)
       const done = () => clearTimeout(timer)
       this.waiting.set(ref, {
+        ws: this.ws,
         reply: (f) => { done(); resolve(f) },
         fail: (err) => { done(); reject(err) },
       })
