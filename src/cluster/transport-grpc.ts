@@ -74,8 +74,11 @@ export interface GrpcTransportOptions {
 const LINK_ASK_MS = 1000
 /** How soon a peer that serves no link is asked again (it may have been upgraded, or restarted with links). */
 const NO_LINK_ASK_MS = 60_000
-/** The deadline of the request that opens a link (its connection is given up sooner, peer-link.ts). */
-const LINK_CONNECT_DEADLINE_MS = 5000
+/**
+ * The deadline of the link-port question, asked on the stream and again on a new link to open it
+ * (whose connection is given up sooner, peer-link.ts).
+ */
+const LINK_INFO_DEADLINE_MS = 5000
 
 /** The question for a peer's link port (answered by its transport, on the stream or on the link). */
 function linkInfoRequest(): WireRequest {
@@ -286,7 +289,7 @@ class GrpcPeerClient implements PeerClient {
     this.askAfter = Date.now() + NO_LINK_ASK_MS
     let port: number | undefined
     try {
-      const answer = await this.stream.request(linkInfoRequest(), 64, 5000)
+      const answer = await this.stream.request(linkInfoRequest(), 64, LINK_INFO_DEADLINE_MS)
       const reply = fromWireReply(answer.reply ?? {})
       port = reply.ok ? (reply.body as { port?: number } | undefined)?.port : undefined
     } catch {
@@ -317,7 +320,7 @@ class GrpcPeerClient implements PeerClient {
     this.link = link
     this.linkUp = false
     // The link opens with its first request: this one, which the peer's transport answers itself.
-    link.request(linkInfoRequest(), 64, LINK_CONNECT_DEADLINE_MS).catch(() => undefined)
+    link.request(linkInfoRequest(), 64, LINK_INFO_DEADLINE_MS).catch(() => undefined)
   }
 
   async call(req: ActorCall, deadlineMs: number): Promise<Reply> {
