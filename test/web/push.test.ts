@@ -15,7 +15,9 @@
  *   endpoint is the test's own push service (test/helpers/push-receiver.ts). Everything else is
  *   real: the node encrypts and sends to that endpoint, the test decrypts the body as the browser
  *   would, and delivers the plaintext to the real service worker through the DevTools protocol
- *   (`ServiceWorker.deliverPushMessage`), which raises a real `push` event.
+ *   (`ServiceWorker.deliverPushMessage`), which raises a real `push` event. The browser's push
+ *   router reports each event's end (DevTools' BackgroundService domain): the test fails on a
+ *   handler that rejects or times out, and hands over again a push the browser lost.
  * - Nobody can click a notification in headless Chromium: the test dispatches a
  *   `notificationclick` event for the real notification inside the worker. Without the user
  *   activation of a real click a browser refuses `client.focus()` and `clients.openWindow()`;
@@ -181,27 +183,64 @@ async function shownNotifications(page: Page): Promise<Shown[]> {
   })
 }
 
-/** The running state of each service worker version, as CDP reports it (ServiceWorker.enable first). */
-type WorkerVersions = Map<string, { registrationId: string; runningStatus: string; status: string }>
-
-function watchVersions(cdp: CDPSession): WorkerVersions {
-  const versions: WorkerVersions = new Map()
-  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
-    for (const v of e.versions) versions.set(v.versionId, { registrationId: v.registrationId, runningStatus: v.runningStatus, status: v.status })
-  })
-  return versions
+/**
+ * What the browser's worker and push router report over CDP: the running state of each service
+ * worker version (ServiceWorker domain), and each push the router handed the worker and how its
+ * event ended (BackgroundService domain, "Push event dispatched" / "Push event completed").
+ */
+interface WorkerWatch {
+  versions: Map<string, { registrationId: string; runningStatus: string; status: string }>
+  dispatched: number
+  /** The Status of each completed push event: "Success", "waitUntil Rejected" or "Timeout". */
+  completed: string[]
 }
 
+async function watchWorker(cdp: CDPSession): Promise<WorkerWatch> {
+  const watch: WorkerWatch = { versions: new Map(), dispatched: 0, completed: [] }
+  cdp.on('ServiceWorker.workerVersionUpdated', (e) => {
+    for (const v of e.versions) watch.versions.set(v.versionId, { registrationId: v.registrationId, runningStatus: v.runningStatus, status: v.status })
+  })
+  cdp.on('BackgroundService.backgroundServiceEventReceived', ({ backgroundServiceEvent: e }) => {
+    if (e.service !== 'pushMessaging') return
+    if (e.eventName === 'Push event dispatched') watch.dispatched++
+    if (e.eventName === 'Push event completed') watch.completed.push(e.eventMetadata.find((m) => m.key === 'Status')?.value ?? '(no status)')
+  })
+  await cdp.send('BackgroundService.startObserving', { service: 'pushMessaging' })
+  await cdp.send('BackgroundService.setRecording', { shouldRecord: true, service: 'pushMessaging' })
+  return watch
+}
+
+/** Pushes handed to the browser again because their event never ended (reported at the end). */
+let redelivered = 0
+
 /**
- * Raises a real `push` event in the worker with `data`, as the browser does after decrypting. The
- * worker is started first and the push sent once it runs, as a browser's push service does: a
- * message handed over while an idle worker is stopping can be dropped by the browser.
+ * Raises a real `push` event in the worker with `data`, as the browser does after decrypting, and
+ * waits for the event to end; fails unless the worker's handler succeeded. The worker is started
+ * first and the push sent once it runs, as a browser's push service does. A push whose event never
+ * ends was lost by the browser (a worker stopped while handling it aborts the event, and the
+ * router reports neither success nor failure): it is handed over again, as a push service delivers
+ * again what a browser did not take. The worker shows an id once, so a repeat is harmless.
  */
-async function deliverPush(cdp: CDPSession, versions: WorkerVersions, registrationId: string, data: string): Promise<void> {
-  await cdp.send('ServiceWorker.startWorker', { scopeURL: `${node.url}/` })
-  await waitFor(() => [...versions.values()].some((v) => v.registrationId === registrationId && v.status === 'activated' && v.runningStatus === 'running'),
-    { timeout: 15_000, what: 'the worker running' })
-  await cdp.send('ServiceWorker.deliverPushMessage', { origin: node.url, registrationId, data })
+async function deliverPush(cdp: CDPSession, watch: WorkerWatch, registrationId: string, data: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const completedBefore = watch.completed.length
+    const dispatchedBefore = watch.dispatched
+    await cdp.send('ServiceWorker.startWorker', { scopeURL: `${node.url}/` })
+    await waitFor(() => [...watch.versions.values()].some((v) => v.registrationId === registrationId && v.status === 'activated' && v.runningStatus === 'running'),
+      { timeout: 15_000, what: 'the worker running' })
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: node.url, registrationId, data })
+    const ended = await waitFor(() => watch.completed.length > completedBefore, { timeout: 10_000, what: 'the worker\'s push event to end' }).then(
+      () => true,
+      (err: unknown) => {
+        const seen = watch.dispatched > dispatchedBefore ? 'dispatched, then lost' : 'never dispatched'
+        if (attempt >= 3) throw new Error(`${(err as Error).message}, after ${attempt} tries (the last ${seen})`)
+        return false
+      })
+    if (ended) break
+    redelivered++
+  }
+  const status = watch.completed.at(-1)
+  if (status !== 'Success') throw new Error(`the worker's push event ended with "${status}"`)
 }
 
 t.test('turned on: registered, pushed, shown per conversation, clicked open, removed on logout', async (t) => {
@@ -232,7 +271,7 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   const cdp = await gina.context.newCDPSession(G)
   const registrations: Array<{ registrationId: string; scopeURL: string; isDeleted: boolean }> = []
   cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations))
-  const versions = watchVersions(cdp)
+  const watch = await watchWorker(cdp)
   await cdp.send('ServiceWorker.enable')
   const registration = await waitFor(() => registrations.find((r) => r.scopeURL === `${node.url}/` && !r.isDeleted), { what: 'the worker registration' })
 
@@ -246,21 +285,21 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   await bobSends(group, 'Lunch at 12?')
   const first = await nextPush()
   t.match(JSON.parse(first), { user: 'gina', channel: group, from: 'bob', preview: 'Lunch at 12?', channelName: 'Team', count: 1 }, 'the node sent the notification of PROTOCOL.md 4.1')
-  await deliverPush(cdp, versions, registration.registrationId, first)
+  await deliverPush(cdp, watch, registration.registrationId, first)
   let shown = await waitFor(() => shownNotifications(G).then((n) => n.length > 0 && n), { timeout: 15_000, what: 'a notification' })
   t.match(shown, [{ title: 'bob in Team', body: 'Lunch at 12?', tag: group, data: { id: JSON.parse(first).id, channel: group, url: `/#/c/${encodeURIComponent(group)}` } }], 'sender and group as title, the preview as body, tagged by conversation')
 
   await bobSends(group, 'Or at 1?')
   const second = await nextPush()
-  await deliverPush(cdp, versions, registration.registrationId, second)
+  await deliverPush(cdp, watch, registration.registrationId, second)
   shown = await waitFor(() => shownNotifications(G).then((n) => n[0]?.body === 'Or at 1?' && n), { timeout: 15_000, what: 'the newer notification' })
   t.equal(shown.length, 1, 'a newer message of the conversation replaces its notification')
 
   // The first one again (a retry after a failover), then a 1:1 message to know it was handled.
-  await deliverPush(cdp, versions, registration.registrationId, first)
+  await deliverPush(cdp, watch, registration.registrationId, first)
   await bobSends(dm('bob', 'gina'), 'Are you coming?')
   const direct = await nextPush()
-  await deliverPush(cdp, versions, registration.registrationId, direct)
+  await deliverPush(cdp, watch, registration.registrationId, direct)
   shown = await waitFor(() => shownNotifications(G).then((n) => n.length === 2 && n), { timeout: 15_000, what: 'the 1:1 notification' })
   const byTag = Object.fromEntries(shown.map((n) => [n.tag, n]))
   t.match(byTag[dm('bob', 'gina')], { title: 'bob', body: 'Are you coming?' }, 'a 1:1: the sender alone as title')
@@ -301,5 +340,6 @@ t.test('turned on: registered, pushed, shown per conversation, clicked open, rem
   t.ok(await G.evaluate(() => (window as any).pushLog.unsubscribed) >= 1, 'and from the browser\'s push manager')
   t.equal(new URL(G.url()).hash, '', 'and leaves the conversation\'s route')
   t.same(gina.errors, [], 'no page errors')
+  if (redelivered > 0) t.comment(`pushes the browser lost and was handed again: ${redelivered}`)
   await gina.context.close()
 })
