@@ -88,8 +88,7 @@ export function foldProfiles(profiles, { from = 0, to = Infinity } = {}) {
       if (label !== '(root)') {
         target = into.children.get(label)
         if (!target) into.children.set(label, (target = { label, total: 0, self: 0, children: new Map() }))
-        const own = Math.max(0, self.get(node.id) ?? 0)
-        target.self += own
+        target.self += Math.max(0, self.get(node.id) ?? 0)
       }
       for (const child of node.children ?? []) visit(byId.get(child), target)
     }
@@ -116,9 +115,10 @@ function hash(text) {
 const HUES = { ours: [18, 40], dependency: [48, 62], node: [195, 225], native: [0, 12] }
 
 function colourOf(label) {
-  const [from, to] = HUES[kindOf(label)]
+  const kind = kindOf(label)
+  const [from, to] = HUES[kind]
   const h = hash(label)
-  return `hsl(${from + (h % (to - from + 1))}, ${kindOf(label) === 'node' ? 55 : 78}%, ${60 + ((h >>> 8) % 14)}%)`
+  return `hsl(${from + (h % (to - from + 1))}, ${kind === 'node' ? 55 : 78}%, ${60 + ((h >>> 8) % 14)}%)`
 }
 
 /** The SVG of a folded tree: the root at the bottom, callees above their callers. */

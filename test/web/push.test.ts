@@ -229,15 +229,14 @@ async function deliverPush(cdp: CDPSession, watch: WorkerWatch, registrationId: 
     await waitFor(() => [...watch.versions.values()].some((v) => v.registrationId === registrationId && v.status === 'activated' && v.runningStatus === 'running'),
       { timeout: 15_000, what: 'the worker running' })
     await cdp.send('ServiceWorker.deliverPushMessage', { origin: node.url, registrationId, data })
-    const ended = await waitFor(() => watch.completed.length > completedBefore, { timeout: 10_000, what: 'the worker\'s push event to end' }).then(
-      () => true,
-      (err: unknown) => {
-        const seen = watch.dispatched > dispatchedBefore ? 'dispatched, then lost' : 'never dispatched'
-        if (attempt >= 3) throw new Error(`${(err as Error).message}, after ${attempt} tries (the last ${seen})`)
-        return false
-      })
-    if (ended) break
-    redelivered++
+    try {
+      await waitFor(() => watch.completed.length > completedBefore, { timeout: 10_000, what: 'the worker\'s push event to end' })
+      break
+    } catch (err) {
+      const seen = watch.dispatched > dispatchedBefore ? 'dispatched, then lost' : 'never dispatched'
+      if (attempt >= 3) throw new Error(`${(err as Error).message}, after ${attempt} tries (the last ${seen})`)
+      redelivered++
+    }
   }
   const status = watch.completed.at(-1)
   if (status !== 'Success') throw new Error(`the worker's push event ended with "${status}"`)
